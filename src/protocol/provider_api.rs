@@ -1,0 +1,147 @@
+//! The contract between the protocol server and the provider it serves.
+//!
+//! The server decodes wire values with the schemas below, calls these traits, and encodes the
+//! results; it never knows what a resource manages. Every call gets a [`Context`] that carries
+//! cancellation (StopProvider) and collects warnings.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::diagnostics::{AttributePath, Diagnostics};
+use super::schema::Schema;
+use super::value::Value;
+
+/// What Terraform told us it supports, per request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientCapabilities {
+    /// Terraform can take a deferred response (unused for now, kept for completeness).
+    pub deferral_allowed: bool,
+    /// Terraform understands write-only attributes.
+    pub write_only_attributes_allowed: bool,
+}
+
+/// Per-request context handed to every provider call.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    cancel: CancellationToken,
+    warnings: Arc<Mutex<Diagnostics>>,
+    pub client: ClientCapabilities,
+}
+
+impl Context {
+    pub fn new(cancel: CancellationToken, client: ClientCapabilities) -> Self {
+        Context { cancel, warnings: Arc::default(), client }
+    }
+
+    /// Resolves when Terraform asks the provider to stop (Ctrl-C): long waits select on it.
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.cancel.cancelled()
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Adds a warning shown with the call's result.
+    pub fn warn(&self, attribute: Option<AttributePath>, summary: impl Into<String>, detail: impl Into<String>) {
+        self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push_warning(attribute, summary, detail);
+    }
+
+    /// Takes the warnings collected so far.
+    pub fn take_warnings(&self) -> Diagnostics {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Input of [`Resource::plan`].
+#[derive(Debug)]
+pub struct PlanRequest<'a> {
+    /// Null when the resource is being created.
+    pub prior_state: &'a Value,
+    /// Terraform's proposal: config merged with prior state for computed attributes.
+    /// Null when the resource is being destroyed (then `plan` is not called).
+    pub proposed_new_state: Value,
+    pub config: &'a Value,
+}
+
+/// Output of [`Resource::plan`].
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub planned_state: Value,
+    /// Attributes whose change forces the resource to be replaced.
+    pub requires_replace: Vec<AttributePath>,
+}
+
+/// A managed resource type. Methods read top to bottom in a resource's life.
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The full type name, e.g. `gitopsbridge_cluster_metadata`.
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    /// Offline checks of a configuration that may hold unknown values.
+    async fn validate(&self, _ctx: &Context, _config: &Value) -> Result<(), Diagnostics> {
+        Ok(())
+    }
+
+    /// Computes the planned new state (and replacement paths) for a create or update.
+    async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics>;
+
+    /// Creates the object; returns the new state.
+    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, Diagnostics>;
+
+    /// Refreshes state from the remote object; `None` when the object is gone.
+    async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics>;
+
+    /// Updates the object in place; returns the new state.
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, config: &Value) -> Result<Value, Diagnostics>;
+
+    /// Deletes the object; an object already gone is success.
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics>;
+
+    /// Turns an import id into a state that `read` can complete.
+    async fn import(&self, ctx: &Context, id: &str) -> Result<Value, Diagnostics>;
+
+    /// Upgrades raw JSON state written by an older schema version to the current one.
+    fn upgrade_state(&self, _version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        Ok(state)
+    }
+}
+
+/// A data source type.
+#[async_trait]
+pub trait DataSource: Send + Sync + 'static {
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    async fn validate(&self, _ctx: &Context, _config: &Value) -> Result<(), Diagnostics> {
+        Ok(())
+    }
+
+    /// Reads the data; returns the full state (config plus computed attributes).
+    async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+/// The provider itself: its configuration and the types it serves.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The provider's type name, e.g. `gitopsbridge`.
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    async fn validate(&self, _ctx: &Context, _config: &Value) -> Result<(), Diagnostics> {
+        Ok(())
+    }
+
+    /// Receives the provider configuration; values may be unknown during plan.
+    async fn configure(&self, ctx: &Context, config: &Value) -> Result<(), Diagnostics>;
+
+    fn resources(&self) -> Vec<Arc<dyn Resource>>;
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
+}
