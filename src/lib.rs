@@ -1,4 +1,8 @@
 //! terraform-provider-gitopsbridge: the GitOps Bridge (Argo CD cluster metadata, ApplicationSets,
 //! Route53 weighted routing) as a Terraform provider.
 
+pub mod data_sources;
+pub mod hub;
 pub mod protocol;
+pub mod provider;
+pub mod resources;
