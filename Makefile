@@ -1,0 +1,26 @@
+# Everything a fresh machine needs goes through these targets; `.ci/run` calls `make test`.
+
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+MIRROR     ?= $(CURDIR)/target/terraform-mirror
+PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
+
+.PHONY: build release install test demo clean-demo
+
+build:
+	cargo build --locked --workspace --bins
+
+release:
+	cargo build --locked --release --bin terraform-provider-gitopsbridge
+
+# Puts the release build where `terraform init` finds it through a filesystem mirror.
+install: release
+	mkdir -p $(PLUGIN_DIR)
+	cp target/release/terraform-provider-gitopsbridge $(PLUGIN_DIR)/terraform-provider-gitopsbridge_v$(VERSION)
+	@echo "installed into $(PLUGIN_DIR)"
+
+test:
+	cargo test --locked --workspace
+
+demo:
+	bash scripts/demo.sh
