@@ -2,7 +2,9 @@
 //! Route53 weighted routing) as a Terraform provider.
 
 pub mod data_sources;
+pub mod dns_names;
 pub mod hub;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
+pub mod route53;
