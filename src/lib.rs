@@ -8,3 +8,4 @@ pub mod protocol;
 pub mod provider;
 pub mod resources;
 pub mod route53;
+pub mod weighted_set;

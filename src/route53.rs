@@ -77,6 +77,9 @@ pub enum Route53Error {
     /// A record we could not express as a Route53 request.
     #[error("cannot build the Route53 request: {0}")]
     Request(String),
+    /// The provider's `route53` settings depend on values not known until apply.
+    #[error("the provider's route53 settings are not known yet (they depend on resources not applied)")]
+    UnknownConfig,
     /// Any other failure, with the SDK's full explanation.
     #[error("Route53 {operation} failed: {detail}")]
     Other { operation: &'static str, code: Option<String>, detail: String },
@@ -101,6 +104,23 @@ impl Route53Error {
             }
             _ => Route53Error::Other { operation, code, detail: DisplayErrorContext(&err).to_string() },
         }
+    }
+}
+
+/// Where resources get the process's Route53 client: the provider builds it on first use.
+#[async_trait::async_trait]
+pub trait Route53Source: Send + Sync + 'static {
+    /// The shared client.
+    ///
+    /// # Errors
+    /// [`Route53Error::UnknownConfig`] while the provider's settings are unknown.
+    async fn route53(&self) -> Result<Route53, Route53Error>;
+}
+
+#[async_trait::async_trait]
+impl Route53Source for Route53 {
+    async fn route53(&self) -> Result<Route53, Route53Error> {
+        Ok(self.clone())
     }
 }
 
@@ -211,6 +231,13 @@ impl LiveRecord {
     fn new(raw: ResourceRecordSet) -> Self {
         LiveRecord { set: RecordSet::from_sdk(&raw), raw }
     }
+
+    /// A live record as if Route53 had returned `set`, for tests of code that reads records.
+    #[doc(hidden)]
+    pub fn for_tests(set: RecordSet) -> Self {
+        let raw = set.to_sdk().expect("a test record must be expressible as a Route53 record set");
+        LiveRecord { set, raw }
+    }
 }
 
 /// One change of a batch.
@@ -317,7 +344,12 @@ impl Route53 {
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
-        let sdk = aws_sdk_route53::Client::new(&loader.load().await);
+        Route53::from_client(aws_sdk_route53::Client::new(&loader.load().await), max_attempts)
+    }
+
+    /// Wraps an SDK client configured elsewhere (tests give one with static credentials).
+    /// `max_attempts` only words error messages; retries are the client's own configuration.
+    pub fn from_client(sdk: aws_sdk_route53::Client, max_attempts: u32) -> Route53 {
         Route53 {
             inner: Arc::new(Inner {
                 sdk,

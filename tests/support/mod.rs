@@ -6,6 +6,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod moto;
+pub mod route53_double;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

@@ -1,0 +1,125 @@
+//! The Route53 client against moto (through the error double): refresh coalescing, retries of
+//! throttling, verbatim InvalidChangeBatch messages and zone lookup rules.
+
+mod support;
+
+use futures::StreamExt;
+use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
+use support::moto::{block_on, create_zone, sdk_client, Moto};
+use support::route53_double::{Fault, Route53Double};
+
+fn cname(name: &str, set_identifier: &str, weight: i64) -> RecordSet {
+    RecordSet {
+        name: name.to_string(),
+        record_type: "CNAME".into(),
+        set_identifier: Some(set_identifier.into()),
+        weight: Some(weight),
+        ttl: Some(60),
+        values: vec![format!("{set_identifier}.elb.example.net")],
+        alias: None,
+        health_check_id: None,
+    }
+}
+
+#[test]
+fn refreshing_200_records_of_one_zone_lists_the_zone_once() {
+    let moto = Moto::start();
+    let double = Route53Double::start(&moto.endpoint());
+    let zone_id = create_zone(&moto.endpoint(), "example.com");
+    let names: Vec<String> = (0..200).map(|i| format!("app{i}.example.com")).collect();
+    let writer = Route53::from_client(sdk_client(&moto.endpoint(), 1), 1);
+    let batch: Vec<Change> = names.iter().map(|n| Change::Create(cname(n, "blue", 100))).collect();
+    block_on(writer.change(&zone_id, "seed", &batch)).expect("seed records");
+
+    let r53 = Route53::from_client(sdk_client(&double.endpoint(), 10), 10);
+    block_on(async {
+        let zone = r53.zone_by_id(&zone_id).await.expect("zone");
+        // Terraform refreshes ten resources at a time.
+        let found: Vec<usize> = futures::stream::iter(&names)
+            .map(|name| {
+                let (r53, zone) = (r53.clone(), zone.clone());
+                async move { r53.records_named(&zone, name).await.expect("read").len() }
+            })
+            .buffer_unordered(10)
+            .collect()
+            .await;
+        assert!(found.iter().all(|n| *n == 1), "every record found once");
+    });
+    assert_eq!(r53.calls().list_record_sets(), 1);
+    assert_eq!(double.count("ListResourceRecordSets"), 1);
+    assert_eq!(double.count("GetHostedZone"), 1);
+
+    // Our own write drops the listing: the next read lists again, once.
+    block_on(async {
+        let zone = r53.zone_by_id(&zone_id).await.expect("zone");
+        r53.change(&zone_id, "flip", &[Change::Upsert(cname("app7.example.com", "blue", 0))]).await.expect("upsert");
+        let after = r53.records_named(&zone, "app7.example.com").await.expect("read");
+        assert_eq!(after[0].set.weight, Some(0));
+        r53.records_named(&zone, "app8.example.com").await.expect("read");
+    });
+    assert_eq!(double.count("ListResourceRecordSets"), 2);
+}
+
+#[test]
+fn throttling_and_prior_request_not_complete_are_retried() {
+    let moto = Moto::start();
+    let double = Route53Double::start(&moto.endpoint());
+    let zone_id = create_zone(&moto.endpoint(), "example.com");
+    let r53 = Route53::from_client(sdk_client(&double.endpoint(), 10), 10);
+    double.fail("ChangeResourceRecordSets", Fault::Throttling, 2);
+    double.fail("ChangeResourceRecordSets", Fault::PriorRequestNotComplete, 3);
+    block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])).expect("retried to success");
+    assert_eq!(double.count("ChangeResourceRecordSets"), 6);
+
+    let few = Route53::from_client(sdk_client(&double.endpoint(), 2), 2);
+    double.fail("ChangeResourceRecordSets", Fault::PriorRequestNotComplete, 2);
+    match block_on(few.change(&zone_id, "t", &[Change::Create(cname("b.example.com", "blue", 1))])) {
+        Err(Route53Error::Throttled { code, attempts: 2, .. }) => assert_eq!(code, "PriorRequestNotComplete"),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_change_batch_messages_are_kept_verbatim() {
+    let moto = Moto::start();
+    let double = Route53Double::start(&moto.endpoint());
+    let zone_id = create_zone(&moto.endpoint(), "example.com");
+    let r53 = Route53::from_client(sdk_client(&double.endpoint(), 10), 10);
+    let message = "[RRSet with DNS name a.example.com., type CNAME, SetIdentifier blue cannot be created as other RRSets exist with the same name and type but a different TTL.]";
+    double.fail("ChangeResourceRecordSets", Fault::InvalidChangeBatch(message.into()), 1);
+    match block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])) {
+        Err(Route53Error::InvalidChangeBatch(m)) => assert_eq!(m, message),
+        other => panic!("expected InvalidChangeBatch, got {other:?}"),
+    }
+    assert_eq!(double.count("ChangeResourceRecordSets"), 1, "not retried");
+}
+
+#[test]
+fn zones_are_found_by_exact_name_and_ambiguity_is_an_error() {
+    let moto = Moto::start();
+    let endpoint = moto.endpoint();
+    let public = create_zone(&endpoint, "example.com");
+    create_zone(&endpoint, "sub.example.com");
+    let r53 = Route53::from_client(sdk_client(&endpoint, 1), 1);
+    let zone = block_on(r53.zone_by_name("Example.COM.")).expect("zone");
+    assert_eq!((zone.id.as_str(), zone.name.as_str()), (public.as_str(), "example.com"));
+    assert!(matches!(block_on(r53.zone_by_name("example.org")), Err(Route53Error::ZoneNotFound(_))));
+    assert!(matches!(block_on(r53.zone_by_id("ZNOSUCHZONE")), Err(Route53Error::ZoneNotFound(_))));
+
+    block_on(async {
+        sdk_client(&endpoint, 1)
+            .create_hosted_zone()
+            .name("example.com")
+            .caller_reference("private-example")
+            .hosted_zone_config(aws_sdk_route53::types::HostedZoneConfig::builder().private_zone(true).build())
+            .vpc(aws_sdk_route53::types::Vpc::builder().vpc_id("vpc-12345678").vpc_region(aws_sdk_route53::types::VpcRegion::UsEast1).build())
+            .send()
+            .await
+            .expect("private zone");
+    });
+    let fresh = Route53::from_client(sdk_client(&endpoint, 1), 1);
+    match block_on(fresh.zone_by_name("example.com")) {
+        Err(Route53Error::AmbiguousZone { ids, .. }) => assert_eq!(ids.len(), 2),
+        other => panic!("expected AmbiguousZone, got {other:?}"),
+    }
+}

@@ -1,0 +1,166 @@
+//! A Route53 double in front of moto: it forwards every request, counts them per operation, and
+//! answers chosen operations with Route53's error responses a given number of times first.
+//!
+//! moto never throttles and never rejects a batch the way Route53 does, so the double proves the
+//! retries (`Throttling`, `PriorRequestNotComplete`) and that `InvalidChangeBatch` messages reach
+//! the user verbatim; its counters prove how many listings a refresh costs.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// A Route53 error answer.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    Throttling,
+    PriorRequestNotComplete,
+    /// `InvalidChangeBatch` with this message.
+    InvalidChangeBatch(String),
+}
+
+impl Fault {
+    fn response(&self) -> Response<Full<Bytes>> {
+        let (code, message) = match self {
+            Fault::Throttling => ("Throttling", "Rate exceeded".to_string()),
+            Fault::PriorRequestNotComplete => (
+                "PriorRequestNotComplete",
+                "The request was rejected because Route 53 was still processing a prior request.".to_string(),
+            ),
+            Fault::InvalidChangeBatch(message) => ("InvalidChangeBatch", message.clone()),
+        };
+        let body = format!(
+            "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
+             <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+             <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+        );
+        Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header("content-type", "text/xml")
+            .header("x-amzn-requestid", "00000000-0000-0000-0000-000000000000")
+            .body(Full::new(Bytes::from(body)))
+            .expect("static response")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    counts: HashMap<&'static str, u64>,
+    faults: HashMap<&'static str, Vec<Fault>>,
+}
+
+/// The running double; stops with the test process.
+pub struct Route53Double {
+    port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+impl Route53Double {
+    /// Starts the double in front of the Route53 endpoint `upstream` (moto).
+    pub fn start(upstream: &str) -> Route53Double {
+        let state = Arc::new(Mutex::new(State::default()));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind double");
+        listener.set_nonblocking(true).expect("nonblocking listener");
+        let port = listener.local_addr().expect("double address").port();
+        let (upstream, shared) = (upstream.trim_end_matches('/').to_string(), state.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            runtime.block_on(serve(listener, upstream, shared));
+        });
+        Route53Double { port, state }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Answers the next `times` calls of `operation` (e.g. `ChangeResourceRecordSets`) with `fault`.
+    pub fn fail(&self, operation: &'static str, fault: Fault, times: usize) {
+        let mut state = self.state.lock().expect("double state");
+        state.faults.entry(operation).or_default().extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// How many requests of `operation` arrived (faulted ones included).
+    pub fn count(&self, operation: &str) -> u64 {
+        self.state.lock().expect("double state").counts.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Forgets the counts.
+    pub fn reset_counts(&self) {
+        self.state.lock().expect("double state").counts.clear();
+    }
+}
+
+/// The Route53 operation of a REST-XML request, from its method and path.
+pub fn operation(method: &str, path: &str) -> &'static str {
+    let parts: Vec<&str> = path.trim_start_matches("/2013-04-01/").trim_end_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        ("GET", ["hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        ("POST", ["hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        ("GET", ["change", _]) => "GetChange",
+        ("GET", ["hostedzonesbyname"]) => "ListHostedZonesByName",
+        ("GET", ["hostedzone", _]) => "GetHostedZone",
+        ("POST", ["hostedzone"]) => "CreateHostedZone",
+        _ => "Other",
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (client, upstream, state) = (client.clone(), upstream.clone(), state.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                handle(request, client.clone(), upstream.clone(), state.clone())
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: String,
+    state: Arc<Mutex<State>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let op = operation(request.method().as_str(), request.uri().path());
+    let fault = {
+        let mut state = state.lock().expect("double state");
+        *state.counts.entry(op).or_default() += 1;
+        let queue = state.faults.entry(op).or_default();
+        (!queue.is_empty()).then(|| queue.remove(0))
+    };
+    if let Some(fault) = fault {
+        return Ok(fault.response());
+    }
+    Ok(forward(request, &client, &upstream).await.unwrap_or_else(|e| {
+        Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .body(Full::new(Bytes::from(format!("double could not reach moto: {e}"))))
+            .expect("static response")
+    }))
+}
+
+async fn forward(
+    request: Request<Incoming>,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &str,
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("{upstream}{path}").parse()?;
+    let body = body.collect().await?.to_bytes();
+    let answer = client.request(Request::from_parts(parts, Full::new(body))).await?;
+    let (parts, body) = answer.into_parts();
+    Ok(Response::from_parts(parts, Full::new(body.collect().await?.to_bytes())))
+}
