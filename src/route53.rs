@@ -246,7 +246,7 @@ pub enum Change {
     Create(RecordSet),
     Upsert(RecordSet),
     /// Deletes the record exactly as it was read: Route53 refuses a DELETE whose values differ.
-    Delete(LiveRecord),
+    Delete(Box<LiveRecord>),
 }
 
 impl Change {
@@ -637,7 +637,7 @@ mod tests {
             .resource_records(ResourceRecord::builder().value("blue.elb.amazonaws.com").build().unwrap())
             .build()
             .unwrap();
-        let change = Change::Delete(LiveRecord::new(raw.clone())).to_sdk().unwrap();
+        let change = Change::Delete(Box::new(LiveRecord::new(raw.clone()))).to_sdk().unwrap();
         assert_eq!(change.action(), &ChangeAction::Delete);
         assert_eq!(change.resource_record_set(), Some(&raw));
     }

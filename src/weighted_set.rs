@@ -5,7 +5,7 @@
 //! others (all weights 0, external-dns ownership) are not errors to Route53 but surprise users.
 
 use crate::dns_names;
-use crate::route53::{LiveRecord, RecordSet};
+use crate::route53::{bare_zone_id, LiveRecord, RecordSet};
 
 /// The members of the weighted set `(name, record_type)` among `records` (which may hold other
 /// names and types), skipping the set identifiers in `except`.
@@ -60,6 +60,40 @@ pub fn external_dns_owner(records: &[LiveRecord], name: &str, record_type: &str,
             let owner = v.split(',').find_map(|kv| kv.strip_prefix("external-dns/owner=")).unwrap_or("unknown");
             format!("TXT record {} (owner {owner})", dns_names::normalize(&r.name))
         }))
+}
+
+/// True when two lists of values of a record are the same records, spelled perhaps differently.
+pub fn same_values(record_type: &str, a: &[String], b: &[String]) -> bool {
+    let canonical = |v: &String| match record_type {
+        "CNAME" => dns_names::normalize(v),
+        "A" | "AAAA" => v.parse::<std::net::IpAddr>().map_or_else(|_| v.clone(), |ip| ip.to_string()),
+        _ => v.clone(),
+    };
+    let mut a: Vec<String> = a.iter().map(canonical).collect();
+    let mut b: Vec<String> = b.iter().map(canonical).collect();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// True when a planned record and a live one are the same record, spelled perhaps differently:
+/// nothing to send.
+pub fn same_record(planned: &RecordSet, live: &RecordSet) -> bool {
+    let same_alias = match (&planned.alias, &live.alias) {
+        (Some(a), Some(b)) => {
+            dns_names::same_name(&a.name, &b.name)
+                && bare_zone_id(&a.zone_id) == bare_zone_id(&b.zone_id)
+                && a.evaluate_target_health == b.evaluate_target_health
+        }
+        (None, None) => true,
+        _ => false,
+    };
+    planned.is(&live.name, &live.record_type, live.set_identifier.as_deref())
+        && planned.weight == live.weight
+        && planned.ttl == live.ttl
+        && planned.health_check_id == live.health_check_id
+        && same_values(&planned.record_type, &planned.values, &live.values)
+        && same_alias
 }
 
 /// Each weight's share of the traffic in percent, rounded to two decimals. All zero means an
@@ -130,7 +164,7 @@ mod tests {
     #[test]
     fn external_dns_claims() {
         let live = |sets: Vec<RecordSet>| -> Vec<LiveRecord> {
-            sets.into_iter().map(|s| LiveRecord::for_tests(s)).collect()
+            sets.into_iter().map(LiveRecord::for_tests).collect()
         };
         let claim = "heritage=external-dns,external-dns/owner=eks-blue,external-dns/resource=ingress/app/web";
         let cases = vec![

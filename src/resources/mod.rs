@@ -1,3 +1,4 @@
 //! Managed resources, one file each.
 
+pub mod traffic_split;
 pub mod weighted_route;

@@ -84,7 +84,7 @@ pub(crate) fn member_record(v: &Value, set_identifier: &str) -> Result<RecordSet
         set_identifier: Some(set_identifier.to_string()),
         weight: Some(v.get("weight").as_i64().ok_or(RouteError::MissingAttribute("weight"))?),
         ttl: None,
-        values: v.get("records").as_list().unwrap_or_default().iter().filter_map(|r| string(r)).collect(),
+        values: v.get("records").as_list().unwrap_or_default().iter().filter_map(string).collect(),
         alias,
         health_check_id: string(v.get("health_check_id")),
     })
@@ -95,7 +95,7 @@ pub(crate) fn member_record(v: &Value, set_identifier: &str) -> Result<RecordSet
 pub(crate) fn merge_live_member(state: &mut Value, live: &RecordSet) {
     state.set("weight", live.weight.map_or(Value::Null, Value::from));
     let prior_values: Vec<String> = state.get("records").as_list().unwrap_or_default().iter().filter_map(string).collect();
-    let values = if same_values(&live.record_type, &prior_values, &live.values) {
+    let values = if weighted_set::same_values(&live.record_type, &prior_values, &live.values) {
         prior_values
     } else {
         live.values.clone()
@@ -115,20 +115,6 @@ pub(crate) fn merge_live_member(state: &mut Value, live: &RecordSet) {
     });
     state.set("alias", Value::List(alias.into_iter().collect()));
     state.set("health_check_id", live.health_check_id.clone().map_or(Value::Null, Value::from));
-}
-
-/// True when two lists of values of a record are the same records, spelled perhaps differently.
-fn same_values(record_type: &str, a: &[String], b: &[String]) -> bool {
-    let canonical = |v: &String| match record_type {
-        "CNAME" => dns_names::normalize(v),
-        "A" | "AAAA" => v.parse::<std::net::IpAddr>().map_or_else(|_| v.clone(), |ip| ip.to_string()),
-        _ => v.clone(),
-    };
-    let mut a: Vec<String> = a.iter().map(canonical).collect();
-    let mut b: Vec<String> = b.iter().map(canonical).collect();
-    a.sort();
-    b.sort();
-    a == b
 }
 
 fn string(v: &Value) -> Option<String> {
@@ -623,7 +609,7 @@ impl WeightedRouteResource {
                 return Err(RouteError::AlreadyExists { name: n.name.clone(), record_type: n.record_type.clone(), set_identifier: new_id.into(), id });
             }
             let arrive = if taken { Change::Upsert(n.clone()) } else { Change::Create(n.clone()) };
-            current.map(|c| Change::Delete(c.clone())).into_iter().chain([arrive]).collect()
+            current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain([arrive]).collect()
         } else {
             vec![Change::Upsert(n.clone())]
         };
@@ -648,7 +634,7 @@ impl WeightedRouteResource {
         let Some(current) = live.into_iter().find(|l| l.set.is(&r.name, &r.record_type, r.set_identifier.as_deref())) else {
             return Ok(());
         };
-        let change = Change::Delete(current);
+        let change = Change::Delete(Box::new(current));
         send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route delete", &[change], route.wait_for_sync).await
     }
 }
@@ -796,7 +782,8 @@ mod tests {
     #[test]
     fn validation_puts_each_error_on_its_attribute() {
         let long_id = "x".repeat(129);
-        let cases: Vec<(Vec<(&str, Value)>, Vec<&str>)> = vec![
+        type Case<'a> = (Vec<(&'a str, Value)>, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             (vec![], vec![]),
             (vec![("weight", Value::from(256))], vec!["weight"]),
             (vec![("weight", Value::from(-1))], vec!["weight"]),
@@ -925,7 +912,7 @@ mod tests {
         let drifted = RecordSet { values: vec!["other.elb.amazonaws.com".into()], ..live };
         merge_live_member(&mut state, &drifted);
         assert_eq!(state.get("records"), &Value::strings(["other.elb.amazonaws.com"]));
-        assert!(same_values("AAAA", &["2001:DB8::1".into()], &["2001:db8:0::1".into()]));
+        assert!(weighted_set::same_values("AAAA", &["2001:DB8::1".into()], &["2001:db8:0::1".into()]));
     }
 
     #[test]

@@ -107,22 +107,31 @@ pub fn create_zone(endpoint: &str, name: &str) -> String {
     })
 }
 
-/// Every record set of a zone, as `(name, type, set identifier, weight, ttl, values)`.
-pub fn records(endpoint: &str, zone_id: &str) -> Vec<(String, String, Option<String>, Option<i64>, Option<i64>, Vec<String>)> {
+/// One record set as moto has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub name: String,
+    pub record_type: String,
+    pub set_identifier: Option<String>,
+    pub weight: Option<i64>,
+    pub ttl: Option<i64>,
+    pub values: Vec<String>,
+}
+
+/// Every record set of a zone.
+pub fn records(endpoint: &str, zone_id: &str) -> Vec<Record> {
     let client = sdk_client(endpoint, 1);
     block_on(async {
         let out = client.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("list records");
         out.resource_record_sets()
             .iter()
-            .map(|r| {
-                (
-                    r.name().to_string(),
-                    r.r#type().as_str().to_string(),
-                    r.set_identifier().map(str::to_string),
-                    r.weight(),
-                    r.ttl(),
-                    r.resource_records().iter().map(|v| v.value().to_string()).collect(),
-                )
+            .map(|r| Record {
+                name: r.name().to_string(),
+                record_type: r.r#type().as_str().to_string(),
+                set_identifier: r.set_identifier().map(str::to_string),
+                weight: r.weight(),
+                ttl: r.ttl(),
+                values: r.resource_records().iter().map(|v| v.value().to_string()).collect(),
             })
             .collect()
     })
@@ -133,8 +142,8 @@ pub fn weight_of(endpoint: &str, zone_id: &str, name: &str, set_identifier: &str
     let name = format!("{}.", name.trim_end_matches('.'));
     records(endpoint, zone_id)
         .into_iter()
-        .find(|r| r.0 == name && r.2.as_deref() == Some(set_identifier))
-        .and_then(|r| r.3)
+        .find(|r| r.name == name && r.set_identifier.as_deref() == Some(set_identifier))
+        .and_then(|r| r.weight)
 }
 
 fn free_port() -> u16 {
