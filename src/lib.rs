@@ -2,7 +2,10 @@
 //! Route53 weighted routing) as a Terraform provider.
 
 pub mod data_sources;
+pub mod http_url;
 pub mod hub;
+pub mod k8s_names;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
+pub mod tf_values;
