@@ -399,25 +399,35 @@ impl HubError {
             .as_ref()
             .map(|d| d.causes.iter().map(|c| (c.field.clone(), c.message.clone())).collect())
             .unwrap_or_default();
-        match status.code {
-            404 if custom_resource.is_some() && status.details.as_ref().is_none_or(|d| d.name.is_empty()) => {
-                HubError::CrdMissing { resource: custom_resource.unwrap_or_default().to_string(), source: error }
+        // The HTTP code decides; the reason only stands in when a body carries no code.
+        let code = match status.code {
+            0 if status.is_not_found() => 404,
+            0 if status.is_conflict() => 409,
+            0 if status.is_forbidden() => 403,
+            0 if status.is_invalid() => 422,
+            0 if status.reason == "Unauthorized" => 401,
+            code => code,
+        };
+        let missing_type = code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty());
+        match (code, custom_resource) {
+            (404, Some(resource)) if missing_type => {
+                HubError::CrdMissing { resource: resource.to_string(), source: error }
             }
-            _ if status.is_not_found() => HubError::NotFound { object, message, source: error },
-            _ if status.is_conflict() => HubError::Conflict {
+            (404, _) => HubError::NotFound { object, message, source: error },
+            (409, _) => HubError::Conflict {
                 object,
                 conflicts: causes.into_iter().map(|(field, message)| FieldConflict { field, message }).collect(),
                 source: error,
             },
-            401 => HubError::Unauthorized { object, source: error },
-            _ if status.is_forbidden() => HubError::Forbidden { object, message, source: error },
-            400 | 422 if status.is_invalid() || status.reason == "BadRequest" => HubError::Invalid {
+            (401, _) => HubError::Unauthorized { object, source: error },
+            (403, _) => HubError::Forbidden { object, message, source: error },
+            (400 | 422, _) => HubError::Invalid {
                 object,
                 message,
                 causes: causes.into_iter().map(|(field, message)| InvalidField { field, message }).collect(),
                 source: error,
             },
-            code => HubError::Api { object, code, reason: status.reason.clone(), message, source: error },
+            (code, _) => HubError::Api { object, code, reason: status.reason.clone(), message, source: error },
         }
     }
 }
@@ -637,6 +647,9 @@ mod tests {
         assert!(matches!(HubError::classify(api_error(403, "Forbidden", None), obj, None), HubError::Forbidden { .. }));
         assert!(matches!(HubError::classify(api_error(422, "Invalid", None), obj, None), HubError::Invalid { .. }));
         assert!(matches!(HubError::classify(api_error(400, "BadRequest", None), obj, None), HubError::Invalid { .. }));
+        assert!(matches!(HubError::classify(api_error(403, "Unknown", None), obj, None), HubError::Forbidden { .. }));
+        assert!(matches!(HubError::classify(api_error(0, "NotFound", None), obj, None), HubError::NotFound { .. }));
+        assert!(matches!(HubError::classify(api_error(0, "Conflict", None), obj, None), HubError::Conflict { .. }));
         assert!(matches!(
             HubError::classify(api_error(500, "InternalError", None), obj, None),
             HubError::Api { code: 500, .. }

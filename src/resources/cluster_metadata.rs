@@ -1177,11 +1177,23 @@ impl ClusterMetadataResource {
             .ok_or(ClusterMetadataError::Missing { attribute: "namespace" })?;
         let name = tf_values::string(state.get("secret_name"))
             .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
-        let hub = self.provider.hub().await?;
-        let Some(secret) = hub.secrets(&namespace).get(ctx, &name).await? else { return Ok(None) };
-        let live = LiveSecret::from_secret(&secret);
         // An import leaves only the id parts in state: map everything back.
         let import = state.get("cluster_name").is_null();
+        let hub = match self.provider.hub().await {
+            // The hub's address depends on resources not applied yet: keep the state as it is
+            // rather than fail the whole plan; the apply reads it again with known settings.
+            Err(HubError::UnknownConfig) if !import => {
+                ctx.warn(
+                    None,
+                    "Cluster Secret not refreshed",
+                    format!("The provider's hub settings are not known yet, so {namespace}/{name} was not read."),
+                );
+                return Ok(Some(state.clone()));
+            }
+            hub => hub?,
+        };
+        let Some(secret) = hub.secrets(&namespace).get(ctx, &name).await? else { return Ok(None) };
+        let live = LiveSecret::from_secret(&secret);
         if import {
             if live.labels.get(SECRET_TYPE_LABEL).map(String::as_str) != Some(SECRET_TYPE_CLUSTER) {
                 return Err(ClusterMetadataError::NotAClusterSecret {
@@ -2053,6 +2065,21 @@ users:
         assert_eq!(p.planned_state.get("secret_name"), &Value::from("eks-purple"));
         let paths: Vec<String> = p.requires_replace.iter().map(ToString::to_string).collect();
         assert_eq!(paths, ["cluster_name", "secret_name"]);
+    }
+
+    #[tokio::test]
+    async fn refresh_without_known_hub_settings_keeps_state_and_writes_fail_clearly() {
+        let config = ProviderConfig { hub: Configured::Unknown, ..ProviderConfig::default() };
+        let r = ClusterMetadataResource::new(Arc::new(ProviderState::with_config(config)));
+        let ctx = Context::default();
+        let state = full_plan();
+        assert_eq!(r.read(&ctx, state.clone()).await.unwrap(), Some(state.clone()));
+        assert_eq!(ctx.take_warnings().0.len(), 1);
+
+        let imported = r.import(&ctx, "argocd/eks-green").await.unwrap();
+        assert!(r.read(&ctx, imported).await.is_err());
+        let err = r.create(&ctx, state.clone(), &state).await.unwrap_err();
+        assert_eq!(err.0[0].summary, "Hub configuration not known yet");
     }
 
     #[test]
