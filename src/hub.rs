@@ -25,8 +25,11 @@ use crate::protocol::Context;
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
 
-/// How many times a transient failure (throttling, 5xx, dropped connection) is retried.
+/// How many times a throttled or 5xx request is retried.
 const MAX_RETRIES: u32 = 5;
+/// How many times a failed connection is retried: a dropped connection recovers at once, while
+/// a hub that is down should fail fast.
+const MAX_CONNECT_RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Longest server-requested wait we honour; a larger Retry-After is clamped.
@@ -443,7 +446,7 @@ fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
             }
             _ => None,
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Some(backoff),
+        kube::Error::HyperError(_) | kube::Error::Service(_) if attempt < MAX_CONNECT_RETRIES => Some(backoff),
         _ => None,
     }
 }
@@ -696,6 +699,9 @@ mod tests {
         assert_eq!(retry_delay(&api_error(503, "ServiceUnavailable", None), 0), Some(FIRST_BACKOFF));
         assert_eq!(retry_delay(&api_error(500, "InternalError", None), 1), Some(FIRST_BACKOFF * 2));
         assert_eq!(retry_delay(&api_error(500, "InternalError", None), 20), Some(MAX_BACKOFF));
+        let dropped = || kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert_eq!(retry_delay(&dropped(), 0), Some(FIRST_BACKOFF));
+        assert_eq!(retry_delay(&dropped(), MAX_CONNECT_RETRIES), None);
         for code in [400, 401, 403, 404, 409, 422] {
             assert_eq!(retry_delay(&api_error(code, "", None), 0), None, "{code}");
         }

@@ -300,8 +300,12 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
     ) {
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
-            detail.push_str(": ");
-            detail.push_str(&cause.to_string());
+            // Many layers already quote their cause in their own message.
+            let text = cause.to_string();
+            if !detail.contains(&text) {
+                detail.push_str(": ");
+                detail.push_str(&text);
+            }
             source = cause.source();
         }
     }
