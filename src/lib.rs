@@ -3,9 +3,12 @@
 
 pub mod data_sources;
 pub mod dns_names;
+pub mod http_url;
 pub mod hub;
+pub mod k8s_names;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
 pub mod route53;
+pub mod tf_values;
 pub mod weighted_set;

@@ -1,3 +1,4 @@
 //! Data sources, one file each.
 
+pub mod cluster_metadata;
 pub mod weighted_routes;
