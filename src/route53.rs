@@ -165,8 +165,9 @@ impl RecordSet {
         let request = |e: aws_sdk_route53::error::BuildError| Route53Error::Request(e.to_string());
         let record_type = RrType::try_parse(&self.record_type)
             .map_err(|_| Route53Error::Request(format!("unknown record type {}", self.record_type)))?;
+        // Route53 stores names in lowercase; sending them so keeps emulators' ordering right too.
         let mut builder = ResourceRecordSet::builder()
-            .name(&self.name)
+            .name(self.name.to_ascii_lowercase())
             .r#type(record_type)
             .set_set_identifier(self.set_identifier.clone())
             .set_weight(self.weight)
@@ -200,7 +201,8 @@ impl RecordSet {
             name: raw.name().to_string(),
             set_identifier: raw.set_identifier().map(str::to_string),
             weight: raw.weight(),
-            ttl: raw.ttl(),
+            // Alias records have no TTL of their own; emulators report 0.
+            ttl: raw.ttl().filter(|_| raw.alias_target().is_none()),
             values,
             alias: raw.alias_target().map(|a| Alias {
                 name: a.dns_name().to_string(),

@@ -142,7 +142,7 @@ pub fn weight_of(endpoint: &str, zone_id: &str, name: &str, set_identifier: &str
     let name = format!("{}.", name.trim_end_matches('.'));
     records(endpoint, zone_id)
         .into_iter()
-        .find(|r| r.name == name && r.set_identifier.as_deref() == Some(set_identifier))
+        .find(|r| r.name.eq_ignore_ascii_case(&name) && r.set_identifier.as_deref() == Some(set_identifier))
         .and_then(|r| r.weight)
 }
 
@@ -157,4 +157,83 @@ fn answers_http(port: u16) -> bool {
     let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     let mut answer = [0u8; 12];
     stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut answer).is_ok() && answer.starts_with(b"HTTP/1.")
+}
+
+/// A Terraform working directory whose provider talks to Route53 at `endpoint` (moto or the
+/// double) with moto's credentials and nothing from the machine's AWS configuration.
+pub fn route53_workspace(endpoint: &str, body: &str) -> super::Workspace {
+    let mut ws = super::Workspace::new(&route53_config(endpoint, body));
+    for (key, value) in [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials"),
+    ] {
+        ws.env(key, value);
+    }
+    ws
+}
+
+/// The whole `main.tf`: required providers, a provider block for `endpoint`, then `body`.
+pub fn route53_config(endpoint: &str, body: &str) -> String {
+    format!(
+        "{}\nprovider \"gitopsbridge\" {{\n  route53 {{\n    endpoint = \"{endpoint}\"\n    region   = \"us-east-1\"\n  }}\n}}\n\n{body}",
+        super::required_providers()
+    )
+}
+
+/// Deletes a record out of band, as someone with the console would.
+pub fn delete_record(endpoint: &str, zone_id: &str, name: &str, set_identifier: &str) {
+    let client = sdk_client(endpoint, 1);
+    block_on(async {
+        let name = format!("{}.", name.trim_end_matches('.'));
+        let out = client.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("list records");
+        let record = out
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.name().eq_ignore_ascii_case(&name) && r.set_identifier() == Some(set_identifier))
+            .expect("record to delete")
+            .clone();
+        let change = aws_sdk_route53::types::Change::builder()
+            .action(aws_sdk_route53::types::ChangeAction::Delete)
+            .resource_record_set(record)
+            .build()
+            .expect("change");
+        let batch = aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch");
+        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.expect("delete record");
+    });
+}
+
+/// Creates records directly in moto (for what a test needs to find already there).
+pub fn seed(endpoint: &str, zone_id: &str, records: Vec<aws_sdk_route53::types::ResourceRecordSet>) {
+    let client = sdk_client(endpoint, 1);
+    block_on(async {
+        let changes = records
+            .into_iter()
+            .map(|r| {
+                aws_sdk_route53::types::Change::builder()
+                    .action(aws_sdk_route53::types::ChangeAction::Create)
+                    .resource_record_set(r)
+                    .build()
+                    .expect("change")
+            })
+            .collect();
+        let batch = aws_sdk_route53::types::ChangeBatch::builder().set_changes(Some(changes)).build().expect("batch");
+        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.expect("seed records");
+    });
+}
+
+/// A record set for [`seed`].
+pub fn record_set(name: &str, record_type: &str, set_identifier: Option<&str>, weight: Option<i64>, ttl: i64, values: &[&str]) -> aws_sdk_route53::types::ResourceRecordSet {
+    let mut builder = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name(name)
+        .r#type(aws_sdk_route53::types::RrType::from(record_type))
+        .set_set_identifier(set_identifier.map(str::to_string))
+        .set_weight(weight)
+        .ttl(ttl);
+    for value in values {
+        builder = builder.resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(*value).build().expect("value"));
+    }
+    builder.build().expect("record set")
 }
