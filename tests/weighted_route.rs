@@ -301,3 +301,23 @@ fn all_zero_weights_warn_and_bad_import_ids_explain_the_form() {
     assert!(out.contains("Invalid import id"), "{out}");
     assert!(out.contains("Z0123456789_burnham.example.com_CNAME_green"), "the error shows an example id:\n{out}");
 }
+
+#[test]
+fn route53_examples_are_valid_configurations() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let registry = [
+        "resources/gitopsbridge_weighted_route/resource.tf",
+        "resources/gitopsbridge_traffic_split/resource.tf",
+        "data-sources/gitopsbridge_weighted_routes/data-source.tf",
+    ];
+    for example in registry {
+        let body = std::fs::read_to_string(root.join(example)).expect("example");
+        let ws = support::Workspace::new(&format!("{}\n{body}", support::required_providers()));
+        ws.run_ok(&["validate", "-no-color"]);
+    }
+    for flow in ["environment", "eks-blue", "eks-green"] {
+        let body = std::fs::read_to_string(root.join("blue-green").join(flow).join("main.tf")).expect("example");
+        let ws = support::Workspace::new(&body);
+        ws.run_ok(&["validate", "-no-color"]);
+    }
+}

@@ -1,0 +1,77 @@
+# The green cluster: the same metadata as blue (read from the hub, so the two cannot drift) and
+# its weighted record, at 0 until the flip.
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    gitopsbridge = {
+      source = "gitops-bridge/gitopsbridge"
+    }
+  }
+}
+
+variable "hub_kubeconfig" {
+  description = "Path of a kubeconfig that reaches the hub cluster running Argo CD."
+  type        = string
+}
+
+variable "hosted_zone_id" {
+  description = "Route53 hosted zone holding the service name."
+  type        = string
+}
+
+variable "service_name" {
+  description = "The name clients use; blue and green each own one weighted record of it."
+  type        = string
+  default     = "burnham.example.com"
+}
+
+variable "cluster_endpoint" {
+  description = "API server URL of the green cluster (module.eks.cluster_endpoint)."
+  type        = string
+  default     = "https://GREEN0123456789.gr7.ap-northeast-2.eks.amazonaws.com"
+}
+
+variable "ingress_hostname" {
+  description = "DNS name of the green cluster's ingress load balancer."
+  type        = string
+  default     = "green-ingress-1234567890.ap-northeast-2.elb.amazonaws.com"
+}
+
+provider "gitopsbridge" {
+  hub {
+    config_path = var.hub_kubeconfig
+  }
+  route53 {
+    region = "ap-northeast-2"
+  }
+}
+
+data "gitopsbridge_cluster_metadata" "blue" {
+  cluster_name = "eks-blue"
+}
+
+resource "gitopsbridge_cluster_metadata" "green" {
+  cluster_name = "eks-green"
+  environment  = data.gitopsbridge_cluster_metadata.blue.environment
+  server       = var.cluster_endpoint
+
+  aws_auth {
+    cluster_name = "eks-green"
+    role_arn     = "arn:aws:iam::123456789012:role/argocd-eks-green"
+  }
+
+  # The same addons and repositories as blue.
+  addons   = data.gitopsbridge_cluster_metadata.blue.addons
+  metadata = data.gitopsbridge_cluster_metadata.blue.metadata
+}
+
+resource "gitopsbridge_weighted_route" "green" {
+  zone_id        = var.hosted_zone_id
+  name           = var.service_name
+  type           = "CNAME"
+  set_identifier = "green"
+  weight         = 0 # the flip: set to 100 and apply
+  ttl            = 60
+  records        = [var.ingress_hostname]
+}
