@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
 use support::moto::{block_on, create_zone, sdk_client, Moto};
@@ -121,5 +123,29 @@ fn zones_are_found_by_exact_name_and_ambiguity_is_an_error() {
     match block_on(fresh.zone_by_name("example.com")) {
         Err(Route53Error::AmbiguousZone { ids, .. }) => assert_eq!(ids.len(), 2),
         other => panic!("expected AmbiguousZone, got {other:?}"),
+    }
+}
+
+#[test]
+fn changes_are_polled_until_insync_and_the_wait_has_a_deadline() {
+    let moto = Moto::start();
+    let double = Route53Double::start(&moto.endpoint());
+    let zone_id = create_zone(&moto.endpoint(), "example.com");
+    let r53 = Route53::from_client(sdk_client(&double.endpoint(), 10), 10);
+    double.propagate_slowly(2);
+    let change = block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])).expect("change");
+    let change = change.expect("a PENDING change to wait for");
+    block_on(r53.wait_insync(&change, Duration::from_secs(30), std::future::pending())).expect("in sync");
+    assert_eq!(double.count("GetChange"), 3, "two PENDING answers, then INSYNC");
+
+    double.propagate_slowly(1000);
+    let change = block_on(r53.change(&zone_id, "t", &[Change::Create(cname("b.example.com", "blue", 1))])).expect("change");
+    match block_on(r53.wait_insync(&change.expect("pending"), Duration::from_millis(1500), std::future::pending())) {
+        Err(Route53Error::SyncTimeout { change_id, .. }) => assert!(!change_id.is_empty()),
+        other => panic!("expected SyncTimeout, got {other:?}"),
+    }
+    match block_on(r53.wait_insync("C123", Duration::from_secs(60), async {})) {
+        Err(Route53Error::Cancelled(_)) => {}
+        other => panic!("expected Cancelled, got {other:?}"),
     }
 }

@@ -276,7 +276,11 @@ impl TrafficSplitResource {
     }
 
     async fn read_split(&self, state: Value) -> Result<Option<Value>, RouteError> {
-        let r53 = self.source.route53().await?;
+        // A provider block that depends on resources not applied yet: keep what we know.
+        let r53 = match self.source.route53().await {
+            Err(Route53Error::UnknownConfig) => return Ok(Some(state)),
+            other => other?,
+        };
         let zone = match resolve_zone(&r53, &state).await {
             Err(RouteError::Zone { source: Route53Error::ZoneNotFound(_), .. }) => return Ok(None),
             other => other?,

@@ -570,7 +570,11 @@ impl WeightedRouteResource {
     }
 
     async fn read_route(&self, state: Value) -> Result<Option<Value>, RouteError> {
-        let r53 = self.client().await?;
+        // A provider block that depends on resources not applied yet: keep what we know.
+        let r53 = match self.source.route53().await {
+            Err(Route53Error::UnknownConfig) => return Ok(Some(state)),
+            other => other?,
+        };
         let zone = match resolve_zone(&r53, &state).await {
             Err(RouteError::Zone { source: Route53Error::ZoneNotFound(_), .. }) => return Ok(None),
             other => other?,
@@ -913,6 +917,25 @@ mod tests {
         merge_live_member(&mut state, &drifted);
         assert_eq!(state.get("records"), &Value::strings(["other.elb.amazonaws.com"]));
         assert!(weighted_set::same_values("AAAA", &["2001:DB8::1".into()], &["2001:db8:0::1".into()]));
+    }
+
+    struct UnknownSettings;
+
+    #[async_trait]
+    impl Route53Source for UnknownSettings {
+        async fn route53(&self) -> Result<Route53, Route53Error> {
+            Err(Route53Error::UnknownConfig)
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_keeps_state_while_the_route53_settings_are_unknown() {
+        let resource = WeightedRouteResource::new(Arc::new(UnknownSettings));
+        let state = config(vec![("id", Value::from("Z0123456789_burnham.example.com_CNAME_green"))]);
+        let read = resource.read(&Context::default(), state.clone()).await.expect("read");
+        assert_eq!(read, Some(state));
+        let created = resource.create(&Context::default(), config(vec![]), &Value::Null).await;
+        assert!(created.is_err_and(|d| d.0[0].detail.contains("not known yet")));
     }
 
     #[test]

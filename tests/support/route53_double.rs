@@ -54,6 +54,8 @@ impl Fault {
 struct State {
     counts: HashMap<&'static str, u64>,
     faults: HashMap<&'static str, Vec<Fault>>,
+    /// GetChange answers still to report PENDING; while above 0, changes are PENDING too.
+    pending_polls: usize,
 }
 
 /// The running double; stops with the test process.
@@ -85,6 +87,12 @@ impl Route53Double {
     pub fn fail(&self, operation: &'static str, fault: Fault, times: usize) {
         let mut state = self.state.lock().expect("double state");
         state.faults.entry(operation).or_default().extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Reports changes as PENDING and the next `polls` GetChange answers too, as Route53 does
+    /// while it propagates a change (moto is always INSYNC at once).
+    pub fn propagate_slowly(&self, polls: usize) {
+        self.state.lock().expect("double state").pending_polls = polls;
     }
 
     /// How many requests of `operation` arrived (faulted ones included).
@@ -143,12 +151,34 @@ async fn handle(
     if let Some(fault) = fault {
         return Ok(fault.response());
     }
-    Ok(forward(request, &client, &upstream).await.unwrap_or_else(|e| {
+    let answer = forward(request, &client, &upstream).await;
+    let pending = {
+        let mut state = state.lock().expect("double state");
+        let pending = state.pending_polls > 0 && matches!(op, "ChangeResourceRecordSets" | "GetChange");
+        if pending && op == "GetChange" {
+            state.pending_polls -= 1;
+        }
+        pending
+    };
+    let answer = match answer {
+        Ok(a) if pending => Ok(still_pending(a).await),
+        other => other,
+    };
+    Ok(answer.unwrap_or_else(|e| {
         Response::builder()
             .status(StatusCode::BAD_GATEWAY)
             .body(Full::new(Bytes::from(format!("double could not reach moto: {e}"))))
             .expect("static response")
     }))
+}
+
+/// The same answer with its change status PENDING.
+async fn still_pending(answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let (mut parts, body) = answer.into_parts();
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).replace("<Status>INSYNC</Status>", "<Status>PENDING</Status>");
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Full::new(Bytes::from(text)))
 }
 
 async fn forward(
