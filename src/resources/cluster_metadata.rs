@@ -234,8 +234,9 @@ impl LiveSecret {
 /// Errors of this resource, turned into diagnostics at the trait boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterMetadataError {
+    /// Boxed: kube's error is large and this enum travels through every `?`.
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(Box<HubError>),
     /// Create found a Secret of that name and the user did not opt in to adopting it.
     #[error("the Secret {namespace}/{name} already exists")]
     AlreadyExists { namespace: String, name: String },
@@ -251,6 +252,12 @@ pub enum ClusterMetadataError {
     /// A value needed to write the Secret is missing or unknown at apply.
     #[error("{attribute} must be known and set to write the Secret")]
     Missing { attribute: &'static str },
+}
+
+impl From<HubError> for ClusterMetadataError {
+    fn from(error: HubError) -> Self {
+        ClusterMetadataError::Hub(Box::new(error))
+    }
 }
 
 impl ClusterMetadataError {
