@@ -104,7 +104,7 @@ impl ProviderState {
 impl Route53Source for ProviderState {
     /// The Route53 client, built on first use (never while planning a create).
     async fn route53(&self) -> Result<Route53, Route53Error> {
-        let Configured::Known(settings) = self.config().route53 else {
+        let Configured::Known(settings) = self.route53_settings() else {
             return Err(Route53Error::UnknownConfig);
         };
         Ok(self.route53.get_or_init(|| Route53::connect(&settings)).await.clone())
