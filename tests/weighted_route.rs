@@ -321,3 +321,34 @@ fn route53_examples_are_valid_configurations() {
         ws.run_ok(&["validate", "-no-color"]);
     }
 }
+
+#[test]
+fn planning_a_create_needs_no_route53_even_with_unknown_provider_settings() {
+    // Nothing listens on port 9: any call to Route53 would fail the plan.
+    let ws = route53_workspace("http://127.0.0.1:9", &route("green", "green", 0, ""));
+    match ws.plan() {
+        PlanOutcome::Changes(plan) => assert!(plan.contains("1 to add"), "{plan}"),
+        PlanOutcome::NoChanges => panic!("create not planned"),
+    }
+    let unknown = format!(
+        r#"{}
+resource "terraform_data" "emulator" {{
+  input = "http://127.0.0.1:9"
+}}
+
+provider "gitopsbridge" {{
+  route53 {{
+    endpoint = terraform_data.emulator.output
+  }}
+}}
+
+{}"#,
+        support::required_providers(),
+        route("green", "green", 0, "")
+    );
+    let ws = support::Workspace::new(&unknown);
+    match ws.plan() {
+        PlanOutcome::Changes(plan) => assert!(plan.contains("2 to add"), "{plan}"),
+        PlanOutcome::NoChanges => panic!("create not planned"),
+    }
+}
