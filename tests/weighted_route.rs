@@ -277,13 +277,26 @@ fn throttling_is_retried_and_route53_messages_arrive_verbatim() {
     assert_eq!(double.count("ChangeResourceRecordSets"), 5, "four refusals, then success");
     assert_eq!(weight_of(&moto.endpoint(), &zone, "burnham.example.com", "green"), Some(0));
 
+    // The provider's max_attempts reaches the client: two attempts are not enough for three refusals.
+    let impatient = moto::aws_workspace(&moto::route53_config_with(
+        &double.endpoint(),
+        "    max_attempts = 2\n",
+        &route("blue", "blue", 100, ""),
+    ));
+    double.fail("ChangeResourceRecordSets", Fault::Throttling, 3);
+    let out = impatient.apply_err();
+    assert!(out.contains("Route53 throttled every attempt"), "{out}");
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat(&out).contains("Route53 kept answering Throttling to ChangeResourceRecordSets after 2 attempts"), "{out}");
+    double.fail("ChangeResourceRecordSets", Fault::Throttling, 0);
+    impatient.apply();
+
     let message = "[Tried to create resource record set [name='burnham.example.com.', type='CNAME', set-identifier='green'] but it already exists]";
     double.fail("ChangeResourceRecordSets", Fault::InvalidChangeBatch(message.into()), 1);
     ws.write("main.tf", &moto::route53_config(&double.endpoint(), &route("green", "green", 5, "")));
     let out = ws.apply_err();
     assert!(out.contains("Route53 rejected the change"), "{out}");
     // Terraform wraps long details; the words must arrive unchanged.
-    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat(&out).contains(&flat(message)), "{out}");
 }
 

@@ -162,7 +162,13 @@ fn answers_http(port: u16) -> bool {
 /// A Terraform working directory whose provider talks to Route53 at `endpoint` (moto or the
 /// double) with moto's credentials and nothing from the machine's AWS configuration.
 pub fn route53_workspace(endpoint: &str, body: &str) -> super::Workspace {
-    let mut ws = super::Workspace::new(&route53_config(endpoint, body));
+    aws_workspace(&route53_config(endpoint, body))
+}
+
+/// A Terraform working directory for `main_tf` with moto's credentials in the environment and
+/// nothing from the machine's AWS configuration.
+pub fn aws_workspace(main_tf: &str) -> super::Workspace {
+    let mut ws = super::Workspace::new(main_tf);
     for (key, value) in [
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
@@ -177,8 +183,13 @@ pub fn route53_workspace(endpoint: &str, body: &str) -> super::Workspace {
 
 /// The whole `main.tf`: required providers, a provider block for `endpoint`, then `body`.
 pub fn route53_config(endpoint: &str, body: &str) -> String {
+    route53_config_with(endpoint, "", body)
+}
+
+/// [`route53_config`] with more lines in the provider's `route53` block.
+pub fn route53_config_with(endpoint: &str, route53_extra: &str, body: &str) -> String {
     format!(
-        "{}\nprovider \"gitopsbridge\" {{\n  route53 {{\n    endpoint = \"{endpoint}\"\n    region   = \"us-east-1\"\n  }}\n}}\n\n{body}",
+        "{}\nprovider \"gitopsbridge\" {{\n  route53 {{\n    endpoint = \"{endpoint}\"\n    region   = \"us-east-1\"\n{route53_extra}  }}\n}}\n\n{body}",
         super::required_providers()
     )
 }
