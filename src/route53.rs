@@ -487,10 +487,12 @@ impl Route53 {
     /// or the whole zone.
     async fn list(&self, zone_id: &str, from: Option<&str>) -> Result<Vec<LiveRecord>, Route53Error> {
         let mut records: Vec<LiveRecord> = Vec::new();
+        let mut pages = 0u32;
         let mut start: Option<(String, Option<RrType>, Option<String>)> =
             from.map(|n| (format!("{}.", dns_names::normalize(n)), None, None));
         loop {
             CallCounts::bump(&self.inner.calls.list_record_sets);
+            pages += 1;
             let mut request = self.inner.sdk.list_resource_record_sets().hosted_zone_id(zone_id);
             if let Some((name, record_type, identifier)) = start.clone() {
                 request = request
@@ -511,6 +513,8 @@ impl Route53 {
                 (name.to_string(), out.next_record_type().cloned(), out.next_record_identifier().map(str::to_string))
             });
             if !out.is_truncated() || past_name || next.is_none() || next == start {
+                let scope = if from.is_some() { "one name" } else { "whole zone" };
+                crate::tf_debug!("route53: listed record sets", scope = scope, pages = pages, records = records.len());
                 return Ok(records);
             }
             start = next;
@@ -526,6 +530,7 @@ impl Route53 {
     pub async fn change(&self, zone_id: &str, comment: &str, changes: &[Change]) -> Result<Option<String>, Route53Error> {
         let zone_id = bare_zone_id(zone_id);
         let changes = changes.iter().map(Change::to_sdk).collect::<Result<Vec<_>, _>>()?;
+        let batch_len = changes.len();
         let batch = ChangeBatch::builder()
             .comment(comment)
             .set_changes(Some(changes))
@@ -536,6 +541,7 @@ impl Route53 {
         // Even a failed call may have been applied (a timeout after Route53 took it).
         self.invalidate(zone_id);
         let out = result.map_err(|e| self.sdk_error("ChangeResourceRecordSets", e))?;
+        crate::tf_debug!("route53: change batch accepted", changes = batch_len);
         Ok(out.change_info().filter(|info| *info.status() != ChangeStatus::Insync).map(|info| info.id().to_string()))
     }
 
@@ -568,6 +574,7 @@ impl Route53 {
             CallCounts::bump(&self.inner.calls.get_change);
             let out = self.inner.sdk.get_change().id(change_id).send().await.map_err(|e| self.sdk_error("GetChange", e))?;
             if out.change_info().is_some_and(|info| *info.status() == ChangeStatus::Insync) {
+                crate::tf_debug!("route53: change in sync", waited_ms = started.elapsed().as_millis() as u64);
                 return Ok(());
             }
             interval = (interval * 2).min(Duration::from_secs(5));

@@ -77,6 +77,17 @@ fn acceptance_rhythm_with_an_atomic_flip() {
     ws.apply();
     assert_eq!(weight_of(&endpoint, &zone, "burnham.example.com", "stray"), None);
 
+    // Every member deleted behind Terraform's back: the next plan re-creates the split.
+    for member in ["blue", "green"] {
+        moto::delete_record(&endpoint, &zone, "burnham.example.com", member);
+    }
+    match ws.plan() {
+        PlanOutcome::Changes(plan) => assert!(plan.contains("1 to add, 0 to change, 0 to destroy"), "{plan}"),
+        PlanOutcome::NoChanges => panic!("disappeared split not re-created"),
+    }
+    ws.apply();
+    assert_eq!(weight_of(&endpoint, &zone, "burnham.example.com", "green"), Some(100));
+
     // A third member, then destroy removes every member.
     let teal = "  route {\n    set_identifier = \"teal\"\n    weight         = 10\n    records        = [\"teal.example.net\"]\n  }\n";
     ws.write("main.tf", &moto::route53_config(&double.endpoint(), &split(0, 100, teal)));
