@@ -102,7 +102,12 @@ pub fn field<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
 }
 
 /// Formats one hclog JSON line (without the newline).
-pub fn format_line(level: Level, message: &str, fields: &[(&str, serde_json::Value)], timestamp: jiff::Timestamp) -> String {
+pub fn format_line(
+    level: Level,
+    message: &str,
+    fields: &[(&str, serde_json::Value)],
+    timestamp: jiff::Timestamp,
+) -> String {
     let mut line = serde_json::Map::with_capacity(4 + fields.len());
     line.insert("@level".into(), level.as_str().into());
     line.insert("@message".into(), message.into());
@@ -176,7 +181,8 @@ mod tests {
     #[test]
     fn lines_are_hclog_json() {
         let ts: jiff::Timestamp = "2026-11-23T10:00:00.5Z".parse().unwrap();
-        let line = format_line(Level::Debug, "called", &[("rpc", field("PlanResourceChange")), ("millis", field(&3))], ts);
+        let line =
+            format_line(Level::Debug, "called", &[("rpc", field("PlanResourceChange")), ("millis", field(&3))], ts);
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["@level"], "debug");
         assert_eq!(parsed["@message"], "called");
