@@ -114,7 +114,8 @@ pub fn format_line(
     line.insert("@module".into(), MODULE.into());
     line.insert("@timestamp".into(), timestamp.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().into());
     for (key, value) in fields {
-        if !key.starts_with('@') {
+        // Reserved keys stay ours; absent (null) fields are left out.
+        if !key.starts_with('@') && !value.is_null() {
             line.insert((*key).to_string(), value.clone());
         }
     }
@@ -191,6 +192,12 @@ mod tests {
         assert_eq!(parsed["rpc"], "PlanResourceChange");
         assert_eq!(parsed["millis"], 3);
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn null_fields_are_left_out() {
+        let line = format_line(Level::Info, "m", &[("type_name", field(&None::<&str>))], jiff::Timestamp::UNIX_EPOCH);
+        assert!(!line.contains("type_name"));
     }
 
     #[test]

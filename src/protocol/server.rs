@@ -227,6 +227,8 @@ async fn run_for<R: Reply>(
     body: impl Future<Output = R>,
 ) -> Result<Response<R>, Status> {
     let started = Instant::now();
+    // Untyped RPCs log no type name rather than an empty one.
+    let type_name = (!type_name.is_empty()).then_some(type_name);
     crate::tf_trace!("rpc started", rpc = rpc, type_name = type_name);
     let reply = match guard::catch_panic(body).await {
         Ok(reply) => reply,
