@@ -316,26 +316,6 @@ fn all_zero_weights_warn_and_bad_import_ids_explain_the_form() {
 }
 
 #[test]
-fn route53_examples_are_valid_configurations() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let registry = [
-        "resources/gitopsbridge_weighted_route/resource.tf",
-        "resources/gitopsbridge_traffic_split/resource.tf",
-        "data-sources/gitopsbridge_weighted_routes/data-source.tf",
-    ];
-    for example in registry {
-        let body = std::fs::read_to_string(root.join(example)).expect("example");
-        let ws = support::Workspace::new(&format!("{}\n{body}", support::required_providers()));
-        ws.run_ok(&["validate", "-no-color"]);
-    }
-    for flow in ["environment", "eks-blue", "eks-green"] {
-        let body = std::fs::read_to_string(root.join("blue-green").join(flow).join("main.tf")).expect("example");
-        let ws = support::Workspace::new(&body);
-        ws.run_ok(&["validate", "-no-color"]);
-    }
-}
-
-#[test]
 fn planning_a_create_needs_no_route53_even_with_unknown_provider_settings() {
     // Nothing listens on port 9: any call to Route53 would fail the plan.
     let ws = route53_workspace("http://127.0.0.1:9", &route("green", "green", 0, ""));

@@ -1058,14 +1058,18 @@ pub fn state_from_live(prior: &Value, live: &LiveSecret, import: bool) -> Value 
         }
     } else {
         let tls = &live_config.tls_client_config;
-        let uses_write_only = !import && !prior.get("bearer_token_wo_version").is_null();
+        let uses_write_only = !prior.get("bearer_token_wo_version").is_null();
         let back = |name: &str, live: &Option<String>| string_back(prior.get(name), live.as_deref());
-        if !uses_write_only {
+        // Import cannot tell whether the configuration keeps the token write-only, so secret
+        // material is never copied into state there: the first plan writes it again instead.
+        if !uses_write_only && !import {
             state.set("bearer_token", back("bearer_token", &live_config.bearer_token));
         }
         state.set("ca_data", back("ca_data", &tls.ca_data));
         state.set("cert_data", back("cert_data", &tls.cert_data));
-        state.set("key_data", back("key_data", &tls.key_data));
+        if !import {
+            state.set("key_data", back("key_data", &tls.key_data));
+        }
         state.set("server_name", back("server_name", &tls.server_name));
         state.set("proxy_url", back("proxy_url", &live_config.proxy_url));
         state.set(
@@ -1804,6 +1808,22 @@ users:
         assert_eq!(state.get("exec_provider"), &Value::List(vec![]));
         assert!(state.get("project").is_null());
         assert!(state.get("namespaces").is_null());
+    }
+
+    #[test]
+    fn import_never_copies_secret_material_into_state() {
+        let mut secret = gitops_bridge_secret();
+        secret.data.get_or_insert_default().insert(
+            "config".into(),
+            ByteString(br#"{"bearerToken":"tok","tlsClientConfig":{"insecure":false,"certData":"Qw==","keyData":"Sw=="}}"#.to_vec()),
+        );
+        let mut prior = empty_state();
+        prior.set("namespace", "argocd".into());
+        prior.set("secret_name", "eks-blue".into());
+        let state = state_from_live(&prior, &LiveSecret::from_secret(&secret), true);
+        assert!(state.get("bearer_token").is_null());
+        assert!(state.get("key_data").is_null());
+        assert_eq!(state.get("cert_data"), &Value::from("Qw=="));
     }
 
     #[test]
