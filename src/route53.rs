@@ -327,9 +327,15 @@ impl Route53 {
     pub async fn connect(settings: &Route53Settings) -> Route53 {
         let max_attempts = settings.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
         // Route53 is global: the region only picks the partition and signing scope, so a
-        // machine without a configured region still works.
+        // machine without a configured region still works. The instance metadata service is not
+        // asked: off EC2 that costs a timeout in every provider process.
+        let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
+        if let Some(profile) = &settings.profile {
+            profile_region = profile_region.profile_name(profile);
+        }
         let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
-            .or_default_provider()
+            .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .or_else(profile_region.build())
             .or_else(Region::new("us-east-1"));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)

@@ -181,7 +181,8 @@ pub fn aws_workspace(main_tf: &str) -> super::Workspace {
     ws
 }
 
-/// The whole `main.tf`: required providers, a provider block for `endpoint`, then `body`.
+/// The whole `main.tf`: required providers, a provider block for `endpoint`, then `body`. No
+/// region: Route53 is global and the provider must work without one.
 pub fn route53_config(endpoint: &str, body: &str) -> String {
     route53_config_with(endpoint, "", body)
 }
@@ -189,7 +190,7 @@ pub fn route53_config(endpoint: &str, body: &str) -> String {
 /// [`route53_config`] with more lines in the provider's `route53` block.
 pub fn route53_config_with(endpoint: &str, route53_extra: &str, body: &str) -> String {
     format!(
-        "{}\nprovider \"gitopsbridge\" {{\n  route53 {{\n    endpoint = \"{endpoint}\"\n    region   = \"us-east-1\"\n{route53_extra}  }}\n}}\n\n{body}",
+        "{}\nprovider \"gitopsbridge\" {{\n  route53 {{\n    endpoint = \"{endpoint}\"\n{route53_extra}  }}\n}}\n\n{body}",
         super::required_providers()
     )
 }
