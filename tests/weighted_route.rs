@@ -345,3 +345,37 @@ provider "gitopsbridge" {{
         PlanOutcome::NoChanges => panic!("create not planned"),
     }
 }
+
+#[test]
+fn txt_and_aaaa_values_keep_their_spelling_and_plan_empty() {
+    let moto = Moto::start();
+    let endpoint = moto.endpoint();
+    let zone = moto.create_zone("example.com");
+    let body = r#"resource "gitopsbridge_weighted_route" "txt" {
+  zone_name      = "Example.com."
+  name           = "_verify.example.com"
+  type           = "TXT"
+  set_identifier = "green"
+  weight         = 1
+  ttl            = 300
+  records        = ["owner=eks-green \"quoted\"", "v=spf1 -all"]
+}
+
+resource "gitopsbridge_weighted_route" "v6" {
+  zone_name      = "example.com"
+  name           = "v6.example.com"
+  type           = "AAAA"
+  set_identifier = "green"
+  weight         = 1
+  ttl            = 300
+  records        = ["2001:DB8:0::10"]
+}
+"#;
+    let ws = route53_workspace(&endpoint, body);
+    ws.apply();
+    ws.assert_plan_empty();
+    let txt = moto::records(&endpoint, &zone).into_iter().find(|r| r.record_type == "TXT").expect("TXT record");
+    assert!(txt.values.contains(&"\"owner=eks-green \\\"quoted\\\"\"".to_string()), "{txt:?}");
+    assert_eq!(ws.resource("gitopsbridge_weighted_route.txt")["zone_name"], "Example.com.");
+    ws.destroy();
+}
