@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build release install test demo docs bench-plan
+.PHONY: build release install test demo docs bench-handshake bench-plan
 
 build:
 	cargo build --locked --workspace --bins
@@ -28,6 +28,9 @@ demo:
 # Registry docs from the provider schema and examples/ (a test fails when they are stale).
 docs: build
 	bash scripts/docs.sh
+
+bench-handshake: release
+	python3 scripts/handshake_bench.py
 
 bench-plan: install
 	cargo build --locked --release -p kube-test-server
