@@ -12,16 +12,18 @@ pub const CONTEXT: &str = "hub";
 
 pub struct Harness {
     pub server: TestServer,
+    /// kube-rs with its defaults (it retries 429, 503 and 504 by itself).
     pub client: Client,
+    /// The same without kube-rs's retries, to see single responses.
+    pub no_retry: Client,
     pub dir: tempfile::TempDir,
 }
 
-pub async fn client_for(server: &TestServer, dir: &tempfile::TempDir) -> Client {
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, CONTEXT).unwrap();
-    let kubeconfig = Kubeconfig::read_from(&path).unwrap();
-    let options = KubeConfigOptions { context: Some(CONTEXT.into()), ..Default::default() };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+pub async fn client_from_kubeconfig(path: &std::path::Path, retry: bool) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path).unwrap();
+    let options = KubeConfigOptions::default();
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    config.default_retry = retry;
     Client::try_from(config).unwrap()
 }
 
@@ -29,8 +31,11 @@ pub async fn start(options: Options) -> Harness {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let server = TestServer::start(options).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let client = client_for(&server, &dir).await;
-    Harness { server, client, dir }
+    let path = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&path, CONTEXT).unwrap();
+    let client = client_from_kubeconfig(&path, true).await;
+    let no_retry = client_from_kubeconfig(&path, false).await;
+    Harness { server, client, no_retry, dir }
 }
 
 /// A server without the CRD (Secrets only).
