@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# The GitOps Bridge flow as a user runs it, end to end.
+# The GitOps Bridge flow as a user runs it, end to end, with the real terraform.
 #
-# Without a hub (HUB_KUBECONFIG unset) it starts the project's Kubernetes API test server as a
-# local stand-in for the hub. It builds the provider, installs it into a local filesystem
-# mirror, applies examples/hub-spoke, shows the cluster Secrets Argo CD would see, proves the
-# next plan is empty, destroys everything and shows that nothing is left.
+#   1. hub/spoke: register the hub and two spokes with the hub's Argo CD (examples/hub-spoke)
+#   2. blue/green: blue at weight 100, green at 0 with blue's metadata (examples/blue-green)
+#   3. the flip: edit green's main.tf to 100 and blue's to 0, apply each, watch the split
+#   4. destroy everything and show that nothing is left
+#
+# Local stand-ins are started for what is not given: the project's Kubernetes API test server
+# for the hub (unless HUB_KUBECONFIG is set) and moto for Route53 (unless ROUTE53_ZONE_ID is
+# set, in which case the AWS credential chain and that hosted zone are used).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/target/demo"
 crd="${APPSET_CRD:-$root/../shared/argocd/applicationset-crd.yaml}"
+service="burnham.example.com"
 pids=()
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -18,7 +23,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-trap 'fail "step failed at line $LINENO"' ERR
+trap 'fail "the step above failed (line $LINENO)"' ERR
 
 command -v terraform >/dev/null || fail "terraform (>= 1.11) is not installed"
 
@@ -40,6 +45,13 @@ provider_installation {
 RC
 export TF_CLI_CONFIG_FILE="$work/terraform.rc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 
+# Waits until a background server printed its ready line into its log.
+wait_for() {
+  local log=$1 pattern=$2
+  for _ in $(seq 200); do grep -q "$pattern" "$log" 2>/dev/null && return 0; sleep 0.05; done
+  fail "$(basename "$log" .log) did not start: $(cat "$log")"
+}
+
 if [ -n "${HUB_KUBECONFIG:-}" ]; then
   step "Using the hub from $HUB_KUBECONFIG"
   kubeconfig="$HUB_KUBECONFIG"
@@ -49,38 +61,92 @@ else
   "$root/target/release/kube-test-server" --crd "$crd" --kubeconfig "$kubeconfig" --context hub \
     > "$work/hub.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do grep -q '^listening on' "$work/hub.log" 2>/dev/null && break; sleep 0.05; done
-  grep -q '^listening on' "$work/hub.log" || fail "hub stand-in did not start: $(cat "$work/hub.log")"
+  wait_for "$work/hub.log" '^listening on'
   sed -n 's/^listening on /    hub API at /p' "$work/hub.log"
 fi
 
-tf() { terraform -chdir="$work/tf/$1" "${@:2}"; }
-show_clusters() {
-  python3 "$root/scripts/show_clusters.py" "$kubeconfig"
+if [ -n "${ROUTE53_ZONE_ID:-}" ]; then
+  step "Using Route53 hosted zone $ROUTE53_ZONE_ID"
+  zone_id="$ROUTE53_ZONE_ID"
+  route53_endpoint=""
+else
+  step "Starting a local Route53 stand-in (moto)"
+  command -v moto_server >/dev/null || python3 -m pip install --quiet "moto[server]"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
+  pids+=($!)
+  wait_for "$work/moto.log" 'Running on'
+  route53_endpoint="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=ap-northeast-2
+  zone_id=$(python3 - "$route53_endpoint" <<'PY'
+import sys, boto3
+r53 = boto3.client("route53", endpoint_url=sys.argv[1])
+zone = r53.create_hosted_zone(Name="example.com", CallerReference="gitopsbridge-demo")
+print(zone["HostedZone"]["Id"].split("/")[-1])
+PY
+)
+  echo "    Route53 API at $route53_endpoint, hosted zone example.com = $zone_id"
+fi
+
+vars=(-var "hub_kubeconfig=$kubeconfig")
+bg_vars=("${vars[@]}" -var "hosted_zone_id=$zone_id" -var "service_name=$service")
+[ -n "$route53_endpoint" ] && bg_vars+=(-var "route53_endpoint=$route53_endpoint")
+
+tf() { terraform -chdir="$work/tf/$1" "${@:2}" -no-color; }
+init() { cp -r "$root/examples/$1" "$work/tf/$(basename "$1")"; tf "$(basename "$1")" init -input=false >/dev/null; }
+apply() { local dir=$1; shift; tf "$dir" apply -auto-approve -input=false "$@"; }
+quiet_apply() { apply "$@" | grep -E '^(Apply complete|Warning)' || true; }
+split() {
+  tf environment apply -auto-approve -input=false "${bg_vars[@]}" >/dev/null
+  tf environment output -json traffic_split | python3 -c '
+import json, sys
+for cluster, share in sorted(json.load(sys.stdin).items()):
+    print(f"    {cluster:>6}: {share:5.1f} %  " + "#" * int(share / 4))'
 }
+plan_is_empty() {
+  local dir=$1; shift
+  set +e; tf "$dir" plan -detailed-exitcode -input=false "$@" >/dev/null; local code=$?; set -e
+  [ "$code" -eq 0 ] || fail "the plan after apply in $dir is not empty (exit $code)"
+  echo "    $dir: no changes"
+}
+set_weight() { sed -i "s/weight         = $2 /weight         = $3 /" "$work/tf/$1/main.tf"; }
 
-cp -r "$root/examples/hub-spoke" "$work/tf/hub-spoke"
-step "terraform init (offline, from the local mirror)"
-tf hub-spoke init -input=false -no-color >/dev/null && echo "    initialised"
+step "terraform init of every root (offline, from the local mirror)"
+for example in hub-spoke blue-green/environment blue-green/eks-blue blue-green/eks-green; do init "$example"; done
+echo "    hub-spoke, environment, eks-blue, eks-green"
 
-step "terraform apply: register the hub and two spokes with Argo CD"
-tf hub-spoke apply -auto-approve -input=false -no-color -var "hub_kubeconfig=$kubeconfig"
+step "hub-spoke: register the hub and two spokes with Argo CD"
+apply hub-spoke "${vars[@]}" | sed -n '/will be created/p;/^Apply complete/p'
+python3 "$root/scripts/show_clusters.py" "$kubeconfig"
+plan_is_empty hub-spoke "${vars[@]}"
 
-step "The hub's Argo CD cluster Secrets"
-show_clusters
+step "blue/green: blue takes all traffic (weight 100), green joins at 0 with blue's metadata"
+quiet_apply eks-blue "${bg_vars[@]}"
+quiet_apply eks-green "${bg_vars[@]}"
+plan_is_empty eks-blue "${bg_vars[@]}"
+plan_is_empty eks-green "${bg_vars[@]}"
+echo "    live split of $service:"
+split
 
-step "The next plan is empty"
-set +e
-tf hub-spoke plan -detailed-exitcode -input=false -no-color -var "hub_kubeconfig=$kubeconfig" >/dev/null
-code=$?
-set -e
-[ "$code" -eq 0 ] || fail "plan after apply is not empty (exit $code)"
-echo "    no changes"
+step "The flip: green 0 -> 100 in eks-green/main.tf"
+set_weight eks-green 0 100
+tf eks-green plan -input=false "${bg_vars[@]}" | grep -E '~ weight|Plan:'
+quiet_apply eks-green "${bg_vars[@]}"
+split
 
-step "terraform destroy"
-tf hub-spoke destroy -auto-approve -input=false -no-color -var "hub_kubeconfig=$kubeconfig" | tail -n 1
+step "The flip: blue 100 -> 0 in eks-blue/main.tf"
+set_weight eks-blue 100 0
+tf eks-blue plan -input=false "${bg_vars[@]}" | grep -E '~ weight|Plan:'
+quiet_apply eks-blue "${bg_vars[@]}"
+split
 
-step "Nothing is left on the hub"
-show_clusters
+step "terraform destroy: green, blue, then the hub and spokes"
+tf eks-green destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
+tf eks-blue destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
+tf hub-spoke destroy -auto-approve -input=false "${vars[@]}" | tail -n 1
+
+step "Nothing is left"
+python3 "$root/scripts/show_clusters.py" "$kubeconfig"
+split || true
 echo
 echo "demo finished"

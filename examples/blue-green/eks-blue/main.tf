@@ -37,12 +37,19 @@ variable "ingress_hostname" {
   default     = "blue-ingress-1234567890.ap-northeast-2.elb.amazonaws.com"
 }
 
+variable "route53_endpoint" {
+  description = "Route53 API endpoint; null for AWS itself, or a local emulator's URL."
+  type        = string
+  default     = null
+}
+
 provider "gitopsbridge" {
   hub {
     config_path = var.hub_kubeconfig
   }
   route53 {
-    region = "ap-northeast-2"
+    region   = "ap-northeast-2"
+    endpoint = var.route53_endpoint
   }
 }
 

@@ -1,4 +1,4 @@
-# Shared by both clusters: the hub's own registration and a view of the live traffic split.
+# Shared by both clusters: a view of the live traffic split of the service name.
 
 terraform {
   required_version = ">= 1.11"
@@ -25,20 +25,20 @@ variable "service_name" {
   default     = "burnham.example.com"
 }
 
+variable "route53_endpoint" {
+  description = "Route53 API endpoint; null for AWS itself, or a local emulator's URL."
+  type        = string
+  default     = null
+}
+
 provider "gitopsbridge" {
   hub {
     config_path = var.hub_kubeconfig
   }
   route53 {
-    region = "ap-northeast-2"
+    region   = "ap-northeast-2"
+    endpoint = var.route53_endpoint
   }
-}
-
-resource "gitopsbridge_cluster_metadata" "hub" {
-  cluster_name = "hub"
-  environment  = "control-plane"
-  in_cluster   = true
-  addons       = { argocd = true }
 }
 
 data "gitopsbridge_weighted_routes" "service" {
