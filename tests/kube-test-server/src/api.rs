@@ -140,12 +140,11 @@ impl Api {
         let limit = query.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let page = &matching[..matching.len().min(limit)];
         let mut list_meta = json!({"resourceVersion": self.store.current_version()});
-        if matching.len() > page.len() {
-            if let Some((last, _)) = page.last() {
+        if matching.len() > page.len()
+            && let Some((last, _)) = page.last() {
                 list_meta["continue"] = json!(encode_continue(&last.namespace, &last.name));
                 list_meta["remainingItemCount"] = json!(matching.len() - page.len());
             }
-        }
         let items: Vec<Value> = page.iter().map(|(_, o)| list_item(resource, o)).collect();
         Ok(json!({
             "kind": resource.list_kind(),
@@ -164,12 +163,11 @@ impl Api {
     ) -> Result<Written, ApiError> {
         self.require_served(resource)?;
         rules::check_identity(resource, namespace, None, &mut body)?;
-        if meta_str(&body, "name").is_none_or(str::is_empty) {
-            if let Some(prefix) = meta_str(&body, "generateName").map(str::to_string) {
+        if meta_str(&body, "name").is_none_or(str::is_empty)
+            && let Some(prefix) = meta_str(&body, "generateName").map(str::to_string) {
                 let name = format!("{prefix}{}", self.store.name_suffix());
                 meta_mut(&mut body).insert("name".into(), json!(name));
             }
-        }
         let name = meta_str(&body, "name").unwrap_or_default().to_string();
         if name.is_empty() {
             // Let validation report the missing name with the real wording.
@@ -275,11 +273,10 @@ impl Api {
         if old.is_none() {
             self.require_namespace(resource, &key.namespace)?;
         }
-        if let Some(wanted) = meta_str(&config, "resourceVersion") {
-            if old.as_ref().and_then(|o| meta_str(o, "resourceVersion")) != Some(wanted) {
+        if let Some(wanted) = meta_str(&config, "resourceVersion")
+            && old.as_ref().and_then(|o| meta_str(o, "resourceVersion")) != Some(wanted) {
                 return Err(ApiError::stale(resource, &key.name));
             }
-        }
         let warnings = self.prune(resource, &mut config, opts.validation, true)?;
         apply::strip_nulls(&mut config);
         let now = store::now();
@@ -471,12 +468,11 @@ fn unchanged(old: &Value, new: &Value) -> bool {
 /// Built-in list items carry no `apiVersion`/`kind`; custom ones do.
 fn list_item(resource: Resource, object: &Value) -> Value {
     let mut item = object.clone();
-    if !resource.is_custom() {
-        if let Some(map) = item.as_object_mut() {
+    if !resource.is_custom()
+        && let Some(map) = item.as_object_mut() {
             map.remove("apiVersion");
             map.remove("kind");
         }
-    }
     item
 }
 

@@ -202,11 +202,10 @@ pub fn text_response(code: u16, text: &str) -> Response<Body> {
 
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let mut response = json_response(err.code, err.body());
-    if let Some(seconds) = err.retry_after() {
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+    if let Some(seconds) = err.retry_after()
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert("retry-after", value);
         }
-    }
     response
 }
 

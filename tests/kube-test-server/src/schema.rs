@@ -167,12 +167,11 @@ impl Schema {
             }
             return;
         }
-        if let Some(ty) = self.ty {
-            if !ty.accepts(value) {
+        if let Some(ty) = self.ty
+            && !ty.accepts(value) {
                 causes.push(type_error(path, ty.name(), value));
                 return;
             }
-        }
         if !self.enum_values.is_empty() && !self.enum_values.contains(value) {
             causes.push(Cause::not_supported(path, value, &self.enum_values));
         }
@@ -202,22 +201,20 @@ impl Schema {
     }
 
     fn validate_format(&self, value: &Value, path: &str, causes: &mut Vec<Cause>) {
-        if let (Some(min), Some(text)) = (self.min_length, value.as_str()) {
-            if (text.chars().count() as u64) < min {
+        if let (Some(min), Some(text)) = (self.min_length, value.as_str())
+            && (text.chars().count() as u64) < min {
                 causes.push(Cause::invalid(path, value, format!("{path} in body should be at least {min} chars long")));
             }
-        }
         let range = match self.format.as_deref() {
             Some("int32") => Some((i32::MIN as f64, i32::MAX as f64)),
             Some("int64") => Some((i64::MIN as f64, i64::MAX as f64)),
             _ => None,
         };
-        if let (Some((low, high)), Some(number)) = (range, value.as_f64()) {
-            if number < low || number > high || value.is_u64() && value.as_i64().is_none() {
+        if let (Some((low, high)), Some(number)) = (range, value.as_f64())
+            && (number < low || number > high || value.is_u64() && value.as_i64().is_none()) {
                 let format = self.format.as_deref().unwrap_or_default();
                 causes.push(Cause::invalid(path, value, format!("{path} in body must be of type {format}: {value}")));
             }
-        }
     }
 }
 

@@ -140,7 +140,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: String,
     pub message: String,
-    pub details: Option<Details>,
+    /// Boxed to keep `Result<_, ApiError>` small.
+    pub details: Option<Box<Details>>,
 }
 
 impl ApiError {
@@ -149,7 +150,7 @@ impl ApiError {
     }
 
     fn with_details(mut self, details: Details) -> ApiError {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -320,7 +321,7 @@ impl ApiError {
             status: "Failure",
             message: Some(&self.message),
             reason: Some(&self.reason),
-            details: self.details.as_ref(),
+            details: self.details.as_deref(),
             code: Some(self.code),
         }
         .bytes()
