@@ -49,6 +49,15 @@ pub fn is_deleting(object: &Value) -> bool {
     meta(object).is_some_and(|m| m.contains_key("deletionTimestamp"))
 }
 
+/// The 400 of a body the real server could not decode into its type.
+fn decode_error(resource: Resource, why: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version \"{}\" cannot be handled as a {kind}: {why}",
+        resource.version(),
+        kind = resource.kind()
+    ))
+}
+
 /// Checks a request body against the URL: it must be an object of this
 /// resource, in this namespace, with this name; fills what is missing.
 pub fn check_identity(
@@ -58,12 +67,10 @@ pub fn check_identity(
     body: &mut Value,
 ) -> Result<(), ApiError> {
     if !body.is_object() {
-        return Err(ApiError::bad_request(format!(
-            "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
-            resource.kind(),
-            resource.version(),
-            resource.kind()
-        )));
+        return Err(decode_error(resource, "the body must be a JSON object"));
+    }
+    if body.get("metadata").is_some_and(|m| !m.is_object() && !m.is_null()) {
+        return Err(decode_error(resource, "metadata must be an object"));
     }
     match body.get("apiVersion").and_then(Value::as_str) {
         Some(v) if v != resource.api_version() => {
@@ -76,12 +83,7 @@ pub fn check_identity(
     }
     match body.get("kind").and_then(Value::as_str) {
         Some(k) if k != resource.kind() => {
-            return Err(ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: the kind in the data ({k}) does not match",
-                resource.kind(),
-                resource.version(),
-                resource.kind()
-            )));
+            return Err(decode_error(resource, &format!("the kind in the data ({k}) does not match")));
         }
         _ => {}
     }
@@ -150,9 +152,7 @@ pub fn normalize(resource: Resource, old: Option<&Value>, new: &mut Value) -> Re
 
 fn normalize_secret(secret: &mut Value) -> Result<(), ApiError> {
     let Some(map) = secret.as_object_mut() else { return Ok(()) };
-    let decode_error = |why: String| {
-        ApiError::bad_request(format!("Secret in version \"v1\" cannot be handled as a Secret: {why}"))
-    };
+    let decode_error = |why: String| decode_error(Resource::Secret, &why);
     if let Some(data) = map.get("data").and_then(Value::as_object) {
         for value in data.values() {
             match value {
@@ -273,11 +273,7 @@ pub fn validate(resource: Resource, schemas: &Schemas, old: Option<&Value>, new:
     if !resource.is_custom() {
         // Built-in kinds fail typed decoding before validation: a 400.
         if let Some(first) = schema_causes.first() {
-            return Err(ApiError::bad_request(format!(
-                "{kind} in version \"v1\" cannot be handled as a {kind}: {}",
-                first.sentence(),
-                kind = resource.kind()
-            )));
+            return Err(decode_error(resource, &first.sentence()));
         }
     }
     let mut causes = validate::metadata(resource, new);

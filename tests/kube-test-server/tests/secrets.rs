@@ -413,3 +413,31 @@ async fn update_operations_record_ownership_for_their_manager() {
         json!({"f:data": {".": {}, "f:k": {}}, "f:metadata": {"f:labels": {".": {}, "f:a": {}}}, "f:type": {}})
     );
 }
+
+#[tokio::test]
+async fn malformed_requests_are_400s_and_the_server_keeps_serving() {
+    let h = start_plain().await;
+    let collection = "/api/v1/namespaces/argocd/secrets";
+    let apply = "/api/v1/namespaces/argocd/secrets/m?fieldManager=tf";
+    let cases = [
+        ("POST", collection, "application/json", "{bad"),
+        ("POST", collection, "application/json", "[1,2]"),
+        ("PATCH", apply, "application/apply-patch+yaml", r#"{"apiVersion":"v1","kind":"Secret","metadata":"zz"}"#),
+        ("PATCH", apply, "application/apply-patch+yaml", r#"{"apiVersion":"v1","kind":"ConfigMap"}"#),
+        ("PATCH", apply, "application/apply-patch+yaml", "a: [unclosed"),
+        ("PATCH", apply, "application/merge-patch+json", "{}"),
+        ("PATCH", "/api/v1/namespaces/argocd/secrets/m?force=true", "application/merge-patch+json", "{}"),
+        ("GET", "/api/v1/namespaces/argocd/secrets?limit=-1", "application/json", ""),
+        ("GET", "/api/v1/namespaces/argocd/secrets?fieldSelector=spec.x%3D1", "application/json", ""),
+    ];
+    for (method, path, content_type, body) in cases {
+        let resp = raw(&h.client, method, path, Some(content_type), body).await;
+        let expected = if path.ends_with("fieldManager=tf") && content_type.starts_with("application/merge") { 404 } else { 400 };
+        assert_eq!(resp.status, expected, "{method} {path} {body}: {}", resp.body);
+        assert_eq!(resp.body["kind"], "Status");
+    }
+    let unsupported = raw(&h.client, "PATCH", apply, Some("text/plain"), "{}").await;
+    assert_eq!((unsupported.status, &unsupported.body["reason"]), (415, &json!("UnsupportedMediaType")));
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "argocd");
+    assert!(secrets.list(&ListParams::default()).await.unwrap().items.is_empty());
+}
