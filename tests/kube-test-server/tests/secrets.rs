@@ -441,3 +441,17 @@ async fn malformed_requests_are_400s_and_the_server_keeps_serving() {
     let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "argocd");
     assert!(secrets.list(&ListParams::default()).await.unwrap().items.is_empty());
 }
+
+#[tokio::test]
+async fn dry_run_writes_answer_without_storing() {
+    let h = start_plain().await;
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "argocd");
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    let answered = secrets.create(&dry, &secret("dry", &[("a", "1")], &[])).await.unwrap();
+    assert_eq!(answered.metadata.name.as_deref(), Some("dry"));
+    assert!(h.server.get(Resource::Secret, "argocd", "dry").is_none());
+
+    secrets.create(&PostParams::default(), &secret("kept", &[], &[])).await.unwrap();
+    secrets.delete("kept", &DeleteParams { dry_run: true, ..Default::default() }).await.unwrap();
+    assert!(h.server.get(Resource::Secret, "argocd", "kept").is_some());
+}
