@@ -1,8 +1,10 @@
 //! terraform-provider-gitopsbridge: the GitOps Bridge (Argo CD cluster metadata, ApplicationSets,
 //! Route53 weighted routing) as a Terraform provider.
 
+pub mod application_set;
 pub mod data_sources;
 pub mod hub;
+pub mod owned_fields;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
