@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build release install test demo clean-demo
+.PHONY: build release install test demo docs bench-plan
 
 build:
 	cargo build --locked --workspace --bins
@@ -24,3 +24,11 @@ test:
 
 demo:
 	bash scripts/demo.sh
+
+# Registry docs from the provider schema and examples/ (a test fails when they are stale).
+docs: build
+	bash scripts/docs.sh
+
+bench-plan: install
+	cargo build --locked --release -p kube-test-server
+	python3 scripts/bench_plan.py

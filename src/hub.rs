@@ -1,1 +1,755 @@
-//! (being written)
+//! The hub cluster's Kubernetes API: connection settings, the client, and the few operations the
+//! resources need (get, server-side apply, list by label, delete), with typed errors and
+//! bounded retries that give way to StopProvider.
+//!
+//! Nothing here knows what an Argo CD cluster Secret means; resources build the objects.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{
+    AuthInfo, Cluster, ExecConfig, KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::protocol::Context;
+
+/// The field manager of every write: what `managedFields` shows as ours.
+pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
+
+/// How many times a transient failure (throttling, 5xx, dropped connection) is retried.
+const MAX_RETRIES: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Longest server-requested wait we honour; a larger Retry-After is clamped.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// A hung response fails instead of blocking `terraform apply` forever.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Argo CD's ApplicationSet, for the resources that manage them through [`DynamicObject`].
+pub fn application_set_resource() -> ApiResource {
+    ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "ApplicationSet".into(),
+        plural: "applicationsets".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection settings
+// ---------------------------------------------------------------------------------------------
+
+/// The provider's `hub` block, with the kubernetes provider's names and meaning. All fields
+/// absent means "like kubectl": `KUBECONFIG` or `~/.kube/config`, current context.
+#[derive(Clone, Default, PartialEq)]
+pub struct HubSettings {
+    pub config_path: Option<String>,
+    pub config_context: Option<String>,
+    pub host: Option<String>,
+    pub token: Option<String>,
+    /// PEM text.
+    pub cluster_ca_certificate: Option<String>,
+    /// PEM text.
+    pub client_certificate: Option<String>,
+    /// PEM text.
+    pub client_key: Option<String>,
+    pub insecure: Option<bool>,
+    pub exec: Option<ExecSettings>,
+}
+
+/// A client-go credential plugin (`exec` block).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecSettings {
+    pub api_version: Option<String>,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// Default `apiVersion` of an exec plugin when the configuration leaves it out.
+const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1beta1";
+
+// Hand-written so that a token or key never reaches a log line through `{:?}`.
+impl fmt::Debug for HubSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("HubSettings")
+            .field("config_path", &self.config_path)
+            .field("config_context", &self.config_context)
+            .field("host", &self.host)
+            .field("token", &redacted(&self.token))
+            .field("cluster_ca_certificate", &self.cluster_ca_certificate.as_ref().map(|_| "<pem>"))
+            .field("client_certificate", &self.client_certificate.as_ref().map(|_| "<pem>"))
+            .field("client_key", &redacted(&self.client_key))
+            .field("insecure", &self.insecure)
+            .field("exec", &self.exec)
+            .finish()
+    }
+}
+
+/// Expands a leading `~` to the home directory, as shells and the kubernetes provider do.
+pub fn expand_home(path: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    if path == "~" {
+        return home().unwrap_or_else(|| PathBuf::from(path));
+    }
+    match (path.strip_prefix("~/"), home()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Why the hub connection settings could not be turned into a client.
+#[derive(Debug, thiserror::Error)]
+pub enum HubConfigError {
+    /// `config_path` could not be read or parsed.
+    #[error("cannot read the kubeconfig {path}: {source}")]
+    ReadKubeconfig {
+        path: String,
+        #[source]
+        source: KubeconfigError,
+    },
+    /// No `hub` settings and no kubeconfig in `KUBECONFIG` or `~/.kube/config`.
+    #[error("no hub connection configured and no usable kubeconfig found (KUBECONFIG or ~/.kube/config): {source}")]
+    NoDefaultKubeconfig {
+        #[source]
+        source: KubeconfigError,
+    },
+    /// The requested context (or the current context) does not exist.
+    #[error("kubeconfig context {context:?} not found (available: {available})")]
+    ContextNotFound { context: String, available: String },
+    /// The kubeconfig names no context and `config_context` is not set.
+    #[error("the kubeconfig has no current-context; set hub.config_context")]
+    NoCurrentContext,
+    /// The kubeconfig (after our overrides) is not usable, e.g. no server URL.
+    #[error("the hub kubeconfig is not usable: {source}")]
+    Kubeconfig {
+        #[source]
+        source: KubeconfigError,
+    },
+    /// The HTTP client could not be built (TLS material rejected, …).
+    #[error("cannot build the hub client: {source}")]
+    Client {
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The connection settings as an in-memory kubeconfig, so that kube's own loader handles
+/// TLS material, tokens and exec plugins exactly as it does for files.
+fn kubeconfig_for(settings: &HubSettings) -> Result<(Kubeconfig, KubeConfigOptions), HubConfigError> {
+    let mut kubeconfig = if let Some(path) = &settings.config_path {
+        let path_buf = expand_home(path);
+        Kubeconfig::read_from(&path_buf)
+            .map_err(|source| HubConfigError::ReadKubeconfig { path: path_buf.display().to_string(), source })?
+    } else if settings.host.is_some() {
+        Kubeconfig::default()
+    } else {
+        Kubeconfig::read().map_err(|source| HubConfigError::NoDefaultKubeconfig { source })?
+    };
+
+    let context_name = if kubeconfig.contexts.is_empty() && settings.config_path.is_none() {
+        // Host-only settings: one synthetic context carries the overrides below.
+        const SYNTHETIC: &str = "gitopsbridge-hub";
+        kubeconfig.clusters.push(NamedCluster {
+            name: SYNTHETIC.into(),
+            cluster: Some(Cluster::default()),
+            ..Default::default()
+        });
+        kubeconfig.auth_infos.push(NamedAuthInfo {
+            name: SYNTHETIC.into(),
+            auth_info: Some(AuthInfo::default()),
+            ..Default::default()
+        });
+        kubeconfig.contexts.push(NamedContext {
+            name: SYNTHETIC.into(),
+            context: Some(kube::config::Context {
+                cluster: SYNTHETIC.into(),
+                user: Some(SYNTHETIC.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        SYNTHETIC.to_string()
+    } else {
+        settings
+            .config_context
+            .clone()
+            .or_else(|| kubeconfig.current_context.clone())
+            .ok_or(HubConfigError::NoCurrentContext)?
+    };
+
+    let context =
+        kubeconfig.contexts.iter().find(|c| c.name == context_name).and_then(|c| c.context.clone()).ok_or_else(
+            || HubConfigError::ContextNotFound {
+                context: context_name.clone(),
+                available: kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+            },
+        )?;
+    apply_overrides(&mut kubeconfig, &context, settings);
+
+    let options = KubeConfigOptions { context: Some(context_name), ..Default::default() };
+    Ok((kubeconfig, options))
+}
+
+/// Writes the explicit `hub` settings over the selected context's cluster and user, the way the
+/// kubernetes provider lets `host`, `token`, … override what `config_path` says.
+fn apply_overrides(kubeconfig: &mut Kubeconfig, context: &kube::config::Context, settings: &HubSettings) {
+    let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem.as_bytes());
+
+    if let Some(named) = kubeconfig.clusters.iter_mut().find(|c| c.name == context.cluster) {
+        let cluster = named.cluster.get_or_insert_with(Cluster::default);
+        if let Some(host) = &settings.host {
+            cluster.server = Some(host.trim_end_matches('/').to_string());
+        }
+        if let Some(ca) = &settings.cluster_ca_certificate {
+            cluster.certificate_authority = None;
+            cluster.certificate_authority_data = Some(b64(ca));
+        }
+        if let Some(insecure) = settings.insecure {
+            cluster.insecure_skip_tls_verify = Some(insecure);
+        }
+    }
+
+    let user_name = context.user.clone().unwrap_or_default();
+    if !kubeconfig.auth_infos.iter().any(|u| u.name == user_name) {
+        kubeconfig.auth_infos.push(NamedAuthInfo { name: user_name.clone(), ..Default::default() });
+    }
+    let Some(named) = kubeconfig.auth_infos.iter_mut().find(|u| u.name == user_name) else { return };
+    let user = named.auth_info.get_or_insert_with(AuthInfo::default);
+    if let Some(token) = &settings.token {
+        user.token = Some(token.clone().into());
+        user.token_file = None;
+    }
+    if let Some(cert) = &settings.client_certificate {
+        user.client_certificate = None;
+        user.client_certificate_data = Some(b64(cert));
+    }
+    if let Some(key) = &settings.client_key {
+        user.client_key = None;
+        user.client_key_data = Some(b64(key).into());
+    }
+    if let Some(exec) = &settings.exec {
+        user.exec = Some(ExecConfig {
+            api_version: Some(exec.api_version.clone().unwrap_or_else(|| EXEC_API_VERSION.to_string())),
+            command: Some(exec.command.clone()),
+            args: Some(exec.args.clone()),
+            env: Some(
+                exec.env
+                    .iter()
+                    .map(|(name, value)| {
+                        HashMap::from([("name".to_string(), name.clone()), ("value".to_string(), value.clone())])
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// One field another field manager holds, from a server-side apply conflict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldConflict {
+    /// The field path as the API server names it, e.g. `.metadata.labels.environment`.
+    pub field: String,
+    /// The server's words about who holds it, e.g. `conflict with "kubectl" using v1`.
+    pub message: String,
+}
+
+/// One rejected field of a 422 Invalid answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidField {
+    pub field: String,
+    pub message: String,
+}
+
+/// What can go wrong talking to the hub. Messages name the object and never carry credentials
+/// or Secret data.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The object (or its namespace) does not exist.
+    #[error("{object} not found: {message}")]
+    NotFound {
+        object: String,
+        message: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Server-side apply conflict: other field managers own fields we tried to set.
+    #[error("{object}: fields are owned by another field manager ({})", describe_conflicts(.conflicts))]
+    Conflict {
+        object: String,
+        conflicts: Vec<FieldConflict>,
+        #[source]
+        source: kube::Error,
+    },
+    /// 401: the hub did not accept the credentials.
+    #[error("the hub rejected the credentials (401 Unauthorized) while accessing {object}")]
+    Unauthorized {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// 403: the credentials lack RBAC permission.
+    #[error("permission denied on {object}: {message}")]
+    Forbidden {
+        object: String,
+        message: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// 422 (or 400 under strict field validation): the object was rejected.
+    #[error("{object} was rejected as invalid: {message}")]
+    Invalid {
+        object: String,
+        message: String,
+        causes: Vec<InvalidField>,
+        #[source]
+        source: kube::Error,
+    },
+    /// The resource type is not served, e.g. Argo CD's CRDs are not installed.
+    #[error("the hub does not serve {resource}: is its CustomResourceDefinition installed?")]
+    CrdMissing {
+        resource: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Any other error status from the API server.
+    #[error("the hub answered {code} {reason} for {object}: {message}")]
+    Api {
+        object: String,
+        code: u16,
+        reason: String,
+        message: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The hub could not be reached (connection refused, TLS failure, timeout), after retries.
+    #[error("cannot reach the hub for {object}")]
+    Unreachable {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Credentials could not be obtained (exec plugin failed, token file unreadable, …).
+    #[error("cannot obtain hub credentials for {object}")]
+    Credentials {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The connection settings are wrong.
+    #[error(transparent)]
+    Config(#[from] HubConfigError),
+    /// The provider's `hub` settings are not known yet (they depend on resources not yet applied).
+    #[error("the provider's hub settings are not known yet; they depend on values that are only known after apply")]
+    UnknownConfig,
+    /// StopProvider (Ctrl-C) arrived while waiting.
+    #[error("interrupted: Terraform asked the provider to stop")]
+    Cancelled,
+    /// Anything else kube reports (response decoding, request building).
+    #[error("unexpected error while accessing {object}")]
+    Other {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn describe_conflicts(conflicts: &[FieldConflict]) -> String {
+    if conflicts.is_empty() {
+        return "no details given".into();
+    }
+    conflicts.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl HubError {
+    /// True when the error means the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, HubError::NotFound { .. })
+    }
+
+    /// Sorts a kube error into our variants by status code and reason, never by message text.
+    fn classify(error: kube::Error, object: &str, custom_resource: Option<&str>) -> HubError {
+        let object = object.to_string();
+        let kube::Error::Api(status) = &error else {
+            return match error {
+                kube::Error::HyperError(_) | kube::Error::Service(_) => HubError::Unreachable { object, source: error },
+                kube::Error::Auth(_) => HubError::Credentials { object, source: error },
+                _ => HubError::Other { object, source: error },
+            };
+        };
+        let message = status.message.clone();
+        let causes: Vec<(String, String)> = status
+            .details
+            .as_ref()
+            .map(|d| d.causes.iter().map(|c| (c.field.clone(), c.message.clone())).collect())
+            .unwrap_or_default();
+        match status.code {
+            404 if custom_resource.is_some() && status.details.as_ref().is_none_or(|d| d.name.is_empty()) => {
+                HubError::CrdMissing { resource: custom_resource.unwrap_or_default().to_string(), source: error }
+            }
+            _ if status.is_not_found() => HubError::NotFound { object, message, source: error },
+            _ if status.is_conflict() => HubError::Conflict {
+                object,
+                conflicts: causes.into_iter().map(|(field, message)| FieldConflict { field, message }).collect(),
+                source: error,
+            },
+            401 => HubError::Unauthorized { object, source: error },
+            _ if status.is_forbidden() => HubError::Forbidden { object, message, source: error },
+            400 | 422 if status.is_invalid() || status.reason == "BadRequest" => HubError::Invalid {
+                object,
+                message,
+                causes: causes.into_iter().map(|(field, message)| InvalidField { field, message }).collect(),
+                source: error,
+            },
+            code => HubError::Api { object, code, reason: status.reason.clone(), message, source: error },
+        }
+    }
+}
+
+/// How long to wait before retrying `error`, or `None` when it is not transient.
+fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
+    let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_BACKOFF);
+    match error {
+        kube::Error::Api(status) => match status.code {
+            429 | 500 | 502 | 503 | 504 => {
+                let asked = status.details.as_ref().map_or(0, |d| d.retry_after_seconds);
+                if asked > 0 { Some(Duration::from_secs(u64::from(asked)).min(MAX_RETRY_AFTER)) } else { Some(backoff) }
+            }
+            _ => None,
+        },
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Some(backoff),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// A connected (lazily: no request is made until an operation runs) client for the hub.
+#[derive(Clone)]
+pub struct HubClient {
+    client: kube::Client,
+}
+
+impl HubClient {
+    /// Builds the client from the `hub` settings. Reads kubeconfig files but makes no request.
+    ///
+    /// # Errors
+    /// [`HubError::Config`] when the kubeconfig cannot be read or the context is missing.
+    pub async fn connect(settings: &HubSettings) -> Result<HubClient, HubError> {
+        let (kubeconfig, options) = kubeconfig_for(settings)?;
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|source| HubConfigError::Kubeconfig { source })?;
+        // Our own retry loop (below) honours StopProvider and retries 500s and dropped connections.
+        config.default_retry = false;
+        config.read_timeout = Some(READ_TIMEOUT);
+        config.reset_reader_on_write = true;
+        let client = kube::Client::try_from(config).map_err(|source| HubConfigError::Client { source })?;
+        Ok(HubClient { client })
+    }
+
+    /// Wraps an existing kube client (tests, or callers that build their own).
+    pub fn from_client(client: kube::Client) -> HubClient {
+        HubClient { client }
+    }
+
+    /// The Secrets of one namespace.
+    pub fn secrets(&self, namespace: &str) -> HubObjects<Secret> {
+        HubObjects {
+            api: Api::namespaced(self.client.clone(), namespace),
+            kind: "Secret".into(),
+            namespace: namespace.to_string(),
+            custom_resource: None,
+        }
+    }
+
+    /// The ApplicationSets of one namespace.
+    pub fn application_sets(&self, namespace: &str) -> HubObjects<DynamicObject> {
+        let resource = application_set_resource();
+        HubObjects {
+            api: Api::namespaced_with(self.client.clone(), namespace, &resource),
+            kind: resource.kind.clone(),
+            namespace: namespace.to_string(),
+            custom_resource: Some(format!("{}.{}", resource.plural, resource.group)),
+        }
+    }
+}
+
+/// One kind of object in one namespace, with retrying, typed-error operations.
+pub struct HubObjects<K> {
+    api: Api<K>,
+    kind: String,
+    namespace: String,
+    /// `plural.group` of a custom resource, to recognise a missing CRD.
+    custom_resource: Option<String>,
+}
+
+impl<K> HubObjects<K>
+where
+    K: Clone + DeserializeOwned + fmt::Debug,
+{
+    /// `Secret argocd/eks-green`: how errors name an object.
+    pub fn describe(&self, name: &str) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, name)
+    }
+
+    /// Reads one object; `Ok(None)` when it does not exist.
+    ///
+    /// # Errors
+    /// Any [`HubError`] but `NotFound`.
+    pub async fn get(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
+        let object = self.describe(name);
+        self.call(ctx, &object, || self.api.get_opt(name)).await
+    }
+
+    /// Server-side applies `object` (which must carry apiVersion, kind and metadata.name) as
+    /// [`FIELD_MANAGER`], with strict field validation. `force` takes over fields other
+    /// managers own instead of failing with [`HubError::Conflict`].
+    ///
+    /// # Errors
+    /// `Conflict`, `Invalid`, `Forbidden`, `NotFound` (namespace missing), `CrdMissing`, …
+    pub async fn apply<P>(&self, ctx: &Context, name: &str, object: &P, force: bool) -> Result<K, HubError>
+    where
+        P: Serialize + fmt::Debug + Sync,
+    {
+        let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
+        if force {
+            params = params.force();
+        }
+        let described = self.describe(name);
+        let patch = Patch::Apply(object);
+        self.call(ctx, &described, || self.api.patch(name, &params, &patch)).await
+    }
+
+    /// Lists the objects matching a label selector (`key=value,other`).
+    ///
+    /// # Errors
+    /// Any [`HubError`].
+    pub async fn list(&self, ctx: &Context, label_selector: &str) -> Result<Vec<K>, HubError> {
+        let params = ListParams::default().labels(label_selector);
+        let object = format!("{} in namespace {}", self.kind, self.namespace);
+        let list = self.call(ctx, &object, || self.api.list(&params)).await?;
+        Ok(list.items)
+    }
+
+    /// Deletes one object; an object already gone is success. Returns once the API server has
+    /// accepted the deletion (finalizers may still hold the object).
+    ///
+    /// # Errors
+    /// Any [`HubError`] but `NotFound`.
+    pub async fn delete(&self, ctx: &Context, name: &str) -> Result<(), HubError> {
+        let object = self.describe(name);
+        let params = DeleteParams::default();
+        match self.call(ctx, &object, || self.api.delete(name, &params)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs one API call, retrying transient failures with backoff, and gives up as soon as
+    /// Terraform asks the provider to stop.
+    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, mut op: F) -> Result<T, HubError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let result = tokio::select! {
+                result = op() => result,
+                () = ctx.cancelled() => return Err(HubError::Cancelled),
+            };
+            let error = match result {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            match retry_delay(&error, attempt) {
+                Some(delay) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = ctx.cancelled() => return Err(HubError::Cancelled),
+                    }
+                }
+                _ => return Err(HubError::classify(error, object, self.custom_resource.as_deref())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+    use kube::core::response::{StatusCause, StatusDetails};
+
+    fn api_error(code: u16, reason: &str, details: Option<StatusDetails>) -> kube::Error {
+        let mut status = Status::failure("server says no", reason).with_code(code);
+        status.details = details;
+        kube::Error::Api(Box::new(status))
+    }
+
+    fn details(name: &str, causes: &[(&str, &str)], retry_after: u32) -> StatusDetails {
+        StatusDetails {
+            name: name.into(),
+            group: String::new(),
+            kind: "secrets".into(),
+            uid: String::new(),
+            causes: causes
+                .iter()
+                .map(|(field, message)| StatusCause {
+                    reason: "FieldManagerConflict".into(),
+                    message: (*message).into(),
+                    field: (*field).into(),
+                })
+                .collect(),
+            retry_after_seconds: retry_after,
+        }
+    }
+
+    #[test]
+    fn statuses_are_classified_by_code_and_reason() {
+        let obj = "Secret argocd/x";
+        assert!(matches!(HubError::classify(api_error(404, "NotFound", None), obj, None), HubError::NotFound { .. }));
+        assert!(matches!(
+            HubError::classify(api_error(401, "Unauthorized", None), obj, None),
+            HubError::Unauthorized { .. }
+        ));
+        assert!(matches!(HubError::classify(api_error(403, "Forbidden", None), obj, None), HubError::Forbidden { .. }));
+        assert!(matches!(HubError::classify(api_error(422, "Invalid", None), obj, None), HubError::Invalid { .. }));
+        assert!(matches!(HubError::classify(api_error(400, "BadRequest", None), obj, None), HubError::Invalid { .. }));
+        assert!(matches!(
+            HubError::classify(api_error(500, "InternalError", None), obj, None),
+            HubError::Api { code: 500, .. }
+        ));
+        let conflict = api_error(
+            409,
+            "Conflict",
+            Some(details("x", &[(".metadata.labels.environment", "conflict with \"kubectl\"")], 0)),
+        );
+        match HubError::classify(conflict, obj, None) {
+            HubError::Conflict { conflicts, .. } => {
+                assert_eq!(
+                    conflicts,
+                    vec![FieldConflict {
+                        field: ".metadata.labels.environment".into(),
+                        message: "conflict with \"kubectl\"".into()
+                    }]
+                );
+            }
+            other => panic!("not a conflict: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_404_without_an_object_name_on_a_custom_resource_means_the_crd_is_missing() {
+        let crd = Some("applicationsets.argoproj.io");
+        let e = HubError::classify(api_error(404, "NotFound", None), "ApplicationSet argocd/a", crd);
+        assert!(matches!(e, HubError::CrdMissing { .. }), "{e:?}");
+        let e =
+            HubError::classify(api_error(404, "NotFound", Some(details("a", &[], 0))), "ApplicationSet argocd/a", crd);
+        assert!(e.is_not_found());
+    }
+
+    #[test]
+    fn transient_errors_are_retried_and_retry_after_is_honoured() {
+        assert_eq!(
+            retry_delay(&api_error(429, "TooManyRequests", Some(details("", &[], 3))), 0),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_delay(&api_error(429, "TooManyRequests", Some(details("", &[], 999))), 0),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_delay(&api_error(503, "ServiceUnavailable", None), 0), Some(FIRST_BACKOFF));
+        assert_eq!(retry_delay(&api_error(500, "InternalError", None), 1), Some(FIRST_BACKOFF * 2));
+        assert_eq!(retry_delay(&api_error(500, "InternalError", None), 20), Some(MAX_BACKOFF));
+        for code in [400, 401, 403, 404, 409, 422] {
+            assert_eq!(retry_delay(&api_error(code, "", None), 0), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn home_is_expanded() {
+        let Some(home) = std::env::var_os("HOME") else { return };
+        assert_eq!(expand_home("~/.kube/config"), PathBuf::from(home).join(".kube/config"));
+        assert_eq!(expand_home("/etc/kubeconfig"), PathBuf::from("/etc/kubeconfig"));
+        assert_eq!(expand_home("rel/~/x"), PathBuf::from("rel/~/x"));
+    }
+
+    #[test]
+    fn host_settings_make_a_synthetic_context_with_overrides() {
+        let settings = HubSettings {
+            host: Some("https://10.0.0.1:6443/".into()),
+            token: Some("tkn".into()),
+            cluster_ca_certificate: Some("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".into()),
+            insecure: Some(false),
+            exec: Some(ExecSettings {
+                command: "aws".into(),
+                args: vec!["eks".into()],
+                env: BTreeMap::from([("A".into(), "b".into())]),
+                api_version: None,
+            }),
+            ..Default::default()
+        };
+        let (kubeconfig, options) = kubeconfig_for(&settings).unwrap();
+        assert_eq!(options.context.as_deref(), Some("gitopsbridge-hub"));
+        let cluster = kubeconfig.clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(cluster.server.as_deref(), Some("https://10.0.0.1:6443"));
+        assert!(cluster.certificate_authority_data.is_some());
+        let user = kubeconfig.auth_infos[0].auth_info.as_ref().unwrap();
+        let exec = user.exec.as_ref().unwrap();
+        assert_eq!(exec.api_version.as_deref(), Some(EXEC_API_VERSION));
+        assert_eq!(exec.env.as_ref().unwrap()[0]["name"], "A");
+        assert!(!format!("{settings:?}").contains("tkn"));
+    }
+
+    #[test]
+    fn config_path_context_is_selected_and_overridden() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: ca\n  cluster:\n    server: https://a:6443\n- name: cb\n  cluster:\n    server: https://b:6443\ncontexts:\n- name: a\n  context:\n    cluster: ca\n    user: ua\n- name: b\n  context:\n    cluster: cb\n    user: ub\nusers:\n- name: ua\n  user:\n    token: x\n- name: ub\n  user:\n    token: y\n",
+        )
+        .unwrap();
+        let settings = HubSettings {
+            config_path: Some(path.display().to_string()),
+            config_context: Some("b".into()),
+            insecure: Some(true),
+            ..Default::default()
+        };
+        let (kubeconfig, options) = kubeconfig_for(&settings).unwrap();
+        assert_eq!(options.context.as_deref(), Some("b"));
+        let cb = kubeconfig.clusters.iter().find(|c| c.name == "cb").unwrap().cluster.as_ref().unwrap();
+        assert_eq!(cb.insecure_skip_tls_verify, Some(true));
+
+        let missing = HubSettings { config_context: Some("nope".into()), ..settings };
+        match kubeconfig_for(&missing) {
+            Err(HubConfigError::ContextNotFound { context, available }) => {
+                assert_eq!(context, "nope");
+                assert_eq!(available, "a, b");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -3,8 +3,11 @@
 
 pub mod application_set;
 pub mod data_sources;
+pub mod http_url;
 pub mod hub;
+pub mod k8s_names;
 pub mod owned_fields;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
+pub mod tf_values;

@@ -1,1 +1,3 @@
-//! (being written)
+//! Data sources, one file each.
+
+pub mod cluster_metadata;

@@ -1,1 +1,3 @@
-//! (being written)
+//! Managed resources, one file each.
+
+pub mod cluster_metadata;

@@ -1,0 +1,223 @@
+//! Data source `gitopsbridge_cluster_metadata`: reads a cluster Secret's GitOps Bridge metadata
+//! (server, environment, addons, labels, annotations, project) — never its credentials — so a
+//! green cluster can copy what blue has.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::k8s_names::{check_dns_label, check_dns_subdomain};
+use crate::protocol::schema::Block;
+use crate::protocol::{Attribute, AttributePath, Context, DataSource, Diagnostics, Schema, Type, Value};
+use crate::provider::{Configured, ProviderState};
+use crate::resources::cluster_metadata::{
+    LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, hub_diagnostics, state_from_live,
+};
+use crate::tf_values;
+
+/// Attributes the data source copies from the resource's mapping; credentials are not among them.
+const METADATA_ATTRIBUTES: [&str; 10] = [
+    "cluster_name",
+    "environment",
+    "in_cluster",
+    "server",
+    "addons",
+    "labels",
+    "metadata",
+    "project",
+    "namespaces",
+    "cluster_resources",
+];
+
+fn schema() -> Schema {
+    Schema::new(
+        0,
+        Block::new(
+            "Reads an Argo CD cluster Secret's GitOps Bridge metadata by `cluster_name` or `secret_name`. \
+             Credentials are never returned.",
+        )
+        .attribute(Attribute::computed("id", Type::String, "`<namespace>/<secret name>`."))
+        .attribute(Attribute::optional_computed(
+            "cluster_name",
+            Type::String,
+            "Find the cluster Secret whose `data.name` is this. Set this or `secret_name`.",
+        ))
+        .attribute(Attribute::optional_computed(
+            "secret_name",
+            Type::String,
+            "Read the Secret of this name. Set this or `cluster_name`.",
+        ))
+        .attribute(Attribute::optional_computed(
+            "namespace",
+            Type::String,
+            "The hub namespace to look in (default: the provider's `argocd_namespace`).",
+        ))
+        .attribute(Attribute::computed(
+            "server",
+            Type::String,
+            "The cluster's API server URL (null for the hub itself).",
+        ))
+        .attribute(Attribute::computed("in_cluster", Type::Bool, "True when the cluster is the hub itself."))
+        .attribute(Attribute::computed("environment", Type::String, "The `environment` label."))
+        .attribute(Attribute::computed(
+            "addons",
+            Type::map(Type::Bool),
+            "The `enable_<addon>` labels, keyed by addon name.",
+        ))
+        .attribute(Attribute::computed(
+            "labels",
+            Type::map(Type::String),
+            "The other labels, without the ones GitOps Bridge derives.",
+        ))
+        .attribute(Attribute::computed(
+            "metadata",
+            Type::map(Type::String),
+            "The annotations, without `cluster_name` and `environment`.",
+        ))
+        .attribute(Attribute::computed("project", Type::String, "The Argo CD project (`data.project`)."))
+        .attribute(Attribute::computed(
+            "namespaces",
+            Type::list(Type::String),
+            "The namespaces Argo CD is restricted to.",
+        ))
+        .attribute(Attribute::computed(
+            "cluster_resources",
+            Type::Bool,
+            "Whether cluster-scoped resources are allowed.",
+        )),
+    )
+}
+
+fn validate(config: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let cluster_name = config.get("cluster_name");
+    let secret_name = config.get("secret_name");
+    if cluster_name.is_null() && secret_name.is_null() {
+        d.push_error(
+            Some(AttributePath::root("cluster_name")),
+            "Missing lookup key",
+            "Set `cluster_name` or `secret_name`.",
+        );
+    }
+    if !cluster_name.is_null() && !secret_name.is_null() {
+        d.push_error(
+            Some(AttributePath::root("secret_name")),
+            "Two lookup keys",
+            "Set `cluster_name` or `secret_name`, not both.",
+        );
+    }
+    if let Some(name) = secret_name.as_str()
+        && let Err(e) = check_dns_subdomain(name)
+    {
+        d.push_error(
+            Some(AttributePath::root("secret_name")),
+            "Invalid secret_name",
+            format!("The Secret name {name:?} {e}."),
+        );
+    }
+    if let Some(ns) = config.get("namespace").as_str()
+        && let Err(e) = check_dns_label(ns)
+    {
+        d.push_error(Some(AttributePath::root("namespace")), "Invalid namespace", format!("The namespace {ns:?} {e}."));
+    }
+    d
+}
+
+/// The data source's state from a cluster Secret: the resource's import mapping, minus credentials.
+pub fn metadata_state(config: &Value, namespace: &str, secret: &Secret) -> Value {
+    let live = LiveSecret::from_secret(secret);
+    let mapped = state_from_live(&Value::Map(Default::default()), &live, true);
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let mut state = config.clone();
+    for attribute in METADATA_ATTRIBUTES {
+        state.set(attribute, mapped.get(attribute).clone());
+    }
+    if state.get("in_cluster").is_null() {
+        state.set("in_cluster", Value::Bool(false));
+    }
+    state.set("namespace", Value::string(namespace));
+    state.set("secret_name", Value::string(&name));
+    state.set("id", Value::string(format!("{namespace}/{name}")));
+    state
+}
+
+pub struct ClusterMetadataDataSource {
+    provider: Arc<ProviderState>,
+}
+
+impl ClusterMetadataDataSource {
+    pub fn new(provider: Arc<ProviderState>) -> Self {
+        ClusterMetadataDataSource { provider }
+    }
+}
+
+#[async_trait]
+impl DataSource for ClusterMetadataDataSource {
+    fn type_name(&self) -> &'static str {
+        "gitopsbridge_cluster_metadata"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, _ctx: &Context, config: &Value) -> Result<(), Diagnostics> {
+        validate(config).into_result()
+    }
+
+    async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
+        validate(config).into_result()?;
+        let namespace = match (tf_values::string(config.get("namespace")), self.provider.argocd_namespace()) {
+            (Some(ns), _) | (None, Configured::Known(ns)) => ns,
+            (None, Configured::Unknown) => {
+                return Err(Diagnostics::error(
+                    "Argo CD namespace not known",
+                    "The provider's argocd_namespace is not known yet.",
+                ));
+            }
+        };
+        let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
+        let secrets = hub.secrets(&namespace);
+
+        let secret = if let Some(name) = config.get("secret_name").as_str() {
+            secrets.get(ctx, name).await.map_err(|e| hub_diagnostics(&e))?.ok_or_else(|| {
+                Diagnostics::error_at(
+                    AttributePath::root("secret_name"),
+                    "Cluster Secret not found",
+                    format!("There is no Secret {namespace}/{name} on the hub."),
+                )
+            })?
+        } else {
+            let cluster_name = tf_values::string(config.get("cluster_name")).unwrap_or_default();
+            let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
+            let all = secrets.list(ctx, &selector).await.map_err(|e| hub_diagnostics(&e))?;
+            let mut matches: Vec<Secret> = all
+                .into_iter()
+                .filter(|s| s.data.as_ref().and_then(|d| d.get("name")).is_some_and(|n| n.0 == cluster_name.as_bytes()))
+                .collect();
+            match matches.len() {
+                1 => matches.remove(0),
+                0 => {
+                    return Err(Diagnostics::error_at(
+                        AttributePath::root("cluster_name"),
+                        "Cluster not found",
+                        format!("No Argo CD cluster Secret in namespace {namespace} has the name {cluster_name:?}."),
+                    ));
+                }
+                _ => {
+                    let names: Vec<String> = matches.iter().filter_map(|s| s.metadata.name.clone()).collect();
+                    return Err(Diagnostics::error_at(
+                        AttributePath::root("cluster_name"),
+                        "Several clusters match",
+                        format!(
+                            "The cluster Secrets {} in namespace {namespace} all have the name {cluster_name:?}; use secret_name.",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+        };
+        Ok(metadata_state(config, &namespace, &secret))
+    }
+}

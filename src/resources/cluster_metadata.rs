@@ -1,0 +1,1278 @@
+//! `gitopsbridge_cluster_metadata`: one Argo CD cluster Secret on the hub, carrying the GitOps
+//! Bridge metadata (labels `cluster_name`, `environment`, `enable_<addon>`; annotations from
+//! `metadata`) and the connection Argo CD uses to reach the cluster.
+//!
+//! The Secret is exactly what the gitops-bridge Terraform module writes, so either can read what
+//! the other made. Writes are server-side apply; refresh compares only the keys we own, so labels
+//! and annotations others add (Argo CD, Akuity, people) never show up as drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Serialize};
+
+use crate::http_url::check_http_url;
+use crate::hub::{FIELD_MANAGER, HubError};
+use crate::k8s_names::{
+    check_annotation_key, check_dns_label, check_dns_subdomain, check_label_key, check_label_value, derive_object_name,
+};
+use crate::protocol::plan::null_write_only;
+use crate::protocol::{
+    Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource, Schema, Type,
+    Value,
+};
+use crate::provider::{Configured, ProviderState};
+use crate::tf_values;
+
+/// The label Argo CD selects cluster Secrets by.
+pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
+pub const SECRET_TYPE_CLUSTER: &str = "cluster";
+/// The API server address of the cluster Argo CD runs in.
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// Label and annotation carrying the cluster's name and environment.
+pub const CLUSTER_NAME_KEY: &str = "cluster_name";
+pub const ENVIRONMENT_KEY: &str = "environment";
+/// Every addon becomes a label `enable_<addon>`.
+pub const ADDON_LABEL_PREFIX: &str = "enable_";
+/// kubectl's client-side-apply record: bookkeeping, not user metadata.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+// =============================================================================================
+// Model
+// =============================================================================================
+
+/// Argo CD's cluster connection (`data.config`), with Argo CD's JSON names. Empty fields are
+/// omitted, except `tlsClientConfig.insecure`, which Argo CD itself always writes.
+/// No `Debug`: it holds credentials.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoClusterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub tls_client_config: TlsClientConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_auth_config: Option<AwsAuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_provider_config: Option<ExecProviderConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+}
+
+/// `tlsClientConfig`: CA, client certificate and key are base64-encoded PEM, as in kubeconfigs.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsClientConfig {
+    #[serde(default)]
+    pub insecure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_data: Option<String>,
+}
+
+/// `awsAuthConfig`: Argo CD gets an EKS token for `cluster_name`, optionally assuming a role.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AwsAuthConfig {
+    #[serde(rename = "clusterName", default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    #[serde(rename = "roleARN", default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// `execProviderConfig`: a client-go credential plugin Argo CD runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecProviderConfig {
+    #[serde(default)]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_hint: Option<String>,
+}
+
+/// Everything this resource writes into the Secret. No `Debug`: it holds credentials.
+#[derive(Clone, PartialEq)]
+pub struct ClusterSecret {
+    pub namespace: String,
+    pub name: String,
+    pub cluster_name: String,
+    pub server: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub config: ArgoClusterConfig,
+    pub project: Option<String>,
+    /// Written comma-separated, only when not empty.
+    pub namespaces: Vec<String>,
+    pub cluster_resources: Option<bool>,
+}
+
+impl ClusterSecret {
+    /// The object to server-side apply: only the fields we own. `data` is base64 (not
+    /// `stringData`, which the API server never returns and so cannot be compared).
+    pub fn to_secret(&self) -> Secret {
+        let mut data = BTreeMap::new();
+        let mut put = |key: &str, value: String| {
+            data.insert(key.to_string(), ByteString(value.into_bytes()));
+        };
+        put("name", self.cluster_name.clone());
+        put("server", self.server.clone());
+        // Serialising plain structs of strings and maps cannot fail.
+        put("config", serde_json::to_string(&self.config).unwrap_or_default());
+        if let Some(project) = &self.project {
+            put("project", project.clone());
+        }
+        if !self.namespaces.is_empty() {
+            put("namespaces", self.namespaces.join(","));
+        }
+        if let Some(cluster_resources) = self.cluster_resources {
+            put("clusterResources", cluster_resources.to_string());
+        }
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some(self.labels.clone()),
+                annotations: Some(self.annotations.clone()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            ..Secret::default()
+        }
+    }
+}
+
+/// The label key of an addon: `metrics_server` and `enable_metrics_server` both give
+/// `enable_metrics_server` (gitops-bridge maps already carry the prefix).
+pub fn addon_label_key(addon: &str) -> String {
+    if addon.starts_with(ADDON_LABEL_PREFIX) { addon.to_string() } else { format!("{ADDON_LABEL_PREFIX}{addon}") }
+}
+
+/// The server Argo CD stores: without the trailing slash.
+fn normalize_server(server: &str) -> String {
+    server.trim_end_matches('/').to_string()
+}
+
+/// What the live Secret holds, decoded, plus the keys our field manager owns in it.
+#[derive(Clone, Default)]
+pub struct LiveSecret {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub data: BTreeMap<String, String>,
+    pub owned: OwnedKeys,
+}
+
+/// Label, annotation and data keys listed under our field manager in `managedFields`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnedKeys {
+    pub labels: BTreeSet<String>,
+    pub annotations: BTreeSet<String>,
+    pub data: BTreeSet<String>,
+}
+
+impl LiveSecret {
+    pub fn from_secret(secret: &Secret) -> LiveSecret {
+        let data = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        let mut owned = OwnedKeys::default();
+        for entry in secret.metadata.managed_fields.iter().flatten() {
+            if entry.manager.as_deref() != Some(FIELD_MANAGER) || entry.operation.as_deref() != Some("Apply") {
+                continue;
+            }
+            let Some(fields) = &entry.fields_v1 else { continue };
+            let keys = |path: &[&str]| -> BTreeSet<String> {
+                let mut node = &fields.0;
+                for step in path {
+                    node = &node[*step];
+                }
+                node.as_object()
+                    .map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_string).collect())
+                    .unwrap_or_default()
+            };
+            owned.labels.extend(keys(&["f:metadata", "f:labels"]));
+            owned.annotations.extend(keys(&["f:metadata", "f:annotations"]));
+            owned.data.extend(keys(&["f:data"]));
+        }
+        LiveSecret {
+            labels: secret.metadata.labels.clone().unwrap_or_default(),
+            annotations: secret.metadata.annotations.clone().unwrap_or_default(),
+            data,
+            owned,
+        }
+    }
+
+    /// The parsed `config`; an absent or unreadable one reads as empty (and so shows as drift).
+    fn config(&self) -> ArgoClusterConfig {
+        self.data.get("config").and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default()
+    }
+
+    fn server(&self) -> Option<String> {
+        self.data.get("server").map(|s| normalize_server(s))
+    }
+}
+
+/// Errors of this resource, turned into diagnostics at the trait boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterMetadataError {
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// Create found a Secret of that name and the user did not opt in to adopting it.
+    #[error("the Secret {namespace}/{name} already exists")]
+    AlreadyExists { namespace: String, name: String },
+    /// The import id is not `<namespace>/<secret name>`.
+    #[error("invalid import id {id:?}: {reason}")]
+    BadImportId { id: String, reason: String },
+    /// The imported Secret is not an Argo CD cluster Secret.
+    #[error("the Secret {namespace}/{name} is not an Argo CD cluster Secret: {reason}")]
+    NotAClusterSecret { namespace: String, name: String, reason: String },
+    /// `from_kubeconfig` could not be used.
+    #[error("from_kubeconfig: {0}")]
+    Kubeconfig(#[from] FromKubeconfigError),
+    /// A value needed to write the Secret is missing or unknown at apply.
+    #[error("{attribute} must be known and set to write the Secret")]
+    Missing { attribute: &'static str },
+}
+
+impl ClusterMetadataError {
+    fn into_diagnostics(self) -> Diagnostics {
+        match &self {
+            ClusterMetadataError::AlreadyExists { namespace, name } => Diagnostics::error(
+                "Cluster Secret already exists",
+                format!(
+                    "The Secret {namespace}/{name} already exists on the hub. To manage it with Terraform, import it \
+                     (terraform import <address> {namespace}/{name}) or set allow_overwrite = true to take it over."
+                ),
+            ),
+            ClusterMetadataError::BadImportId { .. } => Diagnostics::error("Invalid import id", self.to_string()),
+            ClusterMetadataError::Kubeconfig(_) => Diagnostics::error_at(
+                AttributePath::root("from_kubeconfig").index(0).attr("content"),
+                "Unusable kubeconfig",
+                self.to_string(),
+            ),
+            ClusterMetadataError::Hub(hub) => hub_diagnostics(hub),
+            _ => Diagnostics::error("Cluster metadata error", self.to_string()),
+        }
+    }
+}
+
+/// A hub error as a diagnostic: the summary says what kind, the detail the whole cause chain
+/// (our messages and kube's carry no credentials or Secret data).
+pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
+    let summary = match error {
+        HubError::NotFound { .. } => "Not found on the hub",
+        HubError::Conflict { .. } => "Field ownership conflict on the hub",
+        HubError::Unauthorized { .. } => "Hub credentials rejected",
+        HubError::Forbidden { .. } => "Permission denied on the hub",
+        HubError::Invalid { .. } => "The hub rejected the object",
+        HubError::CrdMissing { .. } => "Custom resource not installed on the hub",
+        HubError::Unreachable { .. } => "Cannot reach the hub",
+        HubError::Credentials { .. } => "Cannot obtain hub credentials",
+        HubError::Config(_) => "Invalid hub configuration",
+        HubError::UnknownConfig => "Hub configuration not known yet",
+        HubError::Cancelled => "Interrupted",
+        HubError::Api { .. } | HubError::Other { .. } => "Hub API error",
+    };
+    let mut detail = error.to_string();
+    // Api statuses already say everything in our message; lower layers add the transport cause.
+    if matches!(
+        error,
+        HubError::Unreachable { .. } | HubError::Credentials { .. } | HubError::Config(_) | HubError::Other { .. }
+    ) {
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+    }
+    Diagnostics::error(summary, detail)
+}
+
+// =============================================================================================
+// Schema
+// =============================================================================================
+
+fn schema() -> Schema {
+    let aws_auth = Block::new("Argo CD authenticates to an EKS cluster with AWS IAM (`awsAuthConfig`).")
+        .attribute(Attribute::required("cluster_name", Type::String, "The EKS cluster name to get a token for."))
+        .attribute(Attribute::optional("role_arn", Type::String, "An IAM role Argo CD assumes to get the token."))
+        .attribute(Attribute::optional("profile", Type::String, "An AWS profile Argo CD uses."));
+    let exec_provider = Block::new("Argo CD runs a client-go credential plugin (`execProviderConfig`).")
+        .attribute(Attribute::required("command", Type::String, "The command to run."))
+        .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
+        .attribute(Attribute::optional("env", Type::map(Type::String), "Extra environment variables of the command."))
+        .attribute(Attribute::optional(
+            "api_version",
+            Type::String,
+            "The ExecCredential API version the plugin speaks.",
+        ))
+        .attribute(Attribute::optional("install_hint", Type::String, "Text shown when the command is missing."));
+    let from_kubeconfig = Block::new(
+        "Derive server, CA and credentials (token, client certificate, exec plugin) from a kubeconfig, as \
+         `argocd cluster add` does. Explicit attributes (server, ca_data, insecure, server_name, proxy_url) win.",
+    )
+    .attribute(
+        Attribute::required(
+            "content",
+            Type::String,
+            "The kubeconfig YAML. File references (certificate-authority: <path>) are not supported.",
+        )
+        .sensitive(),
+    )
+    .attribute(Attribute::optional(
+        "context",
+        Type::String,
+        "The context to use (default: the kubeconfig's current context).",
+    ));
+
+    let s = |name, description| Attribute::optional(name, Type::String, description);
+    Schema::new(
+        0,
+        Block::new(
+            "An Argo CD cluster Secret on the hub: registers a cluster with Argo CD and carries its GitOps Bridge \
+             metadata (labels `cluster_name`, `environment`, `enable_<addon>`; annotations from `metadata`).",
+        )
+        .attribute(Attribute::computed("id", Type::String, "`<namespace>/<secret name>`."))
+        .attribute(Attribute::required(
+            "cluster_name",
+            Type::String,
+            "The cluster's name in Argo CD (`data.name`, label and annotation `cluster_name`). Changing it replaces the Secret.",
+        ))
+        .attribute(s("environment", "Label and annotation `environment`, e.g. `prod`."))
+        .attribute(Attribute::optional(
+            "in_cluster",
+            Type::Bool,
+            "The cluster is the hub itself: the server is `https://kubernetes.default.svc`. Do not set `server` then.",
+        ))
+        .attribute(s("server", "The cluster's API server URL (`https://…`). Required unless `in_cluster` or `from_kubeconfig`."))
+        .attribute(Attribute::optional(
+            "addons",
+            Type::map(Type::Bool),
+            "Addons to enable or disable: each key becomes the label `enable_<key>` = \"true\"/\"false\". Keys may \
+             already start with `enable_`.",
+        ))
+        .attribute(Attribute::optional("labels", Type::map(Type::String), "Extra labels of the Secret."))
+        .attribute(Attribute::optional(
+            "metadata",
+            Type::map(Type::String),
+            "Annotations of the Secret: the GitOps Bridge metadata such as `addons_repo_url` or `aws_region`.",
+        ))
+        .attribute(s("project", "The Argo CD project the cluster belongs to (`data.project`)."))
+        .attribute(Attribute::optional(
+            "namespaces",
+            Type::list(Type::String),
+            "Restrict Argo CD to these namespaces of the cluster (`data.namespaces`).",
+        ))
+        .attribute(Attribute::optional(
+            "cluster_resources",
+            Type::Bool,
+            "With `namespaces`: whether Argo CD may also manage cluster-scoped resources (`data.clusterResources`).",
+        ))
+        .attribute(Attribute::optional_computed(
+            "namespace",
+            Type::String,
+            "The hub namespace of the Secret (default: the provider's `argocd_namespace`). Changing it replaces the Secret.",
+        ))
+        .attribute(Attribute::optional_computed(
+            "secret_name",
+            Type::String,
+            "The Secret's name (default: derived from `cluster_name`: lowercase, other characters become `-`). \
+             Changing it replaces the Secret.",
+        ))
+        .attribute(s("ca_data", "Base64-encoded PEM certificate authority of the cluster's API server (`tlsClientConfig.caData`)."))
+        .attribute(s("cert_data", "Base64-encoded PEM client certificate (`tlsClientConfig.certData`); needs `key_data`."))
+        .attribute(
+            Attribute::optional("key_data", Type::String, "Base64-encoded PEM client key (`tlsClientConfig.keyData`); needs `cert_data`.")
+                .sensitive(),
+        )
+        .attribute(Attribute::optional("insecure", Type::Bool, "Argo CD skips verifying the cluster's certificate."))
+        .attribute(s("server_name", "The TLS server name Argo CD expects in the cluster's certificate."))
+        .attribute(s("proxy_url", "A proxy Argo CD uses to reach the cluster (`proxyUrl`)."))
+        .attribute(Attribute::optional("bearer_token", Type::String, "A bearer token Argo CD uses (`bearerToken`); stored in state.").sensitive())
+        .attribute(
+            Attribute::optional(
+                "bearer_token_wo",
+                Type::String,
+                "Write-only bearer token (Terraform ≥ 1.11): sent to the hub, never stored in state. Set \
+                 `bearer_token_wo_version` and change it to rotate the token.",
+            )
+            .sensitive()
+            .write_only(),
+        )
+        .attribute(Attribute::optional(
+            "bearer_token_wo_version",
+            Type::String,
+            "Any value (number or string); changing it writes `bearer_token_wo` again.",
+        ))
+        .attribute(Attribute::optional(
+            "allow_overwrite",
+            Type::Bool,
+            "Take over a Secret of the same name that already exists, instead of failing. Default false.",
+        ))
+        .block(NestedBlock::at_most_one("aws_auth", aws_auth))
+        .block(NestedBlock::at_most_one("exec_provider", exec_provider))
+        .block(NestedBlock::at_most_one("from_kubeconfig", from_kubeconfig)),
+    )
+}
+
+// =============================================================================================
+// Validate
+// =============================================================================================
+
+/// Attributes of which at most one may be set: each is a different way to authenticate.
+const CREDENTIAL_KINDS: [&str; 6] =
+    ["bearer_token", "bearer_token_wo", "cert_data", "aws_auth", "exec_provider", "from_kubeconfig"];
+
+/// Labels we derive; `labels` must not set them.
+fn reserved_label(key: &str) -> bool {
+    key == SECRET_TYPE_LABEL || key == CLUSTER_NAME_KEY || key == ENVIRONMENT_KEY || key.starts_with(ADDON_LABEL_PREFIX)
+}
+
+/// Annotations we derive; `metadata` must not set them.
+fn reserved_annotation(key: &str) -> bool {
+    key == CLUSTER_NAME_KEY || key == ENVIRONMENT_KEY
+}
+
+/// Offline checks of a configuration; unknown values are skipped (they are checked again when
+/// Terraform plans the apply with them known). Every error points at its attribute.
+pub fn validate_config(config: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let root = AttributePath::root;
+    let is_set = |name: &str| match config.get(name) {
+        Value::Null => false,
+        Value::List(items) => !items.is_empty(),
+        _ => true,
+    };
+
+    if let Some(name) = config.get("cluster_name").as_str() {
+        if name.is_empty() {
+            d.push_error(Some(root("cluster_name")), "Empty cluster_name", "`cluster_name` must not be empty.");
+        } else if let Err(e) = check_label_value(name) {
+            d.push_error(
+                Some(root("cluster_name")),
+                "Invalid cluster_name",
+                format!(
+                    "`cluster_name` is also the label `cluster_name`, so it must be a valid label value: {name:?} {e}."
+                ),
+            );
+        } else if config.get("secret_name").is_null() && derive_object_name(name).is_none() {
+            d.push_error(Some(root("cluster_name")), "Cannot derive a Secret name", "Set `secret_name`.");
+        }
+    }
+    if let Some(env) = config.get("environment").as_str()
+        && let Err(e) = check_label_value(env)
+    {
+        d.push_error(
+            Some(root("environment")),
+            "Invalid environment",
+            format!("`environment` is also a label value: {env:?} {e}."),
+        );
+    }
+
+    // Where the cluster is.
+    let in_cluster = config.get("in_cluster").as_bool() == Some(true);
+    if in_cluster && is_set("server") {
+        d.push_error(
+            Some(root("server")),
+            "Conflicting server settings",
+            "`in_cluster = true` already sets the server to https://kubernetes.default.svc; remove `server` or `in_cluster`.",
+        );
+    }
+    if !in_cluster && !config.get("in_cluster").is_unknown() && !is_set("server") && !is_set("from_kubeconfig") {
+        d.push_error(
+            Some(root("server")),
+            "Missing server",
+            "Set `server` to the cluster's API server URL, or `in_cluster = true` for the hub itself, or a `from_kubeconfig` block.",
+        );
+    }
+    if let Some(server) = config.get("server").as_str()
+        && let Err(e) = check_http_url(server)
+    {
+        d.push_error(Some(root("server")), "Invalid server URL", format!("The server {server:?} {e}."));
+    }
+    if let Some(proxy) = config.get("proxy_url").as_str()
+        && let Err(e) = check_http_url(proxy)
+    {
+        d.push_error(Some(root("proxy_url")), "Invalid proxy URL", format!("The proxy URL {proxy:?} {e}."));
+    }
+
+    // Names.
+    if let Some(name) = config.get("secret_name").as_str()
+        && let Err(e) = check_dns_subdomain(name)
+    {
+        d.push_error(Some(root("secret_name")), "Invalid secret_name", format!("The Secret name {name:?} {e}."));
+    }
+    if let Some(ns) = config.get("namespace").as_str()
+        && let Err(e) = check_dns_label(ns)
+    {
+        d.push_error(Some(root("namespace")), "Invalid namespace", format!("The namespace {ns:?} {e}."));
+    }
+
+    // Labels and annotations.
+    if let Some(addons) = config.get("addons").as_map() {
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for key in addons.keys() {
+            let at = root("addons").key(key);
+            let label = addon_label_key(key);
+            if let Err(e) = check_label_key(&label) {
+                d.push_error(
+                    Some(at),
+                    "Invalid addon name",
+                    format!("The addon {key:?} would make the label key {label:?}, which {e}."),
+                );
+            } else if let Some(first) = seen.insert(label.clone(), key) {
+                d.push_error(
+                    Some(at),
+                    "Duplicate addon",
+                    format!("The addons {first:?} and {key:?} both set the label {label:?}; keep one."),
+                );
+            }
+        }
+    }
+    if let Some(labels) = config.get("labels").as_map() {
+        for (key, value) in labels {
+            let at = root("labels").key(key);
+            if let Err(e) = check_label_key(key) {
+                d.push_error(Some(at), "Invalid label key", format!("The label key {key:?} {e}."));
+            } else if reserved_label(key) {
+                d.push_error(
+                    Some(at),
+                    "Reserved label",
+                    format!("The label {key:?} is set from cluster_name, environment or addons; set it there."),
+                );
+            } else if let Some(value) = value.as_str()
+                && let Err(e) = check_label_value(value)
+            {
+                d.push_error(Some(at), "Invalid label value", format!("The value {value:?} of label {key:?} {e}."));
+            }
+        }
+    }
+    if let Some(metadata) = config.get("metadata").as_map() {
+        for key in metadata.keys() {
+            let at = root("metadata").key(key);
+            if let Err(e) = check_annotation_key(key) {
+                d.push_error(Some(at), "Invalid annotation key", format!("The annotation key {key:?} {e}."));
+            } else if reserved_annotation(key) {
+                d.push_error(
+                    Some(at),
+                    "Reserved annotation",
+                    format!("The annotation {key:?} is set from the attribute of that name."),
+                );
+            }
+        }
+    }
+    if let Some(namespaces) = config.get("namespaces").as_list() {
+        for (i, ns) in namespaces.iter().enumerate() {
+            if let Some(ns) = ns.as_str()
+                && let Err(e) = check_dns_label(ns)
+            {
+                d.push_error(
+                    Some(root("namespaces").index(i)),
+                    "Invalid namespace",
+                    format!("The namespace {ns:?} {e}."),
+                );
+            }
+        }
+    }
+
+    // Credentials: one kind at most.
+    let kinds: Vec<&str> = CREDENTIAL_KINDS.iter().copied().filter(|k| is_set(k)).collect();
+    if let [first, second, ..] = kinds.as_slice() {
+        d.push_error(
+            Some(root(second)),
+            "Conflicting credentials",
+            format!(
+                "`{first}` and `{second}` are two ways to authenticate; use one. (ca_data, insecure, server_name and \
+                 proxy_url combine with any of them; cert_data goes with key_data.)"
+            ),
+        );
+    }
+    if is_set("cert_data") && config.get("key_data").is_null() {
+        d.push_error(Some(root("cert_data")), "Missing key_data", "`cert_data` needs `key_data`.");
+    }
+    if is_set("key_data") && config.get("cert_data").is_null() {
+        d.push_error(Some(root("key_data")), "Missing cert_data", "`key_data` needs `cert_data`.");
+    }
+    if is_set("bearer_token_wo") && config.get("bearer_token_wo_version").is_null() {
+        d.push_error(
+            Some(root("bearer_token_wo_version")),
+            "Missing bearer_token_wo_version",
+            "Write-only values are not stored, so Terraform cannot see when `bearer_token_wo` changes: set \
+             `bearer_token_wo_version` and change it whenever the token changes.",
+        );
+    }
+    for name in ["ca_data", "cert_data", "key_data"] {
+        if let Some(value) = config.get(name).as_str()
+            && base64::engine::general_purpose::STANDARD.decode(value.trim()).is_err()
+        {
+            // Never echo the value: key_data is secret.
+            d.push_error(
+                Some(root(name)),
+                "Not base64",
+                format!("`{name}` must be base64-encoded PEM, as in a kubeconfig (use base64encode() on PEM text)."),
+            );
+        }
+    }
+    if config.get("insecure").as_bool() == Some(true) && is_set("ca_data") {
+        d.push_error(
+            Some(root("insecure")),
+            "Conflicting TLS settings",
+            "`insecure = true` skips certificate verification, so `ca_data` would be ignored; set one of them.",
+        );
+    }
+    if let Some(exec) = tf_values::block(config.get("exec_provider"))
+        && exec.get("command").as_str() == Some("")
+    {
+        d.push_error(
+            Some(root("exec_provider").index(0).attr("command")),
+            "Empty command",
+            "`command` must name a program.",
+        );
+    }
+    if let Some(aws) = tf_values::block(config.get("aws_auth"))
+        && aws.get("cluster_name").as_str() == Some("")
+    {
+        d.push_error(
+            Some(root("aws_auth").index(0).attr("cluster_name")),
+            "Empty cluster_name",
+            "`cluster_name` must name the EKS cluster.",
+        );
+    }
+    if let Some(kubeconfig) = tf_values::block(config.get("from_kubeconfig"))
+        && let Some(content) = kubeconfig.get("content").as_str()
+        && !kubeconfig.get("context").is_unknown()
+        && let Err(e) = connection_from_kubeconfig(content, kubeconfig.get("context").as_str())
+    {
+        let at = match e {
+            FromKubeconfigError::ContextNotFound { .. } => root("from_kubeconfig").index(0).attr("context"),
+            _ => root("from_kubeconfig").index(0).attr("content"),
+        };
+        d.push_error(Some(at), "Unusable kubeconfig", e.to_string());
+    }
+    d
+}
+
+// =============================================================================================
+// From a kubeconfig
+// =============================================================================================
+
+/// Why `from_kubeconfig` cannot give a connection. Messages never quote the content.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FromKubeconfigError {
+    #[error("the content is not a valid kubeconfig (YAML that kubectl would read)")]
+    Parse,
+    #[error("no context selected: set `context` or a current-context in the kubeconfig")]
+    NoContext,
+    #[error("context {context:?} not found (available: {available})")]
+    ContextNotFound { context: String, available: String },
+    #[error("context {context:?} refers to {what} {name:?}, which the kubeconfig does not define")]
+    Dangling { context: String, what: &'static str, name: String },
+    #[error("the cluster has no server URL")]
+    NoServer,
+    #[error("{field} refers to a file; inline it as {field}-data so Argo CD can use it")]
+    FileReference { field: &'static str },
+    #[error("{0} authentication cannot be expressed in an Argo CD cluster Secret")]
+    Unsupported(&'static str),
+}
+
+/// Server and Argo CD connection derived from a kubeconfig, as `argocd cluster add` does.
+pub fn connection_from_kubeconfig(
+    content: &str,
+    context: Option<&str>,
+) -> Result<(String, ArgoClusterConfig), FromKubeconfigError> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(content).map_err(|_| FromKubeconfigError::Parse)?;
+    let context_name =
+        context.map(str::to_string).or(kubeconfig.current_context.clone()).ok_or(FromKubeconfigError::NoContext)?;
+    let ctx = kubeconfig.contexts.iter().find(|c| c.name == context_name).and_then(|c| c.context.clone()).ok_or_else(
+        || FromKubeconfigError::ContextNotFound {
+            context: context_name.clone(),
+            available: kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+        },
+    )?;
+    let cluster =
+        kubeconfig.clusters.iter().find(|c| c.name == ctx.cluster).and_then(|c| c.cluster.clone()).ok_or_else(
+            || FromKubeconfigError::Dangling {
+                context: context_name.clone(),
+                what: "cluster",
+                name: ctx.cluster.clone(),
+            },
+        )?;
+    let user = match &ctx.user {
+        Some(user_name) => Some(
+            kubeconfig
+                .auth_infos
+                .iter()
+                .find(|u| &u.name == user_name)
+                .map(|u| u.auth_info.clone().unwrap_or_default())
+                .ok_or_else(|| FromKubeconfigError::Dangling {
+                    context: context_name.clone(),
+                    what: "user",
+                    name: user_name.clone(),
+                })?,
+        ),
+        None => None,
+    };
+
+    let server =
+        normalize_server(cluster.server.as_deref().filter(|s| !s.is_empty()).ok_or(FromKubeconfigError::NoServer)?);
+    if cluster.certificate_authority.is_some() && cluster.certificate_authority_data.is_none() {
+        return Err(FromKubeconfigError::FileReference { field: "certificate-authority" });
+    }
+    let mut config = ArgoClusterConfig {
+        tls_client_config: TlsClientConfig {
+            insecure: cluster.insecure_skip_tls_verify.unwrap_or(false),
+            server_name: cluster.tls_server_name.clone().filter(|s| !s.is_empty()),
+            ca_data: cluster.certificate_authority_data.clone().filter(|s| !s.is_empty()),
+            ..TlsClientConfig::default()
+        },
+        proxy_url: cluster.proxy_url.clone().filter(|s| !s.is_empty()),
+        ..ArgoClusterConfig::default()
+    };
+    let Some(user) = user else { return Ok((server, config)) };
+
+    // The secret fields of AuthInfo are `SecretString`s; serde is the way kube exposes them.
+    let user_json = serde_json::to_value(&user).unwrap_or_default();
+    let secret_field =
+        |name: &str| user_json.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
+    if user.client_certificate.is_some() && user.client_certificate_data.is_none() {
+        return Err(FromKubeconfigError::FileReference { field: "client-certificate" });
+    }
+    if user.client_key.is_some() && secret_field("client-key-data").is_none() {
+        return Err(FromKubeconfigError::FileReference { field: "client-key" });
+    }
+    if user.token_file.is_some() && secret_field("token").is_none() {
+        return Err(FromKubeconfigError::FileReference { field: "tokenFile" });
+    }
+    if user.auth_provider.is_some() {
+        return Err(FromKubeconfigError::Unsupported("auth-provider"));
+    }
+    if user.username.is_some() || secret_field("password").is_some() {
+        return Err(FromKubeconfigError::Unsupported("username/password"));
+    }
+    config.bearer_token = secret_field("token");
+    config.tls_client_config.cert_data = user.client_certificate_data.clone().filter(|s| !s.is_empty());
+    config.tls_client_config.key_data = secret_field("client-key-data");
+    if let Some(exec) = &user.exec {
+        config.exec_provider_config = Some(ExecProviderConfig {
+            command: exec.command.clone().unwrap_or_default(),
+            args: exec.args.clone().unwrap_or_default(),
+            env: exec
+                .env
+                .iter()
+                .flatten()
+                .filter_map(|pair| Some((pair.get("name")?.clone(), pair.get("value").cloned().unwrap_or_default())))
+                .collect(),
+            api_version: exec.api_version.clone(),
+            install_hint: exec.install_hint.clone(),
+        });
+    }
+    Ok((server, config))
+}
+
+// =============================================================================================
+// Building the Secret from a plan
+// =============================================================================================
+
+/// The Argo CD connection from the (known) plan or state, and `bearer_token_wo` from the config.
+/// Explicit attributes win over what `from_kubeconfig` says. Returns the kubeconfig's server too.
+fn connection(
+    plan: &Value,
+    write_only_token: Option<&str>,
+) -> Result<(Option<String>, ArgoClusterConfig), ClusterMetadataError> {
+    let (kubeconfig_server, mut config) = match tf_values::block(plan.get("from_kubeconfig")) {
+        Some(k) => {
+            let content = k
+                .get("content")
+                .as_str()
+                .ok_or(ClusterMetadataError::Missing { attribute: "from_kubeconfig.content" })?;
+            let (server, config) = connection_from_kubeconfig(content, k.get("context").as_str())?;
+            (Some(server), config)
+        }
+        None => (None, ArgoClusterConfig::default()),
+    };
+    let s = |name: &str| tf_values::non_empty_string(plan.get(name));
+    let tls = &mut config.tls_client_config;
+    if let Some(insecure) = plan.get("insecure").as_bool() {
+        tls.insecure = insecure;
+    }
+    tls.server_name = s("server_name").or(tls.server_name.take());
+    tls.ca_data = s("ca_data").or(tls.ca_data.take());
+    tls.cert_data = s("cert_data").or(tls.cert_data.take());
+    tls.key_data = s("key_data").or(tls.key_data.take());
+    config.proxy_url = s("proxy_url").or(config.proxy_url.take());
+    config.bearer_token = s("bearer_token")
+        .or(write_only_token.filter(|t| !t.is_empty()).map(str::to_string))
+        .or(config.bearer_token.take());
+    if let Some(aws) = tf_values::block(plan.get("aws_auth")) {
+        config.aws_auth_config = Some(AwsAuthConfig {
+            cluster_name: tf_values::non_empty_string(aws.get("cluster_name")),
+            role_arn: tf_values::non_empty_string(aws.get("role_arn")),
+            profile: tf_values::non_empty_string(aws.get("profile")),
+        });
+    }
+    if let Some(exec) = tf_values::block(plan.get("exec_provider")) {
+        config.exec_provider_config = Some(ExecProviderConfig {
+            command: tf_values::string(exec.get("command")).unwrap_or_default(),
+            args: tf_values::string_list(exec.get("args")),
+            env: tf_values::string_map(exec.get("env")),
+            api_version: tf_values::non_empty_string(exec.get("api_version")),
+            install_hint: tf_values::non_empty_string(exec.get("install_hint")),
+        });
+    }
+    Ok((kubeconfig_server, config))
+}
+
+/// The server the Secret should carry, from `in_cluster`, `server` or the kubeconfig.
+fn desired_server(plan: &Value, kubeconfig_server: Option<&str>) -> Option<String> {
+    if plan.get("in_cluster").as_bool() == Some(true) {
+        return Some(IN_CLUSTER_SERVER.to_string());
+    }
+    tf_values::non_empty_string(plan.get("server"))
+        .map(|s| normalize_server(&s))
+        .or(kubeconfig_server.map(str::to_string))
+}
+
+/// Labels and annotations the plan asks for (all owned by us).
+fn desired_metadata(plan: &Value) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let cluster_name = tf_values::string(plan.get("cluster_name")).unwrap_or_default();
+    let environment = tf_values::string(plan.get("environment"));
+    let mut labels = BTreeMap::from([
+        (SECRET_TYPE_LABEL.to_string(), SECRET_TYPE_CLUSTER.to_string()),
+        (CLUSTER_NAME_KEY.to_string(), cluster_name.clone()),
+    ]);
+    let mut annotations = tf_values::string_map(plan.get("metadata"));
+    annotations.insert(CLUSTER_NAME_KEY.to_string(), cluster_name);
+    if let Some(env) = environment {
+        labels.insert(ENVIRONMENT_KEY.to_string(), env.clone());
+        annotations.insert(ENVIRONMENT_KEY.to_string(), env);
+    }
+    for (addon, enabled) in tf_values::bool_map(plan.get("addons")) {
+        labels.insert(addon_label_key(&addon), enabled.to_string());
+    }
+    for (key, value) in tf_values::string_map(plan.get("labels")) {
+        labels.entry(key).or_insert(value);
+    }
+    (labels, annotations)
+}
+
+/// The Secret a fully known plan describes.
+pub fn cluster_secret(plan: &Value, write_only_token: Option<&str>) -> Result<ClusterSecret, ClusterMetadataError> {
+    let known =
+        |name: &'static str| tf_values::string(plan.get(name)).ok_or(ClusterMetadataError::Missing { attribute: name });
+    let (kubeconfig_server, config) = connection(plan, write_only_token)?;
+    let (labels, annotations) = desired_metadata(plan);
+    Ok(ClusterSecret {
+        namespace: known("namespace")?,
+        name: known("secret_name")?,
+        cluster_name: known("cluster_name")?,
+        server: desired_server(plan, kubeconfig_server.as_deref())
+            .ok_or(ClusterMetadataError::Missing { attribute: "server" })?,
+        labels,
+        annotations,
+        config,
+        project: tf_values::string(plan.get("project")),
+        namespaces: tf_values::string_list(plan.get("namespaces")),
+        cluster_resources: plan.get("cluster_resources").as_bool(),
+    })
+}
+
+// =============================================================================================
+// Mapping a live Secret back to state
+// =============================================================================================
+
+/// Keeps null when the live value is what null means (`false`, empty), so an attribute the user
+/// left out does not show a diff.
+fn keep_null_for_default(prior: &Value, live: Value, default: &Value) -> Value {
+    if prior.is_null() && (&live == default || live.is_null()) { Value::Null } else { live }
+}
+
+/// A string map of the keys we own, or null when nothing is owned and the prior value was null.
+fn owned_map(prior: &Value, entries: BTreeMap<String, Value>) -> Value {
+    if entries.is_empty() && prior.is_null() { Value::Null } else { Value::Map(entries) }
+}
+
+/// The state after refreshing from the live Secret.
+///
+/// `import` maps everything back (keys foreign to the derived ones become `labels`/`metadata`);
+/// otherwise only the keys we own (the prior state's, and our field manager's in
+/// `managedFields`) are read back, so foreign keys are never drift and our own changed keys are.
+pub fn state_from_live(prior: &Value, live: &LiveSecret, import: bool) -> Value {
+    let mut state = prior.clone();
+    let data = |key: &str| live.data.get(key).cloned();
+    let owns_data = |key: &str, attr: &str| import || !prior.get(attr).is_null() || live.owned.data.contains(key);
+
+    state.set("cluster_name", tf_values::opt_string(data("name").as_deref()));
+
+    // environment: the label, or the annotation when only that one drifted.
+    if import || !prior.get("environment").is_null() || live.owned.labels.contains(ENVIRONMENT_KEY) {
+        let label = live.labels.get(ENVIRONMENT_KEY);
+        let annotation = live.annotations.get(ENVIRONMENT_KEY);
+        let expected = prior.get("environment").as_str();
+        let value = match (label, annotation) {
+            (Some(l), Some(a)) if Some(l.as_str()) == expected && Some(a.as_str()) != expected => Some(a),
+            (Some(l), _) => Some(l),
+            (None, a) if import => a,
+            (None, _) => None,
+        };
+        state.set("environment", tf_values::opt_string(value.map(String::as_str)));
+    }
+
+    // Where the cluster is.
+    let prior_in_cluster = prior.get("in_cluster").as_bool();
+    let kubeconfig_connection = tf_values::block(prior.get("from_kubeconfig"))
+        .and_then(|k| connection_from_kubeconfig(k.get("content").as_str()?, k.get("context").as_str()).ok());
+    let live_server = live.server();
+    if import {
+        if live_server.as_deref() == Some(IN_CLUSTER_SERVER) {
+            state.set("in_cluster", Value::Bool(true));
+            state.set("server", Value::Null);
+        } else {
+            state.set("server", tf_values::opt_string(live_server.as_deref()));
+        }
+    } else if live_server != desired_server(prior, kubeconfig_connection.as_ref().map(|(s, _)| s.as_str())) {
+        state.set("server", tf_values::opt_string(live_server.as_deref()));
+        if prior_in_cluster == Some(true) {
+            state.set("in_cluster", Value::Bool(false));
+        }
+    }
+
+    // Addons: enable_<key> labels with "true"/"false".
+    let prior_addons = prior.get("addons");
+    let mut addons = BTreeMap::new();
+    let mut covered = BTreeSet::new();
+    for key in prior_addons.as_map().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+        let label = addon_label_key(&key);
+        if let Some(enabled) = live.labels.get(&label).and_then(|v| v.parse::<bool>().ok()) {
+            addons.insert(key, Value::Bool(enabled));
+        }
+        covered.insert(label);
+    }
+    for (label, value) in &live.labels {
+        let Some(short) = label.strip_prefix(ADDON_LABEL_PREFIX) else { continue };
+        let owned = import || live.owned.labels.contains(label);
+        if owned
+            && !covered.contains(label)
+            && !short.is_empty()
+            && let Ok(enabled) = value.parse::<bool>()
+        {
+            addons.insert(short.to_string(), Value::Bool(enabled));
+        }
+    }
+    state.set("addons", owned_map(prior_addons, addons.clone()));
+
+    // Extra labels.
+    let prior_labels = prior.get("labels");
+    let owned_label = |key: &str| {
+        let derived = key == SECRET_TYPE_LABEL
+            || key == CLUSTER_NAME_KEY
+            || key == ENVIRONMENT_KEY
+            || (key.starts_with(ADDON_LABEL_PREFIX)
+                && addons.contains_key(key.strip_prefix(ADDON_LABEL_PREFIX).unwrap_or(key)))
+            || addons.contains_key(key);
+        !derived && (import || !prior_labels.get(key).is_null() || live.owned.labels.contains(key))
+    };
+    let labels =
+        live.labels.iter().filter(|(k, _)| owned_label(k)).map(|(k, v)| (k.clone(), Value::string(v))).collect();
+    state.set("labels", owned_map(prior_labels, labels));
+
+    // Annotations.
+    let prior_metadata = prior.get("metadata");
+    let owned_annotation = |key: &str| {
+        !reserved_annotation(key)
+            && key != LAST_APPLIED_ANNOTATION
+            && (import || !prior_metadata.get(key).is_null() || live.owned.annotations.contains(key))
+    };
+    let metadata = live
+        .annotations
+        .iter()
+        .filter(|(k, _)| owned_annotation(k))
+        .map(|(k, v)| (k.clone(), Value::string(v)))
+        .collect();
+    state.set("metadata", owned_map(prior_metadata, metadata));
+
+    // Optional data keys.
+    if owns_data("project", "project") {
+        state.set("project", tf_values::opt_string(data("project").as_deref()));
+    }
+    if owns_data("namespaces", "namespaces") {
+        let list: Vec<String> = data("namespaces")
+            .map(|n| n.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        state.set(
+            "namespaces",
+            keep_null_for_default(prior.get("namespaces"), Value::strings(list), &Value::List(vec![])),
+        );
+    }
+    if owns_data("clusterResources", "cluster_resources") {
+        state.set(
+            "cluster_resources",
+            data("clusterResources").and_then(|v| v.parse::<bool>().ok()).map_or(Value::Null, Value::Bool),
+        );
+    }
+
+    // Connection.
+    let live_config = live.config();
+    if let Some((_, _)) = &kubeconfig_connection {
+        // The kubeconfig cannot be rebuilt from the Secret: compare, and on a difference drop the
+        // block from state so the plan shows it being written again. The write-only token is not
+        // comparable.
+        let uses_write_only = !prior.get("bearer_token_wo_version").is_null();
+        let expected = connection(prior, None).ok().map(|(_, c)| c);
+        let mut live_cmp = live_config.clone();
+        if uses_write_only {
+            live_cmp.bearer_token = expected.as_ref().and_then(|e| e.bearer_token.clone());
+        }
+        if expected.as_ref() != Some(&live_cmp) {
+            state.set("from_kubeconfig", Value::List(vec![]));
+        }
+    } else {
+        let tls = &live_config.tls_client_config;
+        let uses_write_only = !import && !prior.get("bearer_token_wo_version").is_null();
+        if !uses_write_only {
+            state.set("bearer_token", tf_values::opt_string(live_config.bearer_token.as_deref()));
+        }
+        state.set("ca_data", tf_values::opt_string(tls.ca_data.as_deref()));
+        state.set("cert_data", tf_values::opt_string(tls.cert_data.as_deref()));
+        state.set("key_data", tf_values::opt_string(tls.key_data.as_deref()));
+        state.set("server_name", tf_values::opt_string(tls.server_name.as_deref()));
+        state.set("proxy_url", tf_values::opt_string(live_config.proxy_url.as_deref()));
+        state.set(
+            "insecure",
+            keep_null_for_default(prior.get("insecure"), Value::Bool(tls.insecure), &Value::Bool(false)),
+        );
+        state.set("aws_auth", aws_auth_state(live_config.aws_auth_config.as_ref()));
+        state.set(
+            "exec_provider",
+            exec_provider_state(
+                tf_values::block(prior.get("exec_provider")),
+                live_config.exec_provider_config.as_ref(),
+            ),
+        );
+    }
+    state
+}
+
+fn aws_auth_state(aws: Option<&AwsAuthConfig>) -> Value {
+    let Some(aws) = aws else { return Value::List(vec![]) };
+    Value::List(vec![Value::object([
+        ("cluster_name", tf_values::opt_string(aws.cluster_name.as_deref())),
+        ("role_arn", tf_values::opt_string(aws.role_arn.as_deref())),
+        ("profile", tf_values::opt_string(aws.profile.as_deref())),
+    ])])
+}
+
+fn exec_provider_state(prior: Option<&Value>, exec: Option<&ExecProviderConfig>) -> Value {
+    let Some(exec) = exec else { return Value::List(vec![]) };
+    let prior = prior.cloned().unwrap_or_default();
+    Value::List(vec![Value::object([
+        ("command", Value::string(&exec.command)),
+        ("args", keep_null_for_default(prior.get("args"), Value::strings(exec.args.clone()), &Value::List(vec![]))),
+        ("env", keep_null_for_default(prior.get("env"), tf_values::map_value(&exec.env), &Value::Map(BTreeMap::new()))),
+        ("api_version", tf_values::opt_string(exec.api_version.as_deref())),
+        ("install_hint", tf_values::opt_string(exec.install_hint.as_deref())),
+    ])])
+}
+
+/// A state with every attribute null and every block empty: the base of an import.
+fn empty_state() -> Value {
+    let block = schema().block;
+    let mut state = Value::object(block.attributes.iter().map(|a| (a.name.clone(), Value::Null)));
+    for b in &block.blocks {
+        state.set(&b.type_name, Value::List(vec![]));
+    }
+    state
+}
+
+/// Parses an import id `<namespace>/<secret name>`.
+pub fn parse_import_id(id: &str) -> Result<(String, String), ClusterMetadataError> {
+    let bad = |reason: &str| ClusterMetadataError::BadImportId { id: id.to_string(), reason: reason.to_string() };
+    let (namespace, name) =
+        id.split_once('/').ok_or_else(|| bad("expected <namespace>/<secret name>, e.g. argocd/eks-green"))?;
+    check_dns_label(namespace).map_err(|e| bad(&format!("the namespace {namespace:?} {e}")))?;
+    check_dns_subdomain(name).map_err(|e| bad(&format!("the Secret name {name:?} {e}")))?;
+    Ok((namespace.to_string(), name.to_string()))
+}
+
+// =============================================================================================
+// The resource
+// =============================================================================================
+
+pub struct ClusterMetadataResource {
+    provider: Arc<ProviderState>,
+}
+
+impl ClusterMetadataResource {
+    pub fn new(provider: Arc<ProviderState>) -> Self {
+        ClusterMetadataResource { provider }
+    }
+
+    /// Writes the Secret. `force` takes over fields another manager holds: the plan showed the
+    /// user exactly these fields, so the configuration wins (update, or create with
+    /// `allow_overwrite`).
+    async fn write(
+        &self,
+        ctx: &Context,
+        planned: &Value,
+        config: &Value,
+        force: bool,
+    ) -> Result<(), ClusterMetadataError> {
+        let token = config.get("bearer_token_wo").as_str();
+        let desired = cluster_secret(planned, token)?;
+        let hub = self.provider.hub().await?;
+        let secrets = hub.secrets(&desired.namespace);
+        secrets.apply(ctx, &desired.name, &desired.to_secret(), force).await?;
+        Ok(())
+    }
+
+    async fn create_impl(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<(), ClusterMetadataError> {
+        let namespace = tf_values::string(planned.get("namespace"))
+            .ok_or(ClusterMetadataError::Missing { attribute: "namespace" })?;
+        let name = tf_values::string(planned.get("secret_name"))
+            .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
+        let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
+        let hub = self.provider.hub().await?;
+        let existing = hub.secrets(&namespace).get(ctx, &name).await?;
+        if existing.is_some() && !allow_overwrite {
+            return Err(ClusterMetadataError::AlreadyExists { namespace, name });
+        }
+        self.write(ctx, planned, config, allow_overwrite).await
+    }
+
+    async fn read_impl(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ClusterMetadataError> {
+        let namespace = tf_values::string(state.get("namespace"))
+            .ok_or(ClusterMetadataError::Missing { attribute: "namespace" })?;
+        let name = tf_values::string(state.get("secret_name"))
+            .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
+        let hub = self.provider.hub().await?;
+        let Some(secret) = hub.secrets(&namespace).get(ctx, &name).await? else { return Ok(None) };
+        let live = LiveSecret::from_secret(&secret);
+        // An import leaves only the id parts in state: map everything back.
+        let import = state.get("cluster_name").is_null();
+        if import {
+            if live.labels.get(SECRET_TYPE_LABEL).map(String::as_str) != Some(SECRET_TYPE_CLUSTER) {
+                return Err(ClusterMetadataError::NotAClusterSecret {
+                    namespace,
+                    name,
+                    reason: format!("it lacks the label {SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}"),
+                });
+            }
+            if !live.data.contains_key("name") || !live.data.contains_key("server") {
+                return Err(ClusterMetadataError::NotAClusterSecret {
+                    namespace,
+                    name,
+                    reason: "it lacks data.name or data.server".into(),
+                });
+            }
+        }
+        let mut new_state = state_from_live(state, &live, import);
+        new_state.set("id", Value::string(format!("{namespace}/{name}")));
+        Ok(Some(new_state))
+    }
+
+    fn plan_impl(&self, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
+        validate_config(request.config).into_result()?;
+        let block = schema().block;
+        let mut planned = request.proposed_new_state;
+        null_write_only(&block, &mut planned);
+
+        if request.config.get("namespace").is_null() {
+            let namespace = match self.provider.argocd_namespace() {
+                Configured::Known(ns) => Value::String(ns),
+                Configured::Unknown => Value::Unknown,
+            };
+            planned.set("namespace", namespace);
+        }
+        if request.config.get("secret_name").is_null() {
+            let derived = match planned.get("cluster_name") {
+                Value::String(name) => derive_object_name(name).map_or(Value::Unknown, Value::String),
+                _ => Value::Unknown,
+            };
+            planned.set("secret_name", derived);
+        }
+        let id = match (planned.get("namespace"), planned.get("secret_name")) {
+            (Value::String(ns), Value::String(name)) => Value::string(format!("{ns}/{name}")),
+            _ => Value::Unknown,
+        };
+        planned.set("id", id);
+
+        let mut requires_replace = Vec::new();
+        if !request.prior_state.is_null() {
+            for attribute in ["cluster_name", "secret_name", "namespace"] {
+                if request.prior_state.get(attribute) != planned.get(attribute) {
+                    requires_replace.push(AttributePath::root(attribute));
+                }
+            }
+        }
+        Ok(Plan { planned_state: planned, requires_replace })
+    }
+}
+
+#[async_trait]
+impl Resource for ClusterMetadataResource {
+    fn type_name(&self) -> &'static str {
+        "gitopsbridge_cluster_metadata"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, _ctx: &Context, config: &Value) -> Result<(), Diagnostics> {
+        validate_config(config).into_result()
+    }
+
+    async fn plan(&self, _ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
+        self.plan_impl(request)
+    }
+
+    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+        self.create_impl(ctx, &planned, config).await.map_err(ClusterMetadataError::into_diagnostics)?;
+        Ok(planned)
+    }
+
+    async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
+        self.read_impl(ctx, &state).await.map_err(ClusterMetadataError::into_diagnostics)
+    }
+
+    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+        self.write(ctx, &planned, config, true).await.map_err(ClusterMetadataError::into_diagnostics)?;
+        Ok(planned)
+    }
+
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
+        let (Some(namespace), Some(name)) = (prior.get("namespace").as_str(), prior.get("secret_name").as_str()) else {
+            return Ok(());
+        };
+        let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
+        hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))
+    }
+
+    async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
+        let (namespace, name) = parse_import_id(id).map_err(ClusterMetadataError::into_diagnostics)?;
+        let mut state = empty_state();
+        state.set("id", Value::string(id));
+        state.set("namespace", Value::String(namespace));
+        state.set("secret_name", Value::String(name));
+        Ok(state)
+    }
+}
