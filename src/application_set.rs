@@ -242,21 +242,26 @@ impl AddonSet {
         out
     }
 
-    /// The cluster annotations the generated Applications read, in order of first use; the
-    /// `from_metadata` expansions count, as they are templates too.
-    pub fn annotations_used(&self) -> Vec<String> {
-        let mut texts: Vec<String> = self.template_strings().into_iter().map(|(_, s)| s.to_string()).collect();
+    /// The cluster annotations the generated Applications read, each with the first attribute
+    /// (dotted) that reads it; the `from_metadata` expansions count, as they are templates too.
+    pub fn annotations_used(&self) -> Vec<(String, &'static str)> {
+        let mut texts: Vec<(&'static str, String)> =
+            self.template_strings().into_iter().map(|(attr, s)| (attr, s.to_string())).collect();
         if let Some(repo) = self.source.from_metadata {
             let syntax = self.syntax();
-            texts.extend([repo.repo_url(syntax), repo.path(syntax), repo.target_revision(syntax)]);
-        }
-        let mut keys = Vec::new();
-        for key in texts.iter().flat_map(|t| annotation_references(t)) {
-            if !keys.contains(&key) {
-                keys.push(key);
+            for text in [repo.repo_url(syntax), repo.path(syntax), repo.target_revision(syntax)] {
+                texts.push(("source.from_metadata", text));
             }
         }
-        keys
+        let mut used: Vec<(String, &'static str)> = Vec::new();
+        for (attr, text) in &texts {
+            for key in annotation_references(text) {
+                if !used.iter().any(|(k, _)| *k == key) {
+                    used.push((key, attr));
+                }
+            }
+        }
+        used
     }
 }
 
@@ -786,10 +791,8 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(annotation_references(text), *want, "{text:?}");
         }
-        assert_eq!(
-            bootstrap_addons().annotations_used(),
-            ["addons_repo_url", "addons_repo_basepath", "addons_repo_path", "addons_repo_revision"]
-        );
+        let used: Vec<String> = bootstrap_addons().annotations_used().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(used, ["addons_repo_url", "addons_repo_basepath", "addons_repo_path", "addons_repo_revision"]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::protocol::{
     Attribute, AttributePath, Block, Context, DataSource, Diagnostics, NestedBlock, Provider, Resource, Schema, Type,
     Value,
 };
+use crate::resources::addon_set::AddonSetResource;
 use crate::resources::cluster_metadata::ClusterMetadataResource;
 use crate::tf_values;
 
@@ -350,7 +351,10 @@ impl Provider for GitOpsBridge {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(ClusterMetadataResource::new(self.state.clone()))]
+        vec![
+            Arc::new(ClusterMetadataResource::new(self.state.clone())),
+            Arc::new(AddonSetResource::new(self.state.clone())),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {

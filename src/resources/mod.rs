@@ -1,3 +1,4 @@
 //! Managed resources, one file each.
 
+pub mod addon_set;
 pub mod cluster_metadata;
