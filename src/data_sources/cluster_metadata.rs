@@ -133,8 +133,17 @@ pub fn metadata_state(config: &Value, namespace: &str, secret: &Secret) -> Value
     for attribute in METADATA_ATTRIBUTES {
         state.set(attribute, mapped.get(attribute).clone());
     }
+    // Empty rather than null, so `merge(data.x.metadata, {...})` and `for` expressions just work.
     if state.get("in_cluster").is_null() {
         state.set("in_cluster", Value::Bool(false));
+    }
+    for map in ["addons", "labels", "metadata"] {
+        if state.get(map).is_null() {
+            state.set(map, Value::Map(Default::default()));
+        }
+    }
+    if state.get("namespaces").is_null() {
+        state.set("namespaces", Value::List(vec![]));
     }
     state.set("namespace", Value::string(namespace));
     state.set("secret_name", Value::string(&name));
@@ -219,5 +228,69 @@ impl DataSource for ClusterMetadataDataSource {
             }
         };
         Ok(metadata_state(config, &namespace, &secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(pairs: Vec<(&str, Value)>) -> Value {
+        let mut v = Value::object(schema().block.attributes.iter().map(|a| (a.name.clone(), Value::Null)));
+        for (k, val) in pairs {
+            v.set(k, val);
+        }
+        v
+    }
+
+    fn paths(d: &Diagnostics) -> Vec<String> {
+        d.0.iter().map(|d| d.attribute.as_ref().map(ToString::to_string).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn exactly_one_lookup_key() {
+        let cases: Vec<(Value, Vec<&str>)> = vec![
+            (config(vec![("cluster_name", "eks-blue".into())]), vec![]),
+            (config(vec![("secret_name", "eks-blue".into())]), vec![]),
+            (config(vec![]), vec!["cluster_name"]),
+            (config(vec![("cluster_name", "a".into()), ("secret_name", "a".into())]), vec!["secret_name"]),
+            (config(vec![("secret_name", "Not_A_Name".into())]), vec!["secret_name"]),
+            (config(vec![("cluster_name", "a".into()), ("namespace", "a.b".into())]), vec!["namespace"]),
+        ];
+        for (c, want) in cases {
+            assert_eq!(paths(&validate(&c)), want, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_is_returned_and_credentials_never() {
+        let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {
+                "name": "eks-blue",
+                "labels": {"argocd.argoproj.io/secret-type": "cluster", "cluster_name": "eks-blue", "environment": "prod", "enable_metrics_server": "true"},
+                "annotations": {"cluster_name": "eks-blue", "environment": "prod", "aws_region": "eu-west-1"},
+            },
+            "data": {
+                "name": b64("eks-blue"),
+                "server": b64("https://blue.example.com"),
+                "config": b64(r#"{"bearerToken":"very-secret","tlsClientConfig":{"insecure":false}}"#),
+            },
+        }))
+        .unwrap();
+        let state = metadata_state(&config(vec![("cluster_name", "eks-blue".into())]), "argocd", &secret);
+        assert_eq!(state.get("id"), &Value::from("argocd/eks-blue"));
+        assert_eq!(state.get("secret_name"), &Value::from("eks-blue"));
+        assert_eq!(state.get("server"), &Value::from("https://blue.example.com"));
+        assert_eq!(state.get("in_cluster"), &Value::from(false));
+        assert_eq!(state.get("environment"), &Value::from("prod"));
+        assert_eq!(state.get("addons"), &Value::object([("metrics_server", Value::from(true))]));
+        assert_eq!(state.get("labels"), &Value::Map(Default::default()));
+        assert_eq!(state.get("metadata"), &Value::object([("aws_region", Value::from("eu-west-1"))]));
+        assert!(!format!("{state:?}").contains("very-secret"));
+        // Only schema attributes come back.
+        let names: Vec<String> = schema().block.attributes.iter().map(|a| a.name.clone()).collect();
+        assert!(state.as_map().unwrap().keys().all(|k| names.contains(k)), "{state:?}");
     }
 }

@@ -1048,19 +1048,23 @@ pub fn state_from_live(prior: &Value, live: &LiveSecret, import: bool) -> Value 
     } else {
         let tls = &live_config.tls_client_config;
         let uses_write_only = !import && !prior.get("bearer_token_wo_version").is_null();
+        let back = |name: &str, live: &Option<String>| string_back(prior.get(name), live.as_deref());
         if !uses_write_only {
-            state.set("bearer_token", tf_values::opt_string(live_config.bearer_token.as_deref()));
+            state.set("bearer_token", back("bearer_token", &live_config.bearer_token));
         }
-        state.set("ca_data", tf_values::opt_string(tls.ca_data.as_deref()));
-        state.set("cert_data", tf_values::opt_string(tls.cert_data.as_deref()));
-        state.set("key_data", tf_values::opt_string(tls.key_data.as_deref()));
-        state.set("server_name", tf_values::opt_string(tls.server_name.as_deref()));
-        state.set("proxy_url", tf_values::opt_string(live_config.proxy_url.as_deref()));
+        state.set("ca_data", back("ca_data", &tls.ca_data));
+        state.set("cert_data", back("cert_data", &tls.cert_data));
+        state.set("key_data", back("key_data", &tls.key_data));
+        state.set("server_name", back("server_name", &tls.server_name));
+        state.set("proxy_url", back("proxy_url", &live_config.proxy_url));
         state.set(
             "insecure",
             keep_null_for_default(prior.get("insecure"), Value::Bool(tls.insecure), &Value::Bool(false)),
         );
-        state.set("aws_auth", aws_auth_state(live_config.aws_auth_config.as_ref()));
+        state.set(
+            "aws_auth",
+            aws_auth_state(tf_values::block(prior.get("aws_auth")), live_config.aws_auth_config.as_ref()),
+        );
         state.set(
             "exec_provider",
             exec_provider_state(
@@ -1072,12 +1076,22 @@ pub fn state_from_live(prior: &Value, live: &LiveSecret, import: bool) -> Value 
     state
 }
 
-fn aws_auth_state(aws: Option<&AwsAuthConfig>) -> Value {
+/// A string read back from the Secret. Argo CD omits empty strings, so an absent value where
+/// the prior state had `""` stays `""` rather than showing a diff forever.
+fn string_back(prior: &Value, live: Option<&str>) -> Value {
+    match live {
+        None if prior.as_str() == Some("") => Value::string(""),
+        live => tf_values::opt_string(live),
+    }
+}
+
+fn aws_auth_state(prior: Option<&Value>, aws: Option<&AwsAuthConfig>) -> Value {
     let Some(aws) = aws else { return Value::List(vec![]) };
+    let prior = prior.cloned().unwrap_or_default();
     Value::List(vec![Value::object([
-        ("cluster_name", tf_values::opt_string(aws.cluster_name.as_deref())),
-        ("role_arn", tf_values::opt_string(aws.role_arn.as_deref())),
-        ("profile", tf_values::opt_string(aws.profile.as_deref())),
+        ("cluster_name", string_back(prior.get("cluster_name"), aws.cluster_name.as_deref())),
+        ("role_arn", string_back(prior.get("role_arn"), aws.role_arn.as_deref())),
+        ("profile", string_back(prior.get("profile"), aws.profile.as_deref())),
     ])])
 }
 
@@ -1088,8 +1102,8 @@ fn exec_provider_state(prior: Option<&Value>, exec: Option<&ExecProviderConfig>)
         ("command", Value::string(&exec.command)),
         ("args", keep_null_for_default(prior.get("args"), Value::strings(exec.args.clone()), &Value::List(vec![]))),
         ("env", keep_null_for_default(prior.get("env"), tf_values::map_value(&exec.env), &Value::Map(BTreeMap::new()))),
-        ("api_version", tf_values::opt_string(exec.api_version.as_deref())),
-        ("install_hint", tf_values::opt_string(exec.install_hint.as_deref())),
+        ("api_version", string_back(prior.get("api_version"), exec.api_version.as_deref())),
+        ("install_hint", string_back(prior.get("install_hint"), exec.install_hint.as_deref())),
     ])])
 }
 
@@ -1274,5 +1288,795 @@ impl Resource for ClusterMetadataResource {
         state.set("namespace", Value::String(namespace));
         state.set("secret_name", Value::String(name));
         Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ProviderConfig;
+    use serde_json::json;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    fn strings(pairs: &[(&str, &str)]) -> Value {
+        Value::object(pairs.iter().map(|(k, v)| (*k, Value::from(*v))))
+    }
+
+    fn bools(pairs: &[(&str, bool)]) -> Value {
+        Value::object(pairs.iter().map(|(k, v)| (*k, Value::from(*v))))
+    }
+
+    fn block(pairs: Vec<(&str, Value)>) -> Value {
+        Value::List(vec![Value::object(pairs)])
+    }
+
+    /// A configuration (or plan) with every attribute present, as Terraform sends it.
+    fn with(pairs: Vec<(&str, Value)>) -> Value {
+        let mut v = empty_state();
+        for (k, val) in pairs {
+            v.set(k, val);
+        }
+        v
+    }
+
+    fn base(extra: Vec<(&'static str, Value)>) -> Value {
+        let mut pairs =
+            vec![("cluster_name", Value::from("eks-green")), ("server", Value::from("https://green.example.com"))];
+        pairs.extend(extra);
+        with(pairs)
+    }
+
+    fn error_paths(d: &Diagnostics) -> Vec<String> {
+        d.0.iter().map(|d| d.attribute.as_ref().map(ToString::to_string).unwrap_or_default()).collect()
+    }
+
+    const KUBECONFIG_TOKEN: &str = "apiVersion: v1
+kind: Config
+current-context: green
+clusters:
+- name: green
+  cluster:
+    server: https://green.example.com:6443/
+    certificate-authority-data: Q0E=
+    tls-server-name: green.internal
+contexts:
+- name: green
+  context:
+    cluster: green
+    user: admin
+- name: blue
+  context:
+    cluster: green
+    user: exec-user
+users:
+- name: admin
+  user:
+    token: s3cr3t
+- name: exec-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, green]
+      env:
+      - name: AWS_PROFILE
+        value: prod
+";
+
+    #[test]
+    fn validation_errors_point_at_their_attribute() {
+        let long_addon = "a".repeat(60);
+        let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+            ("minimal", base(vec![]), vec![]),
+            ("empty cluster_name", base(vec![("cluster_name", "".into())]), vec!["cluster_name"]),
+            ("cluster_name not a label value", base(vec![("cluster_name", "eks green".into())]), vec!["cluster_name"]),
+            ("no server", with(vec![("cluster_name", "a".into())]), vec!["server"]),
+            ("in_cluster alone", with(vec![("cluster_name", "hub".into()), ("in_cluster", true.into())]), vec![]),
+            ("in_cluster with server", base(vec![("in_cluster", true.into())]), vec!["server"]),
+            ("server scheme", base(vec![("server", "ftp://x".into())]), vec!["server"]),
+            ("server junk", base(vec![("server", "https://x.example.com/ junk".into())]), vec!["server"]),
+            ("server unknown", base(vec![("server", Value::Unknown)]), vec![]),
+            ("http server", base(vec![("server", "http://127.0.0.1:8080".into())]), vec![]),
+            (
+                "addon in both forms",
+                base(vec![("addons", bools(&[("metrics_server", true), ("enable_metrics_server", false)]))]),
+                vec!["addons[\"metrics_server\"]"],
+            ),
+            ("addon bad key", base(vec![("addons", bools(&[("bad key", true)]))]), vec!["addons[\"bad key\"]"]),
+            (
+                "addon label too long",
+                base(vec![("addons", bools(&[(long_addon.as_str(), true)]))]),
+                vec![r#"addons["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#],
+            ),
+            ("addons unknown", base(vec![("addons", Value::Unknown)]), vec![]),
+            ("reserved label", base(vec![("labels", strings(&[("enable_x", "true")]))]), vec!["labels[\"enable_x\"]"]),
+            (
+                "reserved label env",
+                base(vec![("labels", strings(&[("environment", "x")]))]),
+                vec!["labels[\"environment\"]"],
+            ),
+            ("bad label value", base(vec![("labels", strings(&[("team", "a b")]))]), vec!["labels[\"team\"]"]),
+            ("bad label key", base(vec![("labels", strings(&[("-team", "a")]))]), vec!["labels[\"-team\"]"]),
+            ("prefixed label", base(vec![("labels", strings(&[("example.com/team", "a")]))]), vec![]),
+            (
+                "reserved annotation",
+                base(vec![("metadata", strings(&[("cluster_name", "x")]))]),
+                vec!["metadata[\"cluster_name\"]"],
+            ),
+            ("bad annotation key", base(vec![("metadata", strings(&[("a b", "x")]))]), vec!["metadata[\"a b\"]"]),
+            (
+                "free annotation value",
+                base(vec![("metadata", strings(&[("addons_repo_url", "https://g/x y")]))]),
+                vec![],
+            ),
+            (
+                "two credential kinds",
+                base(vec![("bearer_token", "t".into()), ("aws_auth", block(vec![("cluster_name", "c".into())]))]),
+                vec!["aws_auth"],
+            ),
+            (
+                "token and write-only token",
+                base(vec![
+                    ("bearer_token", "t".into()),
+                    ("bearer_token_wo", "t".into()),
+                    ("bearer_token_wo_version", "1".into()),
+                ]),
+                vec!["bearer_token_wo"],
+            ),
+            ("cert without key", base(vec![("cert_data", b64("c").into())]), vec!["cert_data"]),
+            ("key without cert", base(vec![("key_data", b64("k").into())]), vec!["key_data"]),
+            ("cert and key", base(vec![("cert_data", b64("c").into()), ("key_data", b64("k").into())]), vec![]),
+            (
+                "write-only without version",
+                base(vec![("bearer_token_wo", "t".into())]),
+                vec!["bearer_token_wo_version"],
+            ),
+            ("ca not base64", base(vec![("ca_data", "-----BEGIN CERT".into())]), vec!["ca_data"]),
+            (
+                "insecure with ca",
+                base(vec![("insecure", true.into()), ("ca_data", b64("ca").into())]),
+                vec!["insecure"],
+            ),
+            ("bad secret_name", base(vec![("secret_name", "Eks_Green".into())]), vec!["secret_name"]),
+            ("bad namespace", base(vec![("namespace", "argo.cd".into())]), vec!["namespace"]),
+            ("bad namespaces", base(vec![("namespaces", Value::strings(["ok", "Not-OK"]))]), vec!["namespaces[1]"]),
+            ("bad proxy", base(vec![("proxy_url", "socks://p".into())]), vec!["proxy_url"]),
+            (
+                "kubeconfig gives the server",
+                with(vec![
+                    ("cluster_name", "g".into()),
+                    ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into())])),
+                ]),
+                vec![],
+            ),
+            (
+                "kubeconfig garbage",
+                with(vec![("cluster_name", "g".into()), ("from_kubeconfig", block(vec![("content", "{{".into())]))]),
+                vec!["from_kubeconfig[0].content"],
+            ),
+            (
+                "kubeconfig missing context",
+                with(vec![
+                    ("cluster_name", "g".into()),
+                    ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into()), ("context", "nope".into())])),
+                ]),
+                vec!["from_kubeconfig[0].context"],
+            ),
+            (
+                "kubeconfig and token",
+                base(vec![
+                    ("bearer_token", "t".into()),
+                    ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into())])),
+                ]),
+                vec!["from_kubeconfig"],
+            ),
+        ];
+        for (name, config, want) in cases {
+            assert_eq!(error_paths(&validate_config(&config)), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn validation_never_echoes_secrets() {
+        let config = base(vec![("key_data", "%%secret%%".into()), ("cert_data", b64("c").into())]);
+        let diags = validate_config(&config);
+        assert!(!diags.0.is_empty());
+        assert!(!diags.to_string().contains("%%secret%%"));
+    }
+
+    #[test]
+    fn addon_keys_accept_both_forms() {
+        for (key, label) in [
+            ("metrics_server", "enable_metrics_server"),
+            ("enable_metrics_server", "enable_metrics_server"),
+            ("aws_load_balancer_controller", "enable_aws_load_balancer_controller"),
+            ("enable", "enable_enable"),
+        ] {
+            assert_eq!(addon_label_key(key), label);
+        }
+    }
+
+    fn full_plan() -> Value {
+        base(vec![
+            ("environment", "prod".into()),
+            ("namespace", "argocd".into()),
+            ("secret_name", "eks-green".into()),
+            ("addons", bools(&[("metrics_server", true), ("enable_karpenter", false)])),
+            ("labels", strings(&[("team", "platform")])),
+            (
+                "metadata",
+                strings(&[("addons_repo_url", "https://github.com/o/addons"), ("aws_region", "ap-northeast-2")]),
+            ),
+            ("project", "platform".into()),
+            ("namespaces", Value::strings(["a", "b"])),
+            ("cluster_resources", false.into()),
+            ("ca_data", b64("CA").into()),
+            (
+                "aws_auth",
+                block(vec![
+                    ("cluster_name", "eks-green".into()),
+                    ("role_arn", "arn:aws:iam::1:role/argocd".into()),
+                    ("profile", Value::Null),
+                ]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn the_secret_is_what_argo_cd_and_gitops_bridge_expect() {
+        let secret = cluster_secret(&full_plan(), None).unwrap().to_secret();
+        let json = serde_json::to_value(&secret).unwrap();
+        assert_eq!(json["apiVersion"], "v1");
+        assert_eq!(json["kind"], "Secret");
+        assert_eq!(json["metadata"]["name"], "eks-green");
+        assert_eq!(json["metadata"]["namespace"], "argocd");
+        assert_eq!(
+            json["metadata"]["labels"],
+            json!({
+                "argocd.argoproj.io/secret-type": "cluster",
+                "cluster_name": "eks-green",
+                "environment": "prod",
+                "enable_metrics_server": "true",
+                "enable_karpenter": "false",
+                "team": "platform",
+            })
+        );
+        assert_eq!(
+            json["metadata"]["annotations"],
+            json!({
+                "cluster_name": "eks-green",
+                "environment": "prod",
+                "addons_repo_url": "https://github.com/o/addons",
+                "aws_region": "ap-northeast-2",
+            })
+        );
+        assert!(json.get("stringData").is_none());
+        let data = secret.data.unwrap();
+        let text = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+        assert_eq!(text("name"), "eks-green");
+        assert_eq!(text("server"), "https://green.example.com");
+        assert_eq!(text("project"), "platform");
+        assert_eq!(text("namespaces"), "a,b");
+        assert_eq!(text("clusterResources"), "false");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text("config")).unwrap(),
+            json!({
+                "tlsClientConfig": {"insecure": false, "caData": b64("CA")},
+                "awsAuthConfig": {"clusterName": "eks-green", "roleARN": "arn:aws:iam::1:role/argocd"},
+            })
+        );
+        // On the wire, data is base64.
+        assert_eq!(json["data"]["name"], b64("eks-green"));
+    }
+
+    #[test]
+    fn connection_config_by_credential_kind() {
+        let cases: Vec<(Value, Option<&str>, serde_json::Value)> = vec![
+            (
+                base(vec![("in_cluster", true.into()), ("server", Value::Null)]),
+                None,
+                json!({"tlsClientConfig": {"insecure": false}}),
+            ),
+            (
+                base(vec![("bearer_token", "tok".into()), ("insecure", true.into()), ("server_name", "n".into())]),
+                None,
+                json!({"bearerToken": "tok", "tlsClientConfig": {"insecure": true, "serverName": "n"}}),
+            ),
+            (
+                base(vec![("bearer_token_wo_version", "1".into())]),
+                Some("wo-token"),
+                json!({"bearerToken": "wo-token", "tlsClientConfig": {"insecure": false}}),
+            ),
+            (
+                base(vec![
+                    ("cert_data", "Yw==".into()),
+                    ("key_data", "aw==".into()),
+                    ("proxy_url", "http://proxy:3128".into()),
+                ]),
+                None,
+                json!({"tlsClientConfig": {"insecure": false, "certData": "Yw==", "keyData": "aw=="}, "proxyUrl": "http://proxy:3128"}),
+            ),
+            (
+                base(vec![(
+                    "exec_provider",
+                    block(vec![
+                        ("command", "argocd-k8s-auth".into()),
+                        ("args", Value::strings(["aws", "--cluster-name", "g"])),
+                        ("env", strings(&[("AWS_REGION", "eu-west-1")])),
+                        ("api_version", "client.authentication.k8s.io/v1beta1".into()),
+                        ("install_hint", "".into()),
+                    ]),
+                )]),
+                None,
+                json!({"tlsClientConfig": {"insecure": false}, "execProviderConfig": {
+                    "command": "argocd-k8s-auth", "args": ["aws", "--cluster-name", "g"],
+                    "env": {"AWS_REGION": "eu-west-1"}, "apiVersion": "client.authentication.k8s.io/v1beta1"}}),
+            ),
+            (
+                with(vec![
+                    ("cluster_name", "g".into()),
+                    ("namespace", "argocd".into()),
+                    ("secret_name", "g".into()),
+                    ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into())])),
+                ]),
+                None,
+                json!({"bearerToken": "s3cr3t", "tlsClientConfig": {"insecure": false, "caData": "Q0E=", "serverName": "green.internal"}}),
+            ),
+        ];
+        for (mut plan, token, want) in cases {
+            plan.set("namespace", "argocd".into());
+            plan.set("secret_name", "g".into());
+            let secret = cluster_secret(&plan, token).unwrap();
+            assert_eq!(serde_json::to_value(&secret.config).unwrap(), want);
+        }
+        let in_cluster = base(vec![
+            ("in_cluster", true.into()),
+            ("server", Value::Null),
+            ("namespace", "argocd".into()),
+            ("secret_name", "hub".into()),
+        ]);
+        assert_eq!(cluster_secret(&in_cluster, None).unwrap().server, IN_CLUSTER_SERVER);
+        let slash = base(vec![
+            ("server", "https://x.example.com/".into()),
+            ("namespace", "n".into()),
+            ("secret_name", "s".into()),
+        ]);
+        assert_eq!(cluster_secret(&slash, None).unwrap().server, "https://x.example.com");
+    }
+
+    #[test]
+    fn kubeconfig_derivation() {
+        let (server, config) = connection_from_kubeconfig(KUBECONFIG_TOKEN, None).unwrap();
+        assert_eq!(server, "https://green.example.com:6443");
+        assert_eq!(config.bearer_token.as_deref(), Some("s3cr3t"));
+        assert_eq!(config.tls_client_config.ca_data.as_deref(), Some("Q0E="));
+
+        let (_, config) = connection_from_kubeconfig(KUBECONFIG_TOKEN, Some("blue")).unwrap();
+        assert_eq!(config.bearer_token, None);
+        let exec = config.exec_provider_config.unwrap();
+        assert_eq!(exec.command, "aws");
+        assert_eq!(exec.args, ["eks", "get-token", "--cluster-name", "green"]);
+        assert_eq!(exec.env, BTreeMap::from([("AWS_PROFILE".to_string(), "prod".to_string())]));
+
+        let cert_user = KUBECONFIG_TOKEN
+            .replace("    token: s3cr3t", "    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ");
+        let (_, config) = connection_from_kubeconfig(&cert_user, None).unwrap();
+        assert_eq!(config.tls_client_config.cert_data.as_deref(), Some("Q0VSVA=="));
+        assert_eq!(config.tls_client_config.key_data.as_deref(), Some("S0VZ"));
+
+        let errors = [
+            (
+                KUBECONFIG_TOKEN.replace("certificate-authority-data: Q0E=", "certificate-authority: /tmp/ca.crt"),
+                FromKubeconfigError::FileReference { field: "certificate-authority" },
+            ),
+            (KUBECONFIG_TOKEN.replace("current-context: green\n", ""), FromKubeconfigError::NoContext),
+            (
+                KUBECONFIG_TOKEN.replace("    server: https://green.example.com:6443/\n", ""),
+                FromKubeconfigError::NoServer,
+            ),
+            (
+                KUBECONFIG_TOKEN.replace("    user: admin", "    user: ghost"),
+                FromKubeconfigError::Dangling { context: "green".into(), what: "user", name: "ghost".into() },
+            ),
+            ("not: [valid".to_string(), FromKubeconfigError::Parse),
+        ];
+        for (content, want) in errors {
+            assert_eq!(connection_from_kubeconfig(&content, None).map(|_| ()), Err(want));
+        }
+        assert!(matches!(
+            connection_from_kubeconfig(KUBECONFIG_TOKEN, Some("x")),
+            Err(FromKubeconfigError::ContextNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn import_ids() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("argocd/eks-green", Some(("argocd", "eks-green"))),
+            ("argo-cd/in-cluster", Some(("argo-cd", "in-cluster"))),
+            ("eks-green", None),
+            ("/eks-green", None),
+            ("argocd/", None),
+            ("argocd/Eks_Green", None),
+            ("a/b/c", None),
+            ("Argo/x", None),
+        ];
+        for (id, want) in cases {
+            let got = parse_import_id(id).ok();
+            assert_eq!(got.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), *want, "{id:?}");
+        }
+        let err = parse_import_id("eks-green").unwrap_err().to_string();
+        assert!(err.contains("<namespace>/<secret name>"), "{err}");
+    }
+
+    /// A Secret as the gitops-bridge module (kubernetes_secret_v1) leaves it on the hub.
+    fn gitops_bridge_secret() -> Secret {
+        let config = json!({
+            "tlsClientConfig": {"insecure": false, "caData": b64("CA")},
+            "awsAuthConfig": {"clusterName": "eks-blue", "roleARN": "arn:aws:iam::1:role/argocd"},
+        });
+        serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "eks-blue",
+                "namespace": "argocd",
+                "labels": {
+                    "argocd.argoproj.io/secret-type": "cluster",
+                    "cluster_name": "eks-blue",
+                    "environment": "prod",
+                    "enable_metrics_server": "true",
+                    "enable_karpenter": "false",
+                    "team": "platform",
+                },
+                "annotations": {
+                    "cluster_name": "eks-blue",
+                    "environment": "prod",
+                    "addons_repo_url": "https://github.com/o/addons",
+                    "aws_region": "ap-northeast-2",
+                    "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                },
+                "managedFields": [{"manager": "HashiCorp", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {}}}],
+            },
+            "data": {
+                "name": b64("eks-blue"),
+                "server": b64("https://blue.example.com"),
+                "config": b64(&config.to_string()),
+            },
+            "type": "Opaque",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_gitops_bridge_secret_imports_into_attributes() {
+        let mut prior = empty_state();
+        prior.set("namespace", "argocd".into());
+        prior.set("secret_name", "eks-blue".into());
+        let state = state_from_live(&prior, &LiveSecret::from_secret(&gitops_bridge_secret()), true);
+        assert_eq!(state.get("cluster_name"), &Value::from("eks-blue"));
+        assert_eq!(state.get("environment"), &Value::from("prod"));
+        assert_eq!(state.get("server"), &Value::from("https://blue.example.com"));
+        assert!(state.get("in_cluster").is_null());
+        assert_eq!(state.get("addons"), &bools(&[("metrics_server", true), ("karpenter", false)]));
+        assert_eq!(state.get("labels"), &strings(&[("team", "platform")]));
+        assert_eq!(
+            state.get("metadata"),
+            &strings(&[("addons_repo_url", "https://github.com/o/addons"), ("aws_region", "ap-northeast-2")])
+        );
+        assert_eq!(state.get("ca_data"), &Value::from(b64("CA")));
+        assert!(state.get("insecure").is_null());
+        assert!(state.get("bearer_token").is_null());
+        assert_eq!(
+            state.get("aws_auth"),
+            &block(vec![
+                ("cluster_name", "eks-blue".into()),
+                ("role_arn", "arn:aws:iam::1:role/argocd".into()),
+                ("profile", Value::Null),
+            ])
+        );
+        assert_eq!(state.get("exec_provider"), &Value::List(vec![]));
+        assert!(state.get("project").is_null());
+        assert!(state.get("namespaces").is_null());
+    }
+
+    #[test]
+    fn an_in_cluster_secret_imports_as_in_cluster() {
+        let mut secret = gitops_bridge_secret();
+        secret.data.as_mut().unwrap().insert("server".into(), ByteString(IN_CLUSTER_SERVER.as_bytes().to_vec()));
+        let state = state_from_live(&empty_state(), &LiveSecret::from_secret(&secret), true);
+        assert_eq!(state.get("in_cluster"), &Value::Bool(true));
+        assert!(state.get("server").is_null());
+    }
+
+    /// The Secret we would write for `plan`, as the API server returns it: with our
+    /// managedFields entry listing every key we applied.
+    fn applied(plan: &Value) -> Secret {
+        let mut secret = cluster_secret(plan, None).unwrap().to_secret();
+        let keys = |m: &BTreeMap<String, String>| -> serde_json::Value {
+            m.keys().map(|k| (format!("f:{k}"), json!({}))).collect::<serde_json::Map<_, _>>().into()
+        };
+        let data: BTreeMap<String, String> =
+            secret.data.iter().flatten().map(|(k, _)| (k.clone(), String::new())).collect();
+        let fields = json!({
+            "f:data": keys(&data),
+            "f:metadata": {
+                "f:labels": keys(secret.metadata.labels.as_ref().unwrap()),
+                "f:annotations": keys(secret.metadata.annotations.as_ref().unwrap()),
+            },
+        });
+        secret.metadata.managed_fields = Some(vec![serde_json::from_value(json!({
+            "manager": FIELD_MANAGER, "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": fields,
+        }))
+        .unwrap()]);
+        secret
+    }
+
+    #[test]
+    fn refresh_of_an_untouched_secret_changes_nothing() {
+        for plan in [
+            full_plan(),
+            base(vec![("namespace", "argocd".into()), ("secret_name", "eks-green".into())]),
+            base(vec![
+                ("namespace", "argocd".into()),
+                ("secret_name", "eks-green".into()),
+                ("insecure", false.into()),
+                ("server", "https://green.example.com/".into()),
+                ("server_name", "".into()),
+                ("namespaces", Value::List(vec![])),
+                ("addons", bools(&[])),
+            ]),
+            with(vec![
+                ("cluster_name", "hub".into()),
+                ("in_cluster", true.into()),
+                ("namespace", "argocd".into()),
+                ("secret_name", "hub".into()),
+            ]),
+            with(vec![
+                ("cluster_name", "g".into()),
+                ("namespace", "argocd".into()),
+                ("secret_name", "g".into()),
+                ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into()), ("context", Value::Null)])),
+            ]),
+        ] {
+            let live = LiveSecret::from_secret(&applied(&plan));
+            assert_eq!(state_from_live(&plan, &live, false), plan);
+        }
+    }
+
+    #[test]
+    fn drift_is_computed_over_owned_keys_only() {
+        let plan = full_plan();
+        type Edit = fn(&mut Secret);
+        let cases: Vec<(&str, Edit, Vec<(&str, Value)>)> = vec![
+            (
+                "foreign label and annotation",
+                |s| {
+                    s.metadata
+                        .labels
+                        .as_mut()
+                        .unwrap()
+                        .insert("akuity.io/argo-cd-cluster-name".into(), "eks-green".into());
+                    s.metadata.annotations.as_mut().unwrap().insert("managed-by".into(), "argocd.argoproj.io".into());
+                    s.metadata.labels.as_mut().unwrap().insert("enable_foreign".into(), "true".into());
+                },
+                vec![],
+            ),
+            (
+                "addon flipped by hand",
+                |s| {
+                    s.metadata.labels.as_mut().unwrap().insert("enable_metrics_server".into(), "false".into());
+                },
+                vec![("addons", bools(&[("metrics_server", false), ("enable_karpenter", false)]))],
+            ),
+            (
+                "our label removed",
+                |s| {
+                    s.metadata.labels.as_mut().unwrap().remove("team");
+                },
+                vec![("labels", Value::Map(BTreeMap::new()))],
+            ),
+            (
+                "environment label changed",
+                |s| {
+                    s.metadata.labels.as_mut().unwrap().insert("environment".into(), "dev".into());
+                },
+                vec![("environment", "dev".into())],
+            ),
+            (
+                "environment annotation changed",
+                |s| {
+                    s.metadata.annotations.as_mut().unwrap().insert("environment".into(), "dev".into());
+                },
+                vec![("environment", "dev".into())],
+            ),
+            (
+                "annotation value changed",
+                |s| {
+                    s.metadata.annotations.as_mut().unwrap().insert("aws_region".into(), "us-east-1".into());
+                },
+                vec![(
+                    "metadata",
+                    strings(&[("addons_repo_url", "https://github.com/o/addons"), ("aws_region", "us-east-1")]),
+                )],
+            ),
+            (
+                "server changed",
+                |s| {
+                    s.data.as_mut().unwrap().insert("server".into(), ByteString(b"https://other.example.com".to_vec()));
+                },
+                vec![("server", "https://other.example.com".into())],
+            ),
+            (
+                "config replaced",
+                |s| {
+                    s.data
+                        .as_mut()
+                        .unwrap()
+                        .insert("config".into(), ByteString(br#"{"tlsClientConfig":{"insecure":true}}"#.to_vec()));
+                },
+                vec![("ca_data", Value::Null), ("insecure", true.into()), ("aws_auth", Value::List(vec![]))],
+            ),
+            (
+                "project removed",
+                |s| {
+                    s.data.as_mut().unwrap().remove("project");
+                },
+                vec![("project", Value::Null)],
+            ),
+        ];
+        for (name, edit, changes) in cases {
+            let mut secret = applied(&plan);
+            edit(&mut secret);
+            let mut want = plan.clone();
+            for (k, v) in changes {
+                want.set(k, v);
+            }
+            assert_eq!(state_from_live(&plan, &LiveSecret::from_secret(&secret), false), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn a_changed_kubeconfig_connection_drops_the_block_to_show_drift() {
+        let plan = with(vec![
+            ("cluster_name", "g".into()),
+            ("namespace", "argocd".into()),
+            ("secret_name", "g".into()),
+            ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into()), ("context", Value::Null)])),
+        ]);
+        let mut secret = applied(&plan);
+        secret.data.as_mut().unwrap().insert(
+            "config".into(),
+            ByteString(br#"{"bearerToken":"other","tlsClientConfig":{"insecure":false}}"#.to_vec()),
+        );
+        let state = state_from_live(&plan, &LiveSecret::from_secret(&secret), false);
+        assert_eq!(state.get("from_kubeconfig"), &Value::List(vec![]));
+    }
+
+    #[test]
+    fn a_write_only_token_is_neither_read_back_nor_drift() {
+        let plan = base(vec![
+            ("namespace", "argocd".into()),
+            ("secret_name", "eks-green".into()),
+            ("bearer_token_wo_version", "1".into()),
+        ]);
+        let mut secret = applied(&plan);
+        let config = cluster_secret(&plan, Some("wo-secret")).unwrap().to_secret().data.unwrap()["config"].clone();
+        secret.data.as_mut().unwrap().insert("config".into(), config);
+        let state = state_from_live(&plan, &LiveSecret::from_secret(&secret), false);
+        assert_eq!(state, plan);
+        assert!(state.get("bearer_token").is_null());
+    }
+
+    #[test]
+    fn what_we_write_imports_back_to_the_same_attributes() {
+        let plan = full_plan();
+        let mut prior = empty_state();
+        prior.set("namespace", "argocd".into());
+        prior.set("secret_name", "eks-green".into());
+        let imported = state_from_live(&prior, &LiveSecret::from_secret(&applied(&plan)), true);
+        for attribute in [
+            "cluster_name",
+            "environment",
+            "server",
+            "labels",
+            "metadata",
+            "project",
+            "namespaces",
+            "cluster_resources",
+            "ca_data",
+            "aws_auth",
+            "bearer_token",
+            "insecure",
+        ] {
+            assert_eq!(imported.get(attribute), plan.get(attribute), "{attribute}");
+        }
+        // Addon keys come back in their short form.
+        assert_eq!(imported.get("addons"), &bools(&[("metrics_server", true), ("karpenter", false)]));
+    }
+
+    fn resource(namespace: Configured<String>) -> ClusterMetadataResource {
+        let config = ProviderConfig { argocd_namespace: namespace, ..ProviderConfig::default() };
+        ClusterMetadataResource::new(Arc::new(ProviderState::with_config(config)))
+    }
+
+    fn plan(resource: &ClusterMetadataResource, prior: &Value, config: &Value) -> Result<Plan, Diagnostics> {
+        resource.plan_impl(PlanRequest { prior_state: prior, proposed_new_state: config.clone(), config })
+    }
+
+    #[test]
+    fn plan_computes_names_offline() {
+        let r = resource(Configured::Known("argocd".into()));
+        let config = base(vec![
+            ("cluster_name", "EKS_Green".into()),
+            ("bearer_token_wo", "tok".into()),
+            ("bearer_token_wo_version", "1".into()),
+        ]);
+        let p = plan(&r, &Value::Null, &config).unwrap();
+        assert_eq!(p.planned_state.get("secret_name"), &Value::from("eks-green"));
+        assert_eq!(p.planned_state.get("namespace"), &Value::from("argocd"));
+        assert_eq!(p.planned_state.get("id"), &Value::from("argocd/eks-green"));
+        assert!(p.planned_state.get("bearer_token_wo").is_null());
+        assert!(p.requires_replace.is_empty());
+
+        let unknown_name = base(vec![("cluster_name", Value::Unknown)]);
+        let p = plan(&r, &Value::Null, &unknown_name).unwrap();
+        assert!(p.planned_state.get("secret_name").is_unknown());
+        assert!(p.planned_state.get("id").is_unknown());
+
+        let p = plan(&resource(Configured::Unknown), &Value::Null, &base(vec![])).unwrap();
+        assert!(p.planned_state.get("namespace").is_unknown());
+        assert!(p.planned_state.get("id").is_unknown());
+
+        let explicit = base(vec![("namespace", "gitops".into()), ("secret_name", "custom".into())]);
+        let p = plan(&r, &Value::Null, &explicit).unwrap();
+        assert_eq!(p.planned_state.get("id"), &Value::from("gitops/custom"));
+
+        assert!(plan(&r, &Value::Null, &base(vec![("server", "nope".into())])).is_err());
+    }
+
+    #[test]
+    fn renames_replace_and_metadata_changes_update_in_place() {
+        let r = resource(Configured::Known("argocd".into()));
+        let prior = plan(&r, &Value::Null, &base(vec![])).unwrap().planned_state;
+
+        let mut addons = base(vec![("addons", bools(&[("metrics_server", true)]))]);
+        addons.set("secret_name", prior.get("secret_name").clone());
+        addons.set("namespace", prior.get("namespace").clone());
+        assert!(plan(&r, &prior, &addons).unwrap().requires_replace.is_empty());
+
+        let renamed = base(vec![("cluster_name", "eks-purple".into())]);
+        let p = plan(&r, &prior, &renamed).unwrap();
+        assert_eq!(p.planned_state.get("secret_name"), &Value::from("eks-purple"));
+        let paths: Vec<String> = p.requires_replace.iter().map(ToString::to_string).collect();
+        assert_eq!(paths, ["cluster_name", "secret_name"]);
+    }
+
+    #[test]
+    fn the_adoption_error_names_the_secret_and_the_ways_out() {
+        let d = ClusterMetadataError::AlreadyExists { namespace: "argocd".into(), name: "eks-green".into() }
+            .into_diagnostics();
+        let text = d.to_string();
+        assert!(
+            text.contains("argocd/eks-green") && text.contains("import") && text.contains("allow_overwrite"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_attribute_has_a_description() {
+        fn check(block: &Block) {
+            for a in &block.attributes {
+                assert!(!a.description.is_empty(), "{} has no description", a.name);
+            }
+            for b in &block.blocks {
+                assert!(!b.block.description.is_empty(), "{} has no description", b.type_name);
+                check(&b.block);
+            }
+        }
+        check(&schema().block);
     }
 }

@@ -1,0 +1,34 @@
+//! ValidateProviderConfig and ConfigureProvider.
+
+use crate::protocol::server::{ProviderService, cancellable, decode, finish};
+use crate::protocol::wire::tfplugin6 as pb;
+
+impl ProviderService {
+    pub(crate) async fn validate_provider_config(
+        &self,
+        request: pb::validate_provider_config::Request,
+    ) -> pb::validate_provider_config::Response {
+        let ctx = self.context(None);
+        let result = async {
+            let config = decode(request.config.as_ref(), &self.catalog().provider_type, "provider configuration")?;
+            cancellable(&ctx, self.provider.validate(&ctx, &config)).await
+        }
+        .await;
+        pb::validate_provider_config::Response { diagnostics: finish(&ctx, result.err()) }
+    }
+
+    /// The configuration may hold unknown values during plan; the provider decides what it can do
+    /// with them.
+    pub(crate) async fn configure_provider(
+        &self,
+        request: pb::configure_provider::Request,
+    ) -> pb::configure_provider::Response {
+        let ctx = self.context(request.client_capabilities.as_ref());
+        let result = async {
+            let config = decode(request.config.as_ref(), &self.catalog().provider_type, "provider configuration")?;
+            cancellable(&ctx, self.provider.configure(&ctx, &config)).await
+        }
+        .await;
+        pb::configure_provider::Response { diagnostics: finish(&ctx, result.err()) }
+    }
+}

@@ -1,0 +1,453 @@
+//! The tfplugin6 `Provider` gRPC service: each RPC runs under the panic guard, is logged with its
+//! duration, and is answered with diagnostics rather than gRPC errors (Terraform treats those as
+//! a crashed plugin). The per-RPC logic lives in `rpc/`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use tonic::{Request, Response, Status};
+
+use super::cancel::{self, StopGenerations};
+use super::convert;
+use super::diagnostics::Diagnostics;
+use super::guard;
+use super::provider_api::{Context, DataSource, Provider, Resource};
+use super::schema::Schema;
+use super::value::{Type, Value};
+use super::wire::tfplugin6 as pb;
+use super::wire::tfplugin6::provider_server::{self, ProviderServer};
+
+/// Largest message either side may send: state of big resources can exceed gRPC's 4 MiB default.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+/// A resource type with its schema and value type, computed once.
+pub(crate) struct ResourceEntry {
+    pub resource: Arc<dyn Resource>,
+    pub schema: Schema,
+    pub ty: Type,
+}
+
+pub(crate) struct DataSourceEntry {
+    pub data_source: Arc<dyn DataSource>,
+    pub schema: Schema,
+    pub ty: Type,
+}
+
+/// Everything the provider serves, with schemas resolved.
+pub(crate) struct Catalog {
+    pub provider_schema: Schema,
+    pub provider_type: Type,
+    pub resources: BTreeMap<String, ResourceEntry>,
+    pub data_sources: BTreeMap<String, DataSourceEntry>,
+}
+
+impl Catalog {
+    fn build(provider: &dyn Provider) -> Catalog {
+        let provider_schema = provider.schema();
+        let provider_type = provider_schema.block.value_type();
+        let resources = provider
+            .resources()
+            .into_iter()
+            .map(|resource| {
+                let schema = resource.schema();
+                let ty = schema.block.value_type();
+                (resource.type_name().to_string(), ResourceEntry { resource, schema, ty })
+            })
+            .collect();
+        let data_sources = provider
+            .data_sources()
+            .into_iter()
+            .map(|data_source| {
+                let schema = data_source.schema();
+                let ty = schema.block.value_type();
+                (data_source.type_name().to_string(), DataSourceEntry { data_source, schema, ty })
+            })
+            .collect();
+        Catalog { provider_schema, provider_type, resources, data_sources }
+    }
+}
+
+/// The service Terraform talks to.
+pub struct ProviderService {
+    pub(crate) provider: Arc<dyn Provider>,
+    catalog: OnceLock<Catalog>,
+    pub(crate) schema_response: OnceLock<pb::get_provider_schema::Response>,
+    pub(crate) stops: StopGenerations,
+}
+
+impl ProviderService {
+    pub fn new(provider: Arc<dyn Provider>) -> Self {
+        ProviderService {
+            provider,
+            catalog: OnceLock::new(),
+            schema_response: OnceLock::new(),
+            stops: StopGenerations::new(),
+        }
+    }
+
+    /// The gRPC server for this service, with message limits raised for large states.
+    pub fn into_server(self) -> ProviderServer<Self> {
+        ProviderServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Built on first use, not at start-up: Terraform starts the plugin several times per run and
+    /// some starts only ask for metadata or a cached schema.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        self.catalog.get_or_init(|| Catalog::build(self.provider.as_ref()))
+    }
+
+    pub(crate) fn context(&self, capabilities: Option<&pb::ClientCapabilities>) -> Context {
+        Context::new(self.stops.request_token(), convert::client_capabilities(capabilities))
+    }
+
+    pub(crate) fn resource(&self, type_name: &str) -> Result<&ResourceEntry, Diagnostics> {
+        self.catalog().resources.get(type_name).ok_or_else(|| {
+            Diagnostics::error("Unknown resource type", format!("This provider has no resource type {type_name:?}."))
+        })
+    }
+
+    pub(crate) fn data_source(&self, type_name: &str) -> Result<&DataSourceEntry, Diagnostics> {
+        self.catalog().data_sources.get(type_name).ok_or_else(|| {
+            Diagnostics::error("Unknown data source", format!("This provider has no data source {type_name:?}."))
+        })
+    }
+}
+
+/// Decodes a value Terraform sent; `what` names it in the error ("configuration", "prior state").
+pub(crate) fn decode(value: Option<&pb::DynamicValue>, ty: &Type, what: &str) -> Result<Value, Diagnostics> {
+    convert::decode(value, ty).map_err(|e| convert::codec_error(&format!("Invalid {what} received from Terraform"), &e))
+}
+
+/// Encodes a value produced by the provider; `what` names it in the error.
+pub(crate) fn encode(value: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostics> {
+    convert::encode(value, ty).map_err(|e| convert::codec_error(&format!("The provider produced an invalid {what}"), &e))
+}
+
+/// Runs a provider call that may be abandoned when Terraform asks us to stop.
+pub(crate) async fn cancellable<T>(
+    ctx: &Context,
+    call: impl Future<Output = Result<T, Diagnostics>>,
+) -> Result<T, Diagnostics> {
+    tokio::select! {
+        biased;
+        result = call => result,
+        () = ctx.cancelled() => Err(cancel::cancelled()),
+    }
+}
+
+/// The diagnostics of a call: its errors (if any) and the warnings it collected.
+pub(crate) fn finish(ctx: &Context, errors: Option<Diagnostics>) -> Vec<pb::Diagnostic> {
+    let mut all = errors.unwrap_or_default();
+    all.extend(ctx.take_warnings());
+    convert::diagnostics(&all)
+}
+
+/// A response that can carry diagnostics, so that a panic can be reported in any of them.
+pub(crate) trait Reply: Send + 'static {
+    fn add_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>);
+    fn error_count(&self) -> usize;
+}
+
+macro_rules! replies {
+    ($($module:ident),* $(,)?) => {$(
+        impl Reply for pb::$module::Response {
+            fn add_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>) {
+                self.diagnostics.extend(diagnostics);
+            }
+            fn error_count(&self) -> usize {
+                let error = pb::diagnostic::Severity::Error as i32;
+                self.diagnostics.iter().filter(|d| d.severity == error).count()
+            }
+        }
+    )*};
+}
+
+replies!(
+    get_metadata,
+    get_provider_schema,
+    validate_provider_config,
+    validate_resource_config,
+    validate_data_resource_config,
+    upgrade_resource_state,
+    get_resource_identity_schemas,
+    upgrade_resource_identity,
+    configure_provider,
+    read_resource,
+    plan_resource_change,
+    apply_resource_change,
+    import_resource_state,
+    move_resource_state,
+    read_data_source,
+    validate_ephemeral_resource_config,
+    open_ephemeral_resource,
+    renew_ephemeral_resource,
+    close_ephemeral_resource,
+    get_functions,
+);
+
+impl Reply for pb::call_function::Response {
+    fn add_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>) {
+        let text = diagnostics.iter().map(|d| format!("{}: {}", d.summary, d.detail)).collect::<Vec<_>>().join("\n");
+        self.error = Some(pb::FunctionError { text, function_argument: None });
+    }
+    fn error_count(&self) -> usize {
+        usize::from(self.error.is_some())
+    }
+}
+
+impl Reply for pb::stop_provider::Response {
+    fn add_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>) {
+        self.error = diagnostics.into_iter().map(|d| d.summary).collect::<Vec<_>>().join("; ");
+    }
+    fn error_count(&self) -> usize {
+        usize::from(!self.error.is_empty())
+    }
+}
+
+/// Runs one RPC body: a panic becomes an error diagnostic on `fallback()`, and the call is
+/// logged with its duration (never with values).
+async fn run<R: Reply>(
+    rpc: &'static str,
+    fallback: impl FnOnce() -> R,
+    body: impl Future<Output = R>,
+) -> Result<Response<R>, Status> {
+    let started = Instant::now();
+    crate::tf_trace!("rpc started", rpc = rpc);
+    let reply = match guard::catch_panic(body).await {
+        Ok(reply) => reply,
+        Err(panic) => {
+            let mut reply = fallback();
+            reply.add_diagnostics(convert::diagnostics(&panic));
+            reply
+        }
+    };
+    crate::tf_debug!(
+        "rpc finished",
+        rpc = rpc,
+        duration_us = started.elapsed().as_micros() as u64,
+        errors = reply.error_count(),
+    );
+    Ok(Response::new(reply))
+}
+
+#[tonic::async_trait]
+impl provider_server::Provider for ProviderService {
+    async fn get_metadata(
+        &self,
+        request: Request<pb::get_metadata::Request>,
+    ) -> Result<Response<pb::get_metadata::Response>, Status> {
+        let _ = request;
+        run("GetMetadata", Default::default, async { self.get_metadata() }).await
+    }
+
+    async fn get_provider_schema(
+        &self,
+        request: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        let _ = request;
+        run("GetProviderSchema", Default::default, async { self.get_provider_schema() }).await
+    }
+
+    async fn validate_provider_config(
+        &self,
+        request: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        run("ValidateProviderConfig", Default::default, self.validate_provider_config(request.into_inner())).await
+    }
+
+    async fn validate_resource_config(
+        &self,
+        request: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        run("ValidateResourceConfig", Default::default, self.validate_resource_config(request.into_inner())).await
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        request: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        run("ValidateDataResourceConfig", Default::default, self.validate_data_resource_config(request.into_inner()))
+            .await
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        request: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        run("UpgradeResourceState", Default::default, async { self.upgrade_resource_state(request.into_inner()) }).await
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        request: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        let _ = request;
+        run("GetResourceIdentitySchemas", Default::default, async { Default::default() }).await
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
+        let type_name = request.into_inner().type_name;
+        run("UpgradeResourceIdentity", Default::default, async move {
+            pb::upgrade_resource_identity::Response {
+                upgraded_identity: None,
+                diagnostics: super::rpc::unsupported("Resource identity", &type_name),
+            }
+        })
+        .await
+    }
+
+    async fn configure_provider(
+        &self,
+        request: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        run("ConfigureProvider", Default::default, self.configure_provider(request.into_inner())).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: Request<pb::read_resource::Request>,
+    ) -> Result<Response<pb::read_resource::Response>, Status> {
+        let request = request.into_inner();
+        let fallback = super::rpc::resource::read_fallback(&request);
+        run("ReadResource", || fallback, self.read_resource(request)).await
+    }
+
+    async fn plan_resource_change(
+        &self,
+        request: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        run("PlanResourceChange", Default::default, self.plan_resource_change(request.into_inner())).await
+    }
+
+    async fn apply_resource_change(
+        &self,
+        request: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        let request = request.into_inner();
+        let fallback = super::rpc::resource::apply_fallback(&request);
+        run("ApplyResourceChange", || fallback, self.apply_resource_change(request)).await
+    }
+
+    async fn import_resource_state(
+        &self,
+        request: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        run("ImportResourceState", Default::default, self.import_resource_state(request.into_inner())).await
+    }
+
+    async fn move_resource_state(
+        &self,
+        request: Request<pb::move_resource_state::Request>,
+    ) -> Result<Response<pb::move_resource_state::Response>, Status> {
+        let type_name = request.into_inner().target_type_name;
+        run("MoveResourceState", Default::default, async move {
+            pb::move_resource_state::Response {
+                diagnostics: super::rpc::unsupported("Moving state between resource types", &type_name),
+                ..Default::default()
+            }
+        })
+        .await
+    }
+
+    async fn read_data_source(
+        &self,
+        request: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        run("ReadDataSource", Default::default, self.read_data_source(request.into_inner())).await
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        request: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
+        let type_name = request.into_inner().type_name;
+        run("ValidateEphemeralResourceConfig", Default::default, async move {
+            pb::validate_ephemeral_resource_config::Response {
+                diagnostics: super::rpc::unsupported("Ephemeral resources", &type_name),
+            }
+        })
+        .await
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        request: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
+        let type_name = request.into_inner().type_name;
+        run("OpenEphemeralResource", Default::default, async move {
+            pb::open_ephemeral_resource::Response {
+                diagnostics: super::rpc::unsupported("Ephemeral resources", &type_name),
+                ..Default::default()
+            }
+        })
+        .await
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        request: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
+        let type_name = request.into_inner().type_name;
+        run("RenewEphemeralResource", Default::default, async move {
+            pb::renew_ephemeral_resource::Response {
+                diagnostics: super::rpc::unsupported("Ephemeral resources", &type_name),
+                ..Default::default()
+            }
+        })
+        .await
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        request: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
+        let type_name = request.into_inner().type_name;
+        run("CloseEphemeralResource", Default::default, async move {
+            pb::close_ephemeral_resource::Response {
+                diagnostics: super::rpc::unsupported("Ephemeral resources", &type_name),
+            }
+        })
+        .await
+    }
+
+    async fn get_functions(
+        &self,
+        request: Request<pb::get_functions::Request>,
+    ) -> Result<Response<pb::get_functions::Response>, Status> {
+        let _ = request;
+        run("GetFunctions", Default::default, async { Default::default() }).await
+    }
+
+    async fn call_function(
+        &self,
+        request: Request<pb::call_function::Request>,
+    ) -> Result<Response<pb::call_function::Response>, Status> {
+        let name = request.into_inner().name;
+        run("CallFunction", Default::default, async move {
+            let mut reply = pb::call_function::Response::default();
+            reply.add_diagnostics(super::rpc::unsupported("Provider functions", &name));
+            reply
+        })
+        .await
+    }
+
+    async fn stop_provider(
+        &self,
+        request: Request<pb::stop_provider::Request>,
+    ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        let _ = request;
+        run("StopProvider", Default::default, async {
+            self.stops.stop();
+            crate::tf_info!("stop requested: cancelling operations in flight");
+            pb::stop_provider::Response::default()
+        })
+        .await
+    }
+}
