@@ -238,7 +238,9 @@ impl AddonSet {
         ];
         let mut out = vec![("application_name", self.application_name.as_str()), ("project", self.project.as_str())];
         out.extend(optional.into_iter().filter_map(|(attr, v)| v.map(|v| (attr, v))));
-        out.extend(helm.iter().flat_map(|h| h.value_files.iter().flatten()).map(|f| ("source.helm.value_files", f.as_str())));
+        out.extend(
+            helm.iter().flat_map(|h| h.value_files.iter().flatten()).map(|f| ("source.helm.value_files", f.as_str())),
+        );
         out
     }
 
@@ -311,7 +313,8 @@ impl Selector {
 impl Source {
     fn to_json(&self, syntax: Syntax) -> Json {
         let mut map = Map::new();
-        let expanded = self.from_metadata.map(|repo| (repo.repo_url(syntax), repo.path(syntax), repo.target_revision(syntax)));
+        let expanded =
+            self.from_metadata.map(|repo| (repo.repo_url(syntax), repo.path(syntax), repo.target_revision(syntax)));
         let (repo_url, path, revision) = match expanded {
             Some((url, path, revision)) => (
                 Some(url),
@@ -411,7 +414,10 @@ const MODELLED_SPEC_KEYS: [&str; 4] = ["goTemplate", "syncPolicy", "generators",
 pub fn check_importable(object: &Json) -> Result<Vec<String>, ShapeError> {
     let kind = text(object, "/kind").unwrap_or_default();
     if kind != KIND || text(object, "/apiVersion").as_deref() != Some(API_VERSION) {
-        return Err(ShapeError::NotAnApplicationSet(format!("{} {kind}", text(object, "/apiVersion").unwrap_or_default())));
+        return Err(ShapeError::NotAnApplicationSet(format!(
+            "{} {kind}",
+            text(object, "/apiVersion").unwrap_or_default()
+        )));
     }
     let generators = object.pointer("/spec/generators").and_then(Json::as_array).cloned().unwrap_or_default();
     let kinds: Vec<String> =
@@ -464,9 +470,10 @@ impl AddonSet {
 
 impl Selector {
     fn from_json(v: &Json) -> Selector {
-        let match_labels = v.get("matchLabels").and_then(Json::as_object).map(|m| {
-            m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
-        });
+        let match_labels = v
+            .get("matchLabels")
+            .and_then(Json::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
         let match_expressions = v
             .get("matchExpressions")
             .and_then(Json::as_array)
@@ -633,7 +640,11 @@ mod tests {
                 directory: Some(Directory { recurse: Some(true), include: None, exclude: Some("exclude/*".into()) }),
                 ..Source::default()
             },
-            destination: Some(Destination { name: Some("{{name}}".into()), server: None, namespace: Some("argocd".into()) }),
+            destination: Some(Destination {
+                name: Some("{{name}}".into()),
+                server: None,
+                namespace: Some("argocd".into()),
+            }),
             sync_policy: Some(SyncPolicy { automated: Some(Automated::default()), sync_options: None }),
             preserve_resources_on_deletion: Some(true),
             go_template: None,
@@ -649,7 +660,10 @@ mod tests {
         let json = set.to_json();
         assert_eq!(json["spec"]["goTemplate"], json!(true));
         assert_eq!(json["spec"]["template"]["metadata"]["name"], json!("cluster-addons-{{.name}}"));
-        assert_eq!(json["spec"]["template"]["spec"]["source"]["repoURL"], json!("{{.metadata.annotations.addons_repo_url}}"));
+        assert_eq!(
+            json["spec"]["template"]["spec"]["source"]["repoURL"],
+            json!("{{.metadata.annotations.addons_repo_url}}")
+        );
         assert_eq!(json["spec"]["template"]["spec"]["destination"], json!({ "name": "{{.name}}" }));
     }
 
@@ -718,7 +732,11 @@ mod tests {
         let selector = Selector {
             match_labels: Some(BTreeMap::from([("environment".into(), "prod".into())])),
             match_expressions: vec![
-                Requirement { key: "akuity.io/argo-cd-cluster-name".into(), operator: "NotIn".into(), values: Some(vec!["in-cluster".into(), "hub".into()]) },
+                Requirement {
+                    key: "akuity.io/argo-cd-cluster-name".into(),
+                    operator: "NotIn".into(),
+                    values: Some(vec!["in-cluster".into(), "hub".into()]),
+                },
                 Requirement { key: "tier".into(), operator: "In".into(), values: Some(vec!["a".into()]) },
                 Requirement { key: "enable_x".into(), operator: "Exists".into(), values: None },
                 Requirement { key: "legacy".into(), operator: "DoesNotExist".into(), values: None },

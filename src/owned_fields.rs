@@ -154,7 +154,10 @@ mod tests {
             "spec": { "template": { "spec": { "destination": { "name": "{{name}}", "namespace": "argocd" } } } } });
         let set = FieldSet::of_object(&applied).union(FieldSet::managed_by(&live(), "terraform-provider-gitopsbridge"));
         let projected = set.project(&live());
-        assert_eq!(projected["spec"]["template"]["spec"]["destination"], json!({ "name": "{{name}}", "namespace": "edited" }));
+        assert_eq!(
+            projected["spec"]["template"]["spec"]["destination"],
+            json!({ "name": "{{name}}", "namespace": "edited" })
+        );
         assert_eq!(projected["metadata"], json!({ "name": "addons", "namespace": "argocd" }));
         assert!(projected.get("status").is_none());
         assert!(projected["metadata"].get("finalizers").is_none());

@@ -121,7 +121,8 @@ fn opt_bool(v: &Value) -> Option<bool> {
 /// # Errors
 /// [`AddonSetError::Missing`] when a value the object needs is not known.
 pub fn model_from_value(v: &Value) -> Result<AddonSet, AddonSetError> {
-    let required = |attribute: &'static str| tf_values::string(v.get(attribute)).ok_or(AddonSetError::Missing { attribute });
+    let required =
+        |attribute: &'static str| tf_values::string(v.get(attribute)).ok_or(AddonSetError::Missing { attribute });
     let source = tf_values::block(v.get("source")).ok_or(AddonSetError::Missing { attribute: "source" })?;
     let s = |name: &str| tf_values::string(source.get(name));
     Ok(AddonSet {
@@ -257,7 +258,11 @@ pub fn model_into_value(m: &AddonSet, base: &Value) -> Value {
     v.set(
         "destination",
         block_value(m.destination.as_ref().map(|d| {
-            Value::object([("name", opt_str(&d.name)), ("server", opt_str(&d.server)), ("namespace", opt_str(&d.namespace))])
+            Value::object([
+                ("name", opt_str(&d.name)),
+                ("server", opt_str(&d.server)),
+                ("namespace", opt_str(&d.namespace)),
+            ])
         })),
     );
     v.set(
@@ -412,9 +417,15 @@ fn check_application_name(name: &str) -> Result<(), String> {
     if !application_set::is_templated(name) {
         return check_dns_subdomain(name).map_err(|e| e.to_string());
     }
-    let literal: String = name.split("{{").enumerate().map(|(i, part)| if i == 0 { part } else { part.split_once("}}").map_or("", |(_, rest)| rest) }).collect();
+    let literal: String = name
+        .split("{{")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once("}}").map_or("", |(_, rest)| rest) })
+        .collect();
     match literal.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))) {
-        Some(c) => Err(format!("contains {c:?} outside its templates; Application names may only hold lowercase letters, digits, '-' and '.'")),
+        Some(c) => Err(format!(
+            "contains {c:?} outside its templates; Application names may only hold lowercase letters, digits, '-' and '.'"
+        )),
         None => Ok(()),
     }
 }
@@ -428,7 +439,11 @@ fn parse_duration(text: &str) -> Option<Duration> {
             '0'..='9' => digits.push(c),
             'h' | 'm' | 's' if !digits.is_empty() => {
                 let n: u64 = digits.parse().ok()?;
-                total = total.checked_add(n.checked_mul(match c { 'h' => 3600, 'm' => 60, _ => 1 })?)?;
+                total = total.checked_add(n.checked_mul(match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                })?)?;
                 digits.clear();
             }
             _ => return None,
@@ -465,14 +480,22 @@ pub fn validate_config(config: &Value) -> Diagnostics {
     if let Some(name) = config.get("application_name").as_str()
         && let Err(e) = check_application_name(name)
     {
-        error(AttributePath::root("application_name"), "Invalid Application name", format!("The Application name {name:?} {e}."));
+        error(
+            AttributePath::root("application_name"),
+            "Invalid Application name",
+            format!("The Application name {name:?} {e}."),
+        );
     }
 
     // Every string Argo CD templates: braces must balance. Selector values are labels, checked below.
     for attr in ["application_name", "project", "source", "destination"] {
         each_string(config.get(attr), AttributePath::root(attr), &mut |path, text| {
             if let Err(e) = application_set::check_braces(text) {
-                error(path.clone(), "Unbalanced template braces", format!("The value {text:?} is not a valid Argo CD template: {e}."));
+                error(
+                    path.clone(),
+                    "Unbalanced template braces",
+                    format!("The value {text:?} is not a valid Argo CD template: {e}."),
+                );
             }
         });
     }
@@ -502,7 +525,11 @@ pub fn validate_config(config: &Value) -> Diagnostics {
                 if let Some(value) = value.as_str()
                     && let Err(e) = check_label_value(value)
                 {
-                    error(path.clone().attr("values").index(j), "Invalid label value", format!("The value {value:?} {e}."));
+                    error(
+                        path.clone().attr("values").index(j),
+                        "Invalid label value",
+                        format!("The value {value:?} {e}."),
+                    );
                 }
             }
             let Some(operator) = expr.get("operator").as_str() else { continue };
@@ -850,25 +877,30 @@ impl AddonSetResource {
     }
 
     async fn read_impl(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, AddonSetError> {
-        let namespace = tf_values::string(state.get("namespace")).ok_or(AddonSetError::Missing { attribute: "namespace" })?;
+        let namespace =
+            tf_values::string(state.get("namespace")).ok_or(AddonSetError::Missing { attribute: "namespace" })?;
         let name = tf_values::string(state.get("name")).ok_or(AddonSetError::Missing { attribute: "name" })?;
         let hub = self.provider.hub().await?;
         let Some(object) = hub.application_sets(&namespace).get(ctx, &name).await? else { return Ok(None) };
         let live = serde_json::to_value(&object).unwrap_or_default();
-        let (new_state, ignored) = state_from_live(state, &live)
-            .map_err(|source| AddonSetError::NotImportable { namespace, name, source })?;
+        let (new_state, ignored) =
+            state_from_live(state, &live).map_err(|source| AddonSetError::NotImportable { namespace, name, source })?;
         if !ignored.is_empty() {
             ctx.warn(
                 None,
                 "Fields left unmanaged",
-                format!("gitopsbridge_addon_set does not manage {}; they stay as they are on the hub.", ignored.join(", ")),
+                format!(
+                    "gitopsbridge_addon_set does not manage {}; they stay as they are on the hub.",
+                    ignored.join(", ")
+                ),
             );
         }
         Ok(Some(new_state))
     }
 
     async fn delete_impl(&self, ctx: &Context, prior: &Value) -> Result<(), AddonSetError> {
-        let (Some(namespace), Some(name)) = (tf_values::string(prior.get("namespace")), tf_values::string(prior.get("name")))
+        let (Some(namespace), Some(name)) =
+            (tf_values::string(prior.get("namespace")), tf_values::string(prior.get("name")))
         else {
             return Ok(());
         };
@@ -888,9 +920,12 @@ impl AddonSetResource {
             Ok(object.map(|o| o.metadata.finalizers.unwrap_or_default()))
         };
         wait_until_gone(ctx, timeout, probe).await.map_err(|e| match e {
-            WaitError::TimedOut(finalizers) => {
-                AddonSetError::DeleteTimeout { namespace: namespace.clone(), name: name.clone(), finalizers, waited: timeout }
-            }
+            WaitError::TimedOut(finalizers) => AddonSetError::DeleteTimeout {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                finalizers,
+                waited: timeout,
+            },
             WaitError::Hub(hub) => AddonSetError::Hub(hub),
         })
     }
@@ -925,7 +960,13 @@ impl Resource for AddonSetResource {
         self.read_impl(ctx, &state).await.map_err(AddonSetError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Context,
+        _prior: Value,
+        planned: Value,
+        _config: &Value,
+    ) -> Result<Value, Diagnostics> {
         let set = model_from_value(&planned).map_err(AddonSetError::into_diagnostics)?;
         // The plan showed the user these fields: the configuration wins over hand edits.
         self.apply(ctx, &set, true).await.map_err(AddonSetError::into_diagnostics)?;
@@ -975,70 +1016,92 @@ mod tests {
 
     /// The configuration of `examples/resources/gitopsbridge_addon_set/resource.tf`'s addons set.
     fn addons_config() -> Value {
-        full(&schema().block, Value::object([
-            ("name", Value::from("cluster-addons")),
-            ("namespace", Value::from("argocd")),
-            ("application_name", Value::from("bootstrap-addons")),
-            ("preserve_resources_on_deletion", Value::from(true)),
-            (
-                "cluster_selector",
-                one(Value::object([(
-                    "match_expressions",
-                    Value::List(vec![Value::object([
-                        ("key", Value::from("akuity.io/argo-cd-cluster-name")),
-                        ("operator", Value::from("NotIn")),
-                        ("values", Value::strings(["in-cluster"])),
-                    ])]),
-                )])),
-            ),
-            (
-                "source",
-                one(Value::object([
-                    ("from_metadata", Value::from("addons")),
-                    ("directory", one(Value::object([("recurse", Value::from(true)), ("exclude", Value::from("exclude/*"))]))),
-                ])),
-            ),
-            ("destination", one(Value::object([("namespace", Value::from("argocd")), ("name", Value::from("{{name}}"))]))),
-            ("sync_policy", one(Value::object([("automated", one(Value::object::<&str>([])))]))),
-        ]))
+        full(
+            &schema().block,
+            Value::object([
+                ("name", Value::from("cluster-addons")),
+                ("namespace", Value::from("argocd")),
+                ("application_name", Value::from("bootstrap-addons")),
+                ("preserve_resources_on_deletion", Value::from(true)),
+                (
+                    "cluster_selector",
+                    one(Value::object([(
+                        "match_expressions",
+                        Value::List(vec![Value::object([
+                            ("key", Value::from("akuity.io/argo-cd-cluster-name")),
+                            ("operator", Value::from("NotIn")),
+                            ("values", Value::strings(["in-cluster"])),
+                        ])]),
+                    )])),
+                ),
+                (
+                    "source",
+                    one(Value::object([
+                        ("from_metadata", Value::from("addons")),
+                        (
+                            "directory",
+                            one(Value::object([("recurse", Value::from(true)), ("exclude", Value::from("exclude/*"))])),
+                        ),
+                    ])),
+                ),
+                (
+                    "destination",
+                    one(Value::object([("namespace", Value::from("argocd")), ("name", Value::from("{{name}}"))])),
+                ),
+                ("sync_policy", one(Value::object([("automated", one(Value::object::<&str>([])))]))),
+            ]),
+        )
     }
 
     /// The workloads set of the same example.
     fn workloads_config() -> Value {
         let not_in = |key: &str, value: &str| {
-            Value::object([("key", Value::from(key)), ("operator", Value::from("NotIn")), ("values", Value::strings([value]))])
+            Value::object([
+                ("key", Value::from(key)),
+                ("operator", Value::from("NotIn")),
+                ("values", Value::strings([value])),
+            ])
         };
-        full(&schema().block, Value::object([
-            ("name", Value::from("workloads")),
-            ("namespace", Value::from("argocd")),
-            ("application_name", Value::from("workload-{{metadata.labels.environment}}")),
-            ("preserve_resources_on_deletion", Value::from(false)),
-            (
-                "cluster_selector",
-                one(Value::object([(
-                    "match_expressions",
-                    Value::List(vec![
-                        not_in("akuity.io/argo-cd-cluster-name", "in-cluster"),
-                        not_in("environment", "control-plane"),
-                    ]),
-                )])),
-            ),
-            (
-                "source",
-                one(Value::object([
-                    ("from_metadata", Value::from("workload")),
-                    ("directory", one(Value::object([("recurse", Value::from(true)), ("exclude", Value::from("exclude/*"))]))),
-                ])),
-            ),
-            ("destination", one(Value::object([("namespace", Value::from("workload")), ("name", Value::from("{{name}}"))]))),
-            (
-                "sync_policy",
-                one(Value::object([
-                    ("automated", one(Value::object::<&str>([]))),
-                    ("sync_options", Value::strings(["CreateNamespace=true"])),
-                ])),
-            ),
-        ]))
+        full(
+            &schema().block,
+            Value::object([
+                ("name", Value::from("workloads")),
+                ("namespace", Value::from("argocd")),
+                ("application_name", Value::from("workload-{{metadata.labels.environment}}")),
+                ("preserve_resources_on_deletion", Value::from(false)),
+                (
+                    "cluster_selector",
+                    one(Value::object([(
+                        "match_expressions",
+                        Value::List(vec![
+                            not_in("akuity.io/argo-cd-cluster-name", "in-cluster"),
+                            not_in("environment", "control-plane"),
+                        ]),
+                    )])),
+                ),
+                (
+                    "source",
+                    one(Value::object([
+                        ("from_metadata", Value::from("workload")),
+                        (
+                            "directory",
+                            one(Value::object([("recurse", Value::from(true)), ("exclude", Value::from("exclude/*"))])),
+                        ),
+                    ])),
+                ),
+                (
+                    "destination",
+                    one(Value::object([("namespace", Value::from("workload")), ("name", Value::from("{{name}}"))])),
+                ),
+                (
+                    "sync_policy",
+                    one(Value::object([
+                        ("automated", one(Value::object::<&str>([]))),
+                        ("sync_options", Value::strings(["CreateNamespace=true"])),
+                    ])),
+                ),
+            ]),
+        )
     }
 
     fn resource() -> AddonSetResource {
@@ -1072,65 +1135,24 @@ mod tests {
         check(&schema().block, TYPE_NAME);
     }
 
+    /// The bootstrap ApplicationSets as users `kubectl apply` them today (YAML of the GitOps
+    /// Bridge's `bootstrap/` directory, as JSON); the end-to-end tests pin them on the hub too.
+    fn bootstrap_fixture(file: &str) -> serde_json::Value {
+        let text = match file {
+            "addons" => include_str!("../../tests/fixtures/bootstrap/addons.json"),
+            _ => include_str!("../../tests/fixtures/bootstrap/workloads.json"),
+        };
+        serde_json::from_str(text).expect("fixture JSON")
+    }
+
     #[test]
     fn bootstrap_addons_come_out_as_the_yaml_users_apply_today() {
-        let expected = json!({
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": { "name": "cluster-addons", "namespace": "argocd" },
-            "spec": {
-                "syncPolicy": { "preserveResourcesOnDeletion": true },
-                "generators": [{ "clusters": { "selector": { "matchExpressions": [
-                    { "key": "akuity.io/argo-cd-cluster-name", "operator": "NotIn", "values": ["in-cluster"] }
-                ]}}}],
-                "template": {
-                    "metadata": { "name": "bootstrap-addons" },
-                    "spec": {
-                        "project": "default",
-                        "source": {
-                            "repoURL": "{{metadata.annotations.addons_repo_url}}",
-                            "path": "{{metadata.annotations.addons_repo_basepath}}{{metadata.annotations.addons_repo_path}}",
-                            "targetRevision": "{{metadata.annotations.addons_repo_revision}}",
-                            "directory": { "recurse": true, "exclude": "exclude/*" }
-                        },
-                        "destination": { "namespace": "argocd", "name": "{{name}}" },
-                        "syncPolicy": { "automated": {} }
-                    }
-                }
-            }
-        });
-        assert_eq!(applied_json(&addons_config()), expected);
+        assert_eq!(applied_json(&addons_config()), bootstrap_fixture("addons"));
     }
 
     #[test]
     fn bootstrap_workloads_come_out_as_the_yaml_users_apply_today() {
-        let expected = json!({
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": { "name": "workloads", "namespace": "argocd" },
-            "spec": {
-                "syncPolicy": { "preserveResourcesOnDeletion": false },
-                "generators": [{ "clusters": { "selector": { "matchExpressions": [
-                    { "key": "akuity.io/argo-cd-cluster-name", "operator": "NotIn", "values": ["in-cluster"] },
-                    { "key": "environment", "operator": "NotIn", "values": ["control-plane"] }
-                ]}}}],
-                "template": {
-                    "metadata": { "name": "workload-{{metadata.labels.environment}}" },
-                    "spec": {
-                        "project": "default",
-                        "source": {
-                            "repoURL": "{{metadata.annotations.workload_repo_url}}",
-                            "path": "{{metadata.annotations.workload_repo_basepath}}{{metadata.annotations.workload_repo_path}}",
-                            "targetRevision": "{{metadata.annotations.workload_repo_revision}}",
-                            "directory": { "recurse": true, "exclude": "exclude/*" }
-                        },
-                        "destination": { "namespace": "workload", "name": "{{name}}" },
-                        "syncPolicy": { "automated": {}, "syncOptions": ["CreateNamespace=true"] }
-                    }
-                }
-            }
-        });
-        assert_eq!(applied_json(&workloads_config()), expected);
+        assert_eq!(applied_json(&workloads_config()), bootstrap_fixture("workloads"));
     }
 
     #[test]
@@ -1170,7 +1192,11 @@ mod tests {
         let mut go = config.clone();
         go.set("go_template", Value::from(true));
         go.set("application_name", Value::from("cluster-addons-{{name}}"));
-        let request = PlanRequest { prior_state: &p, proposed_new_state: go.clone(), config: &config_with(&go, "application_name", Value::Null) };
+        let request = PlanRequest {
+            prior_state: &p,
+            proposed_new_state: go.clone(),
+            config: &config_with(&go, "application_name", Value::Null),
+        };
         let p2 = resource().plan_impl(request).unwrap().planned_state;
         assert_eq!(p2.get("application_name").as_str(), Some("cluster-addons-{{.name}}"));
 
@@ -1239,8 +1265,16 @@ mod tests {
         let cases: Vec<(&str, Value, &str)> = vec![
             ("object name", edited(|c| c.set("name", Value::from("Cluster_Addons"))), "name"),
             ("namespace", edited(|c| c.set("namespace", Value::from("argo.cd"))), "namespace"),
-            ("application name", edited(|c| c.set("application_name", Value::from("Addons-{{name}}"))), "application_name"),
-            ("unbalanced braces", edited(|c| c.set("application_name", Value::from("addons-{{name"))), "application_name"),
+            (
+                "application name",
+                edited(|c| c.set("application_name", Value::from("Addons-{{name}}"))),
+                "application_name",
+            ),
+            (
+                "unbalanced braces",
+                edited(|c| c.set("application_name", Value::from("addons-{{name"))),
+                "application_name",
+            ),
             (
                 "operator",
                 edited(|c| first_expression(c).set("operator", Value::from("NotEquals"))),
@@ -1282,14 +1316,22 @@ mod tests {
                 }),
                 "cluster_selector[0].match_labels[\"-env\"]",
             ),
-            ("from_metadata value", edited(|c| in_block(c, "source").set("from_metadata", Value::from("addon"))), "source[0].from_metadata"),
+            (
+                "from_metadata value",
+                edited(|c| in_block(c, "source").set("from_metadata", Value::from("addon"))),
+                "source[0].from_metadata",
+            ),
             (
                 "from_metadata with repo_url",
                 edited(|c| in_block(c, "source").set("repo_url", Value::from("https://github.com/x/y"))),
                 "source[0].repo_url",
             ),
             ("no repository", edited(|c| in_block(c, "source").set("from_metadata", Value::Null)), "source[0]"),
-            ("braces in path", edited(|c| in_block(c, "source").set("path", Value::from("{{metadata.labels.x}"))), "source[0].path"),
+            (
+                "braces in path",
+                edited(|c| in_block(c, "source").set("path", Value::from("{{metadata.labels.x}"))),
+                "source[0].path",
+            ),
             (
                 "braces in a block",
                 edited(|c| {
@@ -1297,7 +1339,11 @@ mod tests {
                 }),
                 "source[0].directory[0].include",
             ),
-            ("name and server", edited(|c| in_block(c, "destination").set("server", Value::from("{{server}}"))), "destination[0].server"),
+            (
+                "name and server",
+                edited(|c| in_block(c, "destination").set("server", Value::from("{{server}}"))),
+                "destination[0].server",
+            ),
             (
                 "delete timeout",
                 edited(|c| c.set("timeouts", one(Value::object([("delete", Value::from("5 minutes"))])))),
@@ -1355,8 +1401,15 @@ mod tests {
 
     #[test]
     fn durations() {
-        let cases: &[(&str, Option<u64>)] =
-            &[("90s", Some(90)), ("10m", Some(600)), ("1h30m", Some(5400)), ("", None), ("5", None), ("m", None), ("1d", None)];
+        let cases: &[(&str, Option<u64>)] = &[
+            ("90s", Some(90)),
+            ("10m", Some(600)),
+            ("1h30m", Some(5400)),
+            ("", None),
+            ("5", None),
+            ("m", None),
+            ("1d", None),
+        ];
         for (text, want) in cases {
             assert_eq!(parse_duration(text).map(|d| d.as_secs()), *want, "{text:?}");
         }
@@ -1369,7 +1422,8 @@ mod tests {
         }
     }
 
-    const ADDON_ANNOTATIONS: [&str; 4] = ["addons_repo_url", "addons_repo_basepath", "addons_repo_path", "addons_repo_revision"];
+    const ADDON_ANNOTATIONS: [&str; 4] =
+        ["addons_repo_url", "addons_repo_basepath", "addons_repo_path", "addons_repo_revision"];
 
     #[test]
     fn hints_say_what_argo_cd_would_make_of_the_selection() {
@@ -1377,17 +1431,25 @@ mod tests {
         let summaries = |matched: &[ClusterFacts]| -> Vec<(String, String)> {
             hints(&set, matched).into_iter().map(|h| (h.attribute.to_string(), h.summary)).collect()
         };
-        assert_eq!(summaries(&[]), [("cluster_selector".to_string(), "The cluster selector matches no cluster".to_string())]);
+        assert_eq!(
+            summaries(&[]),
+            [("cluster_selector".to_string(), "The cluster selector matches no cluster".to_string())]
+        );
         assert!(summaries(&[cluster("eks-blue", &ADDON_ANNOTATIONS)]).is_empty());
-        let lacking = hints(&set, &[cluster("eks-blue", &ADDON_ANNOTATIONS), cluster("eks-green", &["addons_repo_url"])]);
+        let lacking =
+            hints(&set, &[cluster("eks-blue", &ADDON_ANNOTATIONS), cluster("eks-green", &["addons_repo_url"])]);
         let paths: Vec<String> = lacking.iter().map(|h| h.attribute.to_string()).collect();
-        assert_eq!(paths, ["source[0].from_metadata", "source[0].from_metadata", "source[0].from_metadata", "application_name"]);
+        assert_eq!(
+            paths,
+            ["source[0].from_metadata", "source[0].from_metadata", "source[0].from_metadata", "application_name"]
+        );
         assert!(lacking[0].detail.contains("eks-green") && !lacking[0].detail.contains("eks-blue"));
         assert!(lacking[3].detail.contains("cluster-addons-{{name}}"));
 
         let mut templated = set.clone();
         templated.application_name = "addons-{{name}}".into();
-        templated.destination = Some(Destination { namespace: Some("{{metadata.annotations.team}}".into()), ..Destination::default() });
+        templated.destination =
+            Some(Destination { namespace: Some("{{metadata.annotations.team}}".into()), ..Destination::default() });
         let two = [cluster("a", &ADDON_ANNOTATIONS), cluster("b", &ADDON_ANNOTATIONS)];
         let found: Vec<(String, String)> =
             hints(&templated, &two).into_iter().map(|h| (h.attribute.to_string(), h.summary)).collect();
@@ -1435,8 +1497,12 @@ mod tests {
 
     #[test]
     fn a_missing_crd_is_named() {
-        let status = kube::core::Status::failure("the server could not find the requested resource", "NotFound").with_code(404);
-        let error = AddonSetError::Hub(HubError::CrdMissing { resource: CRD_NAME.into(), source: kube::Error::Api(Box::new(status)) });
+        let status =
+            kube::core::Status::failure("the server could not find the requested resource", "NotFound").with_code(404);
+        let error = AddonSetError::Hub(HubError::CrdMissing {
+            resource: CRD_NAME.into(),
+            source: kube::Error::Api(Box::new(status)),
+        });
         let diags = error.into_diagnostics();
         assert!(diags.to_string().contains("applicationsets.argoproj.io"), "{diags}");
     }

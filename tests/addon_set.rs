@@ -1,0 +1,310 @@
+//! End-to-end tests of `gitopsbridge_addon_set`: real terraform, our provider, and the Kubernetes
+//! API test server (with Argo CD's real ApplicationSet CRD) as the hub.
+
+mod support;
+
+use std::path::PathBuf;
+
+use kube_test_server::{ARGOCD_FINALIZER, Options, Resource, TestServer};
+use serde_json::{Value as Json, json};
+use support::{PlanOutcome, Workspace, required_providers};
+use tempfile::TempDir;
+
+const EXAMPLE: &str = include_str!("../examples/resources/gitopsbridge_addon_set/resource.tf");
+
+/// A running test hub and a kubeconfig for it; the runtime keeps serving while terraform runs.
+struct Hub {
+    server: TestServer,
+    _dir: TempDir,
+    kubeconfig: PathBuf,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Hub {
+    fn start(options: Options) -> Hub {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let server = runtime.block_on(TestServer::start(options)).expect("test server");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig, "hub").expect("kubeconfig");
+        Hub { server, _dir: dir, kubeconfig, _runtime: runtime }
+    }
+
+    /// Argo CD installed: the CRD, and finalizers on new ApplicationSets that the simulated
+    /// controller releases after a few reads of a deleting object.
+    fn with_argocd() -> Hub {
+        Hub::start(Options::default().with_crd(crd_path()).with_argocd_finalizer().release_finalizers_after_gets(2))
+    }
+
+    /// A configuration: the provider pointed at this hub, then `resources`.
+    fn config(&self, resources: &str) -> String {
+        format!(
+            "{}\nprovider \"gitopsbridge\" {{\n  hub {{\n    config_path    = \"{}\"\n    config_context = \"hub\"\n  }}\n}}\n\n{resources}",
+            required_providers(),
+            self.kubeconfig.display()
+        )
+    }
+
+    fn appset(&self, name: &str) -> Option<Json> {
+        self.server.get(Resource::ApplicationSet, "argocd", name)
+    }
+
+    /// A cluster Secret as the gitops-bridge module writes it.
+    fn add_cluster(&self, name: &str, environment: &str, annotations: Json) {
+        let secret = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": name, "namespace": "argocd",
+                "labels": { "argocd.argoproj.io/secret-type": "cluster", "environment": environment },
+                "annotations": annotations
+            },
+            "stringData": { "name": name, "server": format!("https://{name}.example.com") }
+        });
+        self.server.apply(Resource::Secret, "argocd", "gitops-bridge", secret, false).expect("cluster Secret");
+    }
+}
+
+/// Argo CD's CRD: `KUBE_TEST_SERVER_CRD`, else `shared/argocd/` in the nearest ancestor of the
+/// checkout that has it (git worktrees sit deeper than the main checkout).
+fn crd_path() -> PathBuf {
+    if std::env::var_os("KUBE_TEST_SERVER_CRD").is_some() {
+        return kube_test_server::argocd_crd_path();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/argocd/applicationset-crd.yaml"))
+        .find(|path| path.exists())
+        .unwrap_or_else(kube_test_server::argocd_crd_path)
+}
+
+fn fixture(name: &str) -> Json {
+    let text = std::fs::read_to_string(format!("{}/tests/fixtures/bootstrap/{name}.json", env!("CARGO_MANIFEST_DIR")))
+        .expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// The parts of a live object that came from us, for comparing with what users apply.
+fn as_applied(live: &Json) -> Json {
+    json!({
+        "apiVersion": live["apiVersion"],
+        "kind": live["kind"],
+        "metadata": { "name": live["metadata"]["name"], "namespace": live["metadata"]["namespace"] },
+        "spec": live["spec"],
+    })
+}
+
+fn assert_plan_changes(ws: &Workspace, expect: &str) {
+    match ws.plan() {
+        PlanOutcome::Changes(plan) => assert!(plan.contains(expect), "plan should mention {expect:?}:\n{plan}"),
+        PlanOutcome::NoChanges => panic!("expected changes mentioning {expect:?}, the plan was empty"),
+    }
+}
+
+#[test]
+fn addon_set_acceptance_rhythm_with_the_bootstrap_pair() {
+    let hub = Hub::with_argocd();
+    let config = hub.config(EXAMPLE);
+    let ws = Workspace::new(&config);
+
+    // Create: both ApplicationSets land on the hub field for field as users apply them today.
+    ws.apply();
+    for (name, file) in [("cluster-addons", "addons"), ("workloads", "workloads")] {
+        let live = hub.appset(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(as_applied(&live), fixture(file), "{name}");
+        let managers: Vec<&str> = live["metadata"]["managedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["manager"].as_str())
+            .collect();
+        assert!(managers.contains(&"terraform-provider-gitopsbridge"), "{managers:?}");
+    }
+    ws.assert_plan_empty();
+
+    // Import verify: a fresh state imported from the hub equals the applied one.
+    let imported = Workspace::new(&config);
+    imported.import("gitopsbridge_addon_set.addons", "argocd/cluster-addons");
+    imported.import("gitopsbridge_addon_set.workloads", "argocd/workloads");
+    for address in ["gitopsbridge_addon_set.addons", "gitopsbridge_addon_set.workloads"] {
+        assert_eq!(imported.resource(address), ws.resource(address), "{address}");
+    }
+    imported.assert_plan_empty();
+
+    // In-place update.
+    ws.write(
+        "main.tf",
+        &config.replace("\"CreateNamespace=true\"", "\"CreateNamespace=true\", \"ServerSideApply=true\""),
+    );
+    let applied = ws.apply();
+    assert!(applied.contains("0 added, 1 changed, 0 destroyed"), "{applied}");
+    let options = &hub.appset("workloads").unwrap()["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"];
+    assert_eq!(options, &json!(["CreateNamespace=true", "ServerSideApply=true"]));
+    ws.assert_plan_empty();
+
+    // Fields others add are not drift; our own fields changed by hand are.
+    hub.server
+        .merge_patch(
+            Resource::ApplicationSet,
+            "argocd",
+            "cluster-addons",
+            "kubectl-edit",
+            json!({ "spec": { "strategy": { "type": "AllAtOnce" } } }),
+        )
+        .expect("foreign edit");
+    ws.assert_plan_empty();
+    hub.server
+        .merge_patch(
+            Resource::ApplicationSet,
+            "argocd",
+            "cluster-addons",
+            "kubectl-edit",
+            json!({ "spec": { "template": { "spec": { "destination": { "namespace": "kube-system" } } } } }),
+        )
+        .expect("edit of an owned field");
+    assert_plan_changes(&ws, "kube-system");
+    ws.apply();
+    assert_eq!(
+        hub.appset("cluster-addons").unwrap()["spec"]["template"]["spec"]["destination"]["namespace"],
+        json!("argocd")
+    );
+    ws.assert_plan_empty();
+
+    // Disappears: deleted out of band, the next plan re-creates it.
+    hub.server.delete(Resource::ApplicationSet, "argocd", "workloads").expect("delete");
+    hub.server.remove_finalizers(Resource::ApplicationSet, "argocd", "workloads").expect("release");
+    assert!(hub.appset("workloads").is_none());
+    assert_plan_changes(&ws, "will be created");
+    ws.apply();
+    assert!(hub.appset("workloads").is_some());
+
+    // Destroy waits until Argo CD has released its finalizers and nothing is left.
+    ws.destroy();
+    assert!(hub.appset("cluster-addons").is_none() && hub.appset("workloads").is_none());
+}
+
+#[test]
+fn bad_inputs_name_their_attribute_and_never_reach_the_hub() {
+    let hub = Hub::with_argocd();
+    let good = r#"resource "gitopsbridge_addon_set" "x" {
+  name = "addons"
+  cluster_selector {
+    match_expressions {
+      key      = "environment"
+      operator = "NotIn"
+      values   = ["control-plane"]
+    }
+  }
+  source {
+    from_metadata = "addons"
+  }
+}
+"#;
+    let cases: [(&str, &str, &str, &str); 7] = [
+        ("name = \"addons\"", "name = \"Addons_Set\"", "Invalid ApplicationSet name", "name = \"Addons_Set\""),
+        ("operator = \"NotIn\"", "operator = \"NotEquals\"", "Invalid selector operator", "operator = \"NotEquals\""),
+        (
+            "operator = \"NotIn\"",
+            "operator = \"Exists\"",
+            "Selector values not allowed",
+            "values   = [\"control-plane\"]",
+        ),
+        (
+            "from_metadata = \"addons\"",
+            "from_metadata = \"addon\"",
+            "Invalid from_metadata",
+            "from_metadata = \"addon\"",
+        ),
+        (
+            "from_metadata = \"addons\"",
+            "from_metadata = \"addons\"\n    repo_url = \"https://github.com/x/y\"",
+            "Conflicting source settings",
+            "repo_url = \"https://github.com/x/y\"",
+        ),
+        (
+            "from_metadata = \"addons\"",
+            "from_metadata = \"addons\"\n    path = \"{{metadata.labels.x}\"",
+            "Unbalanced template braces",
+            "path = \"{{metadata.labels.x}\"",
+        ),
+        ("key      = \"environment\"", "key      = \"bad key\"", "Invalid label key", "key      = \"bad key\""),
+    ];
+    for (from, to, summary, line) in cases {
+        let ws = Workspace::new(&hub.config(&good.replace(from, to)));
+        let out = ws.plan_err();
+        assert!(out.contains(summary), "{to}: expected {summary:?}:\n{out}");
+        // Terraform quotes the offending line of configuration: the attribute is named.
+        assert!(out.contains(line), "{to}: expected the error on {line:?}:\n{out}");
+    }
+    assert_eq!(hub.server.write_count(), 0, "validation must fail before any write");
+}
+
+#[test]
+fn a_missing_argocd_crd_is_named_and_plan_still_works() {
+    let hub = Hub::start(Options::default());
+    let ws = Workspace::new(&hub.config(EXAMPLE));
+    assert_plan_changes(&ws, "will be created");
+    // Plan of a create asks nothing of the ApplicationSet API (only the read-only hint lists Secrets).
+    let asked: u64 =
+        ["get", "list", "patch"].iter().map(|verb| hub.server.request_count(verb, "applicationsets")).sum();
+    assert_eq!((asked, hub.server.write_count()), (0, 0));
+    let out = ws.apply_err();
+    assert!(out.contains("applicationsets.argoproj.io"), "{out}");
+    assert!(out.contains("Argo CD is not installed on the hub"), "{out}");
+}
+
+#[test]
+fn plan_warns_about_what_argo_cd_would_make_of_the_selection() {
+    let hub = Hub::with_argocd();
+    let ws = Workspace::new(&hub.config(EXAMPLE));
+    let PlanOutcome::Changes(plan) = ws.plan() else { panic!("expected a create") };
+    assert!(plan.contains("The cluster selector matches no cluster"), "{plan}");
+    assert_eq!(hub.server.write_count(), 0);
+
+    hub.add_cluster("eks-blue", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
+    hub.add_cluster("eks-green", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
+    let PlanOutcome::Changes(plan) = ws.plan() else { panic!("expected a create") };
+    assert!(plan.contains("Clusters lack the annotation addons_repo_path"), "{plan}");
+    assert!(plan.contains("Application name does not depend on the cluster"), "{plan}");
+}
+
+#[test]
+fn create_never_adopts_an_existing_application_set_without_allow_overwrite() {
+    let hub = Hub::with_argocd();
+    hub.server.apply(Resource::ApplicationSet, "argocd", "kubectl", fixture("addons"), false).expect("existing set");
+    let ws = Workspace::new(&hub.config(EXAMPLE));
+    let out = ws.apply_err();
+    assert!(out.contains("ApplicationSet already exists"), "{out}");
+    assert!(out.contains("argocd/cluster-addons"), "{out}");
+
+    ws.write(
+        "main.tf",
+        &hub.config(&EXAMPLE.replace(
+            "preserve_resources_on_deletion = true",
+            "preserve_resources_on_deletion = true\n  allow_overwrite = true",
+        )),
+    );
+    ws.apply();
+    ws.assert_plan_empty();
+}
+
+#[test]
+fn destroy_times_out_naming_the_finalizers_still_present() {
+    let hub = Hub::start(Options::default().with_crd(crd_path()).with_argocd_finalizer());
+    let resources = r#"resource "gitopsbridge_addon_set" "x" {
+  name = "stuck"
+  source {
+    repo_url = "https://github.com/org/addons"
+    path     = "bootstrap"
+  }
+  timeouts {
+    delete = "1s"
+  }
+}
+"#;
+    let ws = Workspace::new(&hub.config(resources));
+    ws.apply();
+    let out = ws.run_err(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.contains("Timed out waiting for the ApplicationSet to be deleted"), "{out}");
+    assert!(out.contains(ARGOCD_FINALIZER), "{out}");
+}
