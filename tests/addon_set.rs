@@ -46,6 +46,11 @@ impl Hub {
         )
     }
 
+    /// An edit by someone else (`kubectl edit`): a merge patch under another field manager.
+    fn edit(&self, name: &str, patch: Json) {
+        self.server.merge_patch(Resource::ApplicationSet, "argocd", name, "kubectl-edit", patch).expect("edit");
+    }
+
     fn appset(&self, name: &str) -> Option<Json> {
         self.server.get(Resource::ApplicationSet, "argocd", name)
     }
@@ -143,25 +148,12 @@ fn addon_set_acceptance_rhythm_with_the_bootstrap_pair() {
     ws.assert_plan_empty();
 
     // Fields others add are not drift; our own fields changed by hand are.
-    hub.server
-        .merge_patch(
-            Resource::ApplicationSet,
-            "argocd",
-            "cluster-addons",
-            "kubectl-edit",
-            json!({ "spec": { "strategy": { "type": "AllAtOnce" } } }),
-        )
-        .expect("foreign edit");
+    hub.edit("cluster-addons", json!({ "spec": { "strategy": { "type": "AllAtOnce" } } }));
     ws.assert_plan_empty();
-    hub.server
-        .merge_patch(
-            Resource::ApplicationSet,
-            "argocd",
-            "cluster-addons",
-            "kubectl-edit",
-            json!({ "spec": { "template": { "spec": { "destination": { "namespace": "kube-system" } } } } }),
-        )
-        .expect("edit of an owned field");
+    hub.edit(
+        "cluster-addons",
+        json!({ "spec": { "template": { "spec": { "destination": { "namespace": "kube-system" } } } } }),
+    );
     assert_plan_changes(&ws, "kube-system");
     ws.apply();
     assert_eq!(
@@ -251,6 +243,39 @@ fn a_missing_argocd_crd_is_named_and_plan_still_works() {
     let out = ws.apply_err();
     assert!(out.contains("applicationsets.argoproj.io"), "{out}");
     assert!(out.contains("Argo CD is not installed on the hub"), "{out}");
+}
+
+#[test]
+fn plan_works_while_the_hub_cannot_be_reached() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    // Port 1 on loopback: nothing listens, as before the hub cluster exists.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: hub\n  cluster:\n    server: https://127.0.0.1:1\n\
+         users:\n- name: hub\n  user:\n    token: t\ncontexts:\n- name: hub\n  context:\n    cluster: hub\n    user: hub\n\
+         current-context: hub\n",
+    )
+    .expect("kubeconfig");
+    let config = format!(
+        "{}\nprovider \"gitopsbridge\" {{\n  hub {{\n    config_path = \"{}\"\n  }}\n}}\n\n{EXAMPLE}",
+        required_providers(),
+        kubeconfig.display()
+    );
+    let ws = Workspace::new(&config);
+    assert_plan_changes(&ws, "2 to add");
+}
+
+#[test]
+fn plan_works_while_the_hub_settings_are_unknown() {
+    // The hub is created in the same apply: its kubeconfig path is known only after apply.
+    let config = format!(
+        "{}\nresource \"terraform_data\" \"hub\" {{\n  input = \"/tmp/hub-kubeconfig\"\n}}\n\n\
+         provider \"gitopsbridge\" {{\n  hub {{\n    config_path = terraform_data.hub.output\n  }}\n}}\n\n{EXAMPLE}",
+        required_providers()
+    );
+    let ws = Workspace::new(&config);
+    assert_plan_changes(&ws, "3 to add");
 }
 
 #[test]

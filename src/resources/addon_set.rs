@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,8 +40,9 @@ const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// First and longest pause between polls while waiting for a deletion.
 const DELETE_POLL_FIRST: Duration = Duration::from_millis(50);
 const DELETE_POLL_MAX: Duration = Duration::from_secs(2);
-/// The whole budget of the plan-time hints: a plan never waits longer on an unreachable hub.
-const HINT_BUDGET: Duration = Duration::from_secs(3);
+/// The budget of the plan-time hints: a plan never waits longer on an unreachable hub, and only
+/// once per provider process (see [`AddonSetResource::hints_off`]).
+const HINT_BUDGET: Duration = Duration::from_secs(2);
 
 // =============================================================================================
 // Model: Terraform values ↔ AddonSet
@@ -769,6 +771,9 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
 
 pub struct AddonSetResource {
     provider: Arc<ProviderState>,
+    /// Set once the hub failed to answer a hint: the other resources of the same plan then
+    /// skip theirs instead of each waiting out [`HINT_BUDGET`].
+    hints_off: AtomicBool,
 }
 
 /// Parses an import id `<namespace>/<name>`.
@@ -786,7 +791,7 @@ pub fn parse_import_id(id: &str) -> Result<(String, String), AddonSetError> {
 
 impl AddonSetResource {
     pub fn new(provider: Arc<ProviderState>) -> Self {
-        AddonSetResource { provider }
+        AddonSetResource { provider, hints_off: AtomicBool::new(false) }
     }
 
     fn plan_impl(&self, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
@@ -837,13 +842,22 @@ impl AddonSetResource {
     /// Lists the cluster Secrets the selector matches, or `None` when the hub cannot tell us
     /// (settings unknown, unreachable, no permission): hints are help, never a reason to fail.
     async fn matched_clusters(&self, ctx: &Context, set: &AddonSet) -> Option<Vec<ClusterFacts>> {
-        let hub = self.provider.hub().await.ok()?;
+        if self.hints_off.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut query = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
         if let Some(selector) = set.selector.as_ref().map(Selector::to_query).filter(|q| !q.is_empty()) {
             query = format!("{query},{selector}");
         }
-        let listing = hub.secrets(&set.namespace);
-        let secrets = tokio::time::timeout(HINT_BUDGET, listing.list(ctx, &query)).await.ok()?.ok()?;
+        let listed = tokio::time::timeout(HINT_BUDGET, async {
+            let hub = self.provider.hub().await?;
+            hub.secrets(&set.namespace).list(ctx, &query).await
+        })
+        .await;
+        let Ok(Ok(secrets)) = listed else {
+            self.hints_off.store(true, Ordering::Relaxed);
+            return None;
+        };
         Some(secrets.iter().map(cluster_facts).collect())
     }
 
