@@ -25,8 +25,11 @@ use crate::protocol::Context;
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
 
-/// How many times a transient failure (throttling, 5xx, dropped connection) is retried.
+/// How many times a throttled or 5xx request is retried.
 const MAX_RETRIES: u32 = 5;
+/// How many times a failed connection is retried: a dropped connection recovers at once, while
+/// a hub that is down should fail fast.
+const MAX_CONNECT_RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Longest server-requested wait we honour; a larger Retry-After is clamped.
@@ -68,7 +71,7 @@ pub struct HubSettings {
 }
 
 /// A client-go credential plugin (`exec` block).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct ExecSettings {
     pub api_version: Option<String>,
     pub command: String,
@@ -93,6 +96,18 @@ impl fmt::Debug for HubSettings {
             .field("client_key", &redacted(&self.client_key))
             .field("insecure", &self.insecure)
             .field("exec", &self.exec)
+            .finish()
+    }
+}
+
+// Environment values often are credentials (AWS keys): only their names are shown.
+impl fmt::Debug for ExecSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecSettings")
+            .field("api_version", &self.api_version)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -399,25 +414,35 @@ impl HubError {
             .as_ref()
             .map(|d| d.causes.iter().map(|c| (c.field.clone(), c.message.clone())).collect())
             .unwrap_or_default();
-        match status.code {
-            404 if custom_resource.is_some() && status.details.as_ref().is_none_or(|d| d.name.is_empty()) => {
-                HubError::CrdMissing { resource: custom_resource.unwrap_or_default().to_string(), source: error }
+        // The HTTP code decides; the reason only stands in when a body carries no code.
+        let code = match status.code {
+            0 if status.is_not_found() => 404,
+            0 if status.is_conflict() => 409,
+            0 if status.is_forbidden() => 403,
+            0 if status.is_invalid() => 422,
+            0 if status.reason == "Unauthorized" => 401,
+            code => code,
+        };
+        let missing_type = code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty());
+        match (code, custom_resource) {
+            (404, Some(resource)) if missing_type => {
+                HubError::CrdMissing { resource: resource.to_string(), source: error }
             }
-            _ if status.is_not_found() => HubError::NotFound { object, message, source: error },
-            _ if status.is_conflict() => HubError::Conflict {
+            (404, _) => HubError::NotFound { object, message, source: error },
+            (409, _) => HubError::Conflict {
                 object,
                 conflicts: causes.into_iter().map(|(field, message)| FieldConflict { field, message }).collect(),
                 source: error,
             },
-            401 => HubError::Unauthorized { object, source: error },
-            _ if status.is_forbidden() => HubError::Forbidden { object, message, source: error },
-            400 | 422 if status.is_invalid() || status.reason == "BadRequest" => HubError::Invalid {
+            (401, _) => HubError::Unauthorized { object, source: error },
+            (403, _) => HubError::Forbidden { object, message, source: error },
+            (400 | 422, _) => HubError::Invalid {
                 object,
                 message,
                 causes: causes.into_iter().map(|(field, message)| InvalidField { field, message }).collect(),
                 source: error,
             },
-            code => HubError::Api { object, code, reason: status.reason.clone(), message, source: error },
+            (code, _) => HubError::Api { object, code, reason: status.reason.clone(), message, source: error },
         }
     }
 }
@@ -433,7 +458,7 @@ fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
             }
             _ => None,
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Some(backoff),
+        kube::Error::HyperError(_) | kube::Error::Service(_) if attempt < MAX_CONNECT_RETRIES => Some(backoff),
         _ => None,
     }
 }
@@ -637,6 +662,9 @@ mod tests {
         assert!(matches!(HubError::classify(api_error(403, "Forbidden", None), obj, None), HubError::Forbidden { .. }));
         assert!(matches!(HubError::classify(api_error(422, "Invalid", None), obj, None), HubError::Invalid { .. }));
         assert!(matches!(HubError::classify(api_error(400, "BadRequest", None), obj, None), HubError::Invalid { .. }));
+        assert!(matches!(HubError::classify(api_error(403, "Unknown", None), obj, None), HubError::Forbidden { .. }));
+        assert!(matches!(HubError::classify(api_error(0, "NotFound", None), obj, None), HubError::NotFound { .. }));
+        assert!(matches!(HubError::classify(api_error(0, "Conflict", None), obj, None), HubError::Conflict { .. }));
         assert!(matches!(
             HubError::classify(api_error(500, "InternalError", None), obj, None),
             HubError::Api { code: 500, .. }
@@ -683,6 +711,9 @@ mod tests {
         assert_eq!(retry_delay(&api_error(503, "ServiceUnavailable", None), 0), Some(FIRST_BACKOFF));
         assert_eq!(retry_delay(&api_error(500, "InternalError", None), 1), Some(FIRST_BACKOFF * 2));
         assert_eq!(retry_delay(&api_error(500, "InternalError", None), 20), Some(MAX_BACKOFF));
+        let dropped = || kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert_eq!(retry_delay(&dropped(), 0), Some(FIRST_BACKOFF));
+        assert_eq!(retry_delay(&dropped(), MAX_CONNECT_RETRIES), None);
         for code in [400, 401, 403, 404, 409, 422] {
             assert_eq!(retry_delay(&api_error(code, "", None), 0), None, "{code}");
         }
@@ -720,7 +751,8 @@ mod tests {
         let exec = user.exec.as_ref().unwrap();
         assert_eq!(exec.api_version.as_deref(), Some(EXEC_API_VERSION));
         assert_eq!(exec.env.as_ref().unwrap()[0]["name"], "A");
-        assert!(!format!("{settings:?}").contains("tkn"));
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("tkn") && !debug.contains("\"b\""), "{debug}");
     }
 
     #[test]

@@ -86,6 +86,11 @@ impl ProviderState {
         self.config().argocd_namespace
     }
 
+    /// The `route53` settings, for the Route53 client.
+    pub fn route53_settings(&self) -> Configured<Route53Settings> {
+        self.config().route53
+    }
+
     /// The hub client, built on first use.
     ///
     /// # Errors

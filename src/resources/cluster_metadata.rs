@@ -234,8 +234,9 @@ impl LiveSecret {
 /// Errors of this resource, turned into diagnostics at the trait boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterMetadataError {
+    /// Boxed: kube's error is large and this enum travels through every `?`.
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(Box<HubError>),
     /// Create found a Secret of that name and the user did not opt in to adopting it.
     #[error("the Secret {namespace}/{name} already exists")]
     AlreadyExists { namespace: String, name: String },
@@ -251,6 +252,12 @@ pub enum ClusterMetadataError {
     /// A value needed to write the Secret is missing or unknown at apply.
     #[error("{attribute} must be known and set to write the Secret")]
     Missing { attribute: &'static str },
+}
+
+impl From<HubError> for ClusterMetadataError {
+    fn from(error: HubError) -> Self {
+        ClusterMetadataError::Hub(Box::new(error))
+    }
 }
 
 impl ClusterMetadataError {
@@ -300,8 +307,12 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
     ) {
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
-            detail.push_str(": ");
-            detail.push_str(&cause.to_string());
+            // Many layers already quote their cause in their own message.
+            let text = cause.to_string();
+            if !detail.contains(&text) {
+                detail.push_str(": ");
+                detail.push_str(&text);
+            }
             source = cause.source();
         }
     }
@@ -1177,11 +1188,23 @@ impl ClusterMetadataResource {
             .ok_or(ClusterMetadataError::Missing { attribute: "namespace" })?;
         let name = tf_values::string(state.get("secret_name"))
             .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
-        let hub = self.provider.hub().await?;
-        let Some(secret) = hub.secrets(&namespace).get(ctx, &name).await? else { return Ok(None) };
-        let live = LiveSecret::from_secret(&secret);
         // An import leaves only the id parts in state: map everything back.
         let import = state.get("cluster_name").is_null();
+        let hub = match self.provider.hub().await {
+            // The hub's address depends on resources not applied yet: keep the state as it is
+            // rather than fail the whole plan; the apply reads it again with known settings.
+            Err(HubError::UnknownConfig) if !import => {
+                ctx.warn(
+                    None,
+                    "Cluster Secret not refreshed",
+                    format!("The provider's hub settings are not known yet, so {namespace}/{name} was not read."),
+                );
+                return Ok(Some(state.clone()));
+            }
+            hub => hub?,
+        };
+        let Some(secret) = hub.secrets(&namespace).get(ctx, &name).await? else { return Ok(None) };
+        let live = LiveSecret::from_secret(&secret);
         if import {
             if live.labels.get(SECRET_TYPE_LABEL).map(String::as_str) != Some(SECRET_TYPE_CLUSTER) {
                 return Err(ClusterMetadataError::NotAClusterSecret {
@@ -2053,6 +2076,21 @@ users:
         assert_eq!(p.planned_state.get("secret_name"), &Value::from("eks-purple"));
         let paths: Vec<String> = p.requires_replace.iter().map(ToString::to_string).collect();
         assert_eq!(paths, ["cluster_name", "secret_name"]);
+    }
+
+    #[tokio::test]
+    async fn refresh_without_known_hub_settings_keeps_state_and_writes_fail_clearly() {
+        let config = ProviderConfig { hub: Configured::Unknown, ..ProviderConfig::default() };
+        let r = ClusterMetadataResource::new(Arc::new(ProviderState::with_config(config)));
+        let ctx = Context::default();
+        let state = full_plan();
+        assert_eq!(r.read(&ctx, state.clone()).await.unwrap(), Some(state.clone()));
+        assert_eq!(ctx.take_warnings().0.len(), 1);
+
+        let imported = r.import(&ctx, "argocd/eks-green").await.unwrap();
+        assert!(r.read(&ctx, imported).await.is_err());
+        let err = r.create(&ctx, state.clone(), &state).await.unwrap_err();
+        assert_eq!(err.0[0].summary, "Hub configuration not known yet");
     }
 
     #[test]
