@@ -698,45 +698,6 @@ fn cluster_facts(secret: &Secret) -> ClusterFacts {
 }
 
 // =============================================================================================
-// Delete: waiting out finalizers
-// =============================================================================================
-
-/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses
-/// until the object is gone, `timeout` passes, or Terraform asks us to stop.
-///
-/// # Errors
-/// `Err(Some(finalizers))` on timeout with those still present; `Err(None)` never; the probe's
-/// error as is.
-async fn wait_until_gone<F, Fut>(ctx: &Context, timeout: Duration, mut probe: F) -> Result<(), WaitError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<Vec<String>>, HubError>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut pause = DELETE_POLL_FIRST;
-    loop {
-        let Some(finalizers) = probe().await? else { return Ok(()) };
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Err(WaitError::TimedOut(finalizers));
-        }
-        tokio::select! {
-            () = tokio::time::sleep(pause.min(deadline - now)) => {}
-            () = ctx.cancelled() => return Err(WaitError::Hub(HubError::Cancelled)),
-        }
-        pause = (pause * 2).min(DELETE_POLL_MAX);
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum WaitError {
-    #[error("finalizers still present: {0:?}")]
-    TimedOut(Vec<String>),
-    #[error(transparent)]
-    Hub(#[from] HubError),
-}
-
-// =============================================================================================
 // Read: the live object back into state
 // =============================================================================================
 
@@ -763,6 +724,46 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
         return Ok((state.clone(), Vec::new()));
     }
     Ok((model_into_value(&current, state), Vec::new()))
+}
+
+// =============================================================================================
+// Delete: waiting out finalizers
+// =============================================================================================
+
+/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses
+/// until the object is gone, `timeout` passes, or Terraform asks us to stop.
+///
+/// # Errors
+/// [`WaitError::TimedOut`] with the finalizers still present at the deadline; the probe's error
+/// as is; `HubError::Cancelled` on StopProvider.
+async fn wait_until_gone<F, Fut>(ctx: &Context, timeout: Duration, mut probe: F) -> Result<(), WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<Vec<String>>, HubError>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut pause = DELETE_POLL_FIRST;
+    loop {
+        let Some(finalizers) = probe().await? else { return Ok(()) };
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(WaitError::TimedOut(finalizers));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(pause.min(deadline - now)) => {}
+            () = ctx.cancelled() => return Err(WaitError::Hub(HubError::Cancelled)),
+        }
+        pause = (pause * 2).min(DELETE_POLL_MAX);
+    }
+}
+
+/// Why waiting for a deletion ended without the object gone.
+#[derive(Debug, thiserror::Error)]
+enum WaitError {
+    #[error("finalizers still present: {0:?}")]
+    TimedOut(Vec<String>),
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }
 
 // =============================================================================================
