@@ -279,6 +279,24 @@ fn plan_works_while_the_hub_settings_are_unknown() {
 }
 
 #[test]
+fn refresh_keeps_state_while_the_hub_settings_become_unknown() {
+    let hub = Hub::with_argocd();
+    let ws = Workspace::new(&hub.config(EXAMPLE));
+    ws.apply();
+    // The hub's kubeconfig now comes from a resource that does not exist yet.
+    let path = hub.kubeconfig.display().to_string();
+    let config = format!(
+        "{}\nresource \"terraform_data\" \"hub\" {{\n  input = \"{path}\"\n}}\n\n\
+         provider \"gitopsbridge\" {{\n  hub {{\n    config_path = terraform_data.hub.output\n  }}\n}}\n\n{EXAMPLE}",
+        required_providers()
+    );
+    ws.write("main.tf", &config);
+    let PlanOutcome::Changes(plan) = ws.plan() else { panic!("expected terraform_data to be created") };
+    assert!(plan.contains("1 to add, 0 to change, 0 to destroy"), "{plan}");
+    assert!(plan.contains("ApplicationSet not refreshed"), "{plan}");
+}
+
+#[test]
 fn plan_warns_about_what_argo_cd_would_make_of_the_selection() {
     let hub = Hub::with_argocd();
     let ws = Workspace::new(&hub.config(EXAMPLE));

@@ -51,8 +51,9 @@ const HINT_BUDGET: Duration = Duration::from_secs(2);
 /// Errors of this resource, turned into diagnostics at the trait boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum AddonSetError {
+    /// Boxed: a hub error is large and every `Result` of this layer would carry its size.
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(Box<HubError>),
     /// Create found an ApplicationSet of that name and the user did not opt in to adopting it.
     #[error("the ApplicationSet {namespace}/{name} already exists")]
     AlreadyExists { namespace: String, name: String },
@@ -78,10 +79,16 @@ pub enum AddonSetError {
     Missing { attribute: &'static str },
 }
 
+impl From<HubError> for AddonSetError {
+    fn from(error: HubError) -> Self {
+        AddonSetError::Hub(Box::new(error))
+    }
+}
+
 impl AddonSetError {
     fn into_diagnostics(self) -> Diagnostics {
         match &self {
-            AddonSetError::Hub(HubError::CrdMissing { .. }) => Diagnostics::error(
+            AddonSetError::Hub(hub) if matches!(**hub, HubError::CrdMissing { .. }) => Diagnostics::error(
                 "Argo CD is not installed on the hub",
                 format!(
                     "The hub does not serve ApplicationSets: the CustomResourceDefinition {CRD_NAME} is missing. \
@@ -895,7 +902,19 @@ impl AddonSetResource {
         let namespace =
             tf_values::string(state.get("namespace")).ok_or(AddonSetError::Missing { attribute: "namespace" })?;
         let name = tf_values::string(state.get("name")).ok_or(AddonSetError::Missing { attribute: "name" })?;
-        let hub = self.provider.hub().await?;
+        let hub = match self.provider.hub().await {
+            // The hub depends on resources not applied yet: keep the state rather than fail the
+            // whole plan; apply reads it again with known settings.
+            Err(HubError::UnknownConfig) if model_from_value(state).is_ok() => {
+                ctx.warn(
+                    None,
+                    "ApplicationSet not refreshed",
+                    format!("The provider's hub settings are not known yet, so {namespace}/{name} was not read."),
+                );
+                return Ok(Some(state.clone()));
+            }
+            other => other?,
+        };
         let Some(object) = hub.application_sets(&namespace).get(ctx, &name).await? else { return Ok(None) };
         let live = serde_json::to_value(&object).unwrap_or_default();
         let (new_state, ignored) =
@@ -941,7 +960,7 @@ impl AddonSetResource {
                 finalizers,
                 waited: timeout,
             },
-            WaitError::Hub(hub) => AddonSetError::Hub(hub),
+            WaitError::Hub(hub) => hub.into(),
         })
     }
 }
@@ -1514,7 +1533,7 @@ mod tests {
     fn a_missing_crd_is_named() {
         let status =
             kube::core::Status::failure("the server could not find the requested resource", "NotFound").with_code(404);
-        let error = AddonSetError::Hub(HubError::CrdMissing {
+        let error = AddonSetError::from(HubError::CrdMissing {
             resource: CRD_NAME.into(),
             source: kube::Error::Api(Box::new(status)),
         });
