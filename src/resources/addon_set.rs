@@ -37,6 +37,8 @@ const CRD_NAME: &str = "applicationsets.argoproj.io";
 
 /// How long destroy waits for Argo CD's finalizers when `timeouts.delete` is not set.
 const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// The longest `timeouts.delete` honoured.
+const MAX_DELETE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// First and longest pause between polls while waiting for a deletion.
 const DELETE_POLL_FIRST: Duration = Duration::from_millis(50);
 const DELETE_POLL_MAX: Duration = Duration::from_secs(2);
@@ -748,7 +750,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<Vec<String>>, HubError>>,
 {
-    let deadline = tokio::time::Instant::now() + timeout;
+    // Clamped so that an absurd `timeouts.delete` cannot overflow the clock.
+    let deadline = tokio::time::Instant::now() + timeout.min(MAX_DELETE_TIMEOUT);
     let mut pause = DELETE_POLL_FIRST;
     loop {
         let Some(finalizers) = probe().await? else { return Ok(()) };
