@@ -307,7 +307,7 @@ fn plan_warns_about_what_argo_cd_would_make_of_the_selection() {
     hub.add_cluster("eks-blue", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
     hub.add_cluster("eks-green", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
     let PlanOutcome::Changes(plan) = ws.plan() else { panic!("expected a create") };
-    assert!(plan.contains("Clusters lack the annotation addons_repo_path"), "{plan}");
+    assert!(plan.contains("Clusters lack the annotations addons_repo_basepath, addons_repo_path"), "{plan}");
     assert!(plan.contains("Application name does not depend on the cluster"), "{plan}");
 }
 

@@ -668,17 +668,41 @@ pub fn hints(set: &AddonSet, matched: &[ClusterFacts]) -> Vec<Hint> {
         });
         return out;
     }
-    for (key, attribute) in set.annotations_used() {
-        let lacking: Vec<&str> =
-            matched.iter().filter(|c| !c.annotations.contains_key(&key)).map(|c| c.secret_name.as_str()).collect();
-        if !lacking.is_empty() {
+    // One warning per attribute, naming every annotation it reads that some cluster lacks.
+    let used = set.annotations_used();
+    let mut attributes: Vec<&'static str> = Vec::new();
+    for (_, attr) in &used {
+        if !attributes.contains(attr) {
+            attributes.push(attr);
+        }
+    }
+    for attribute in attributes {
+        let keys: Vec<&str> = used.iter().filter(|(_, a)| *a == attribute).map(|(k, _)| k.as_str()).collect();
+        let mut missing: Vec<&str> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        for cluster in matched {
+            let lacks: Vec<&str> = keys.iter().copied().filter(|k| !cluster.annotations.contains_key(*k)).collect();
+            if !lacks.is_empty() {
+                lines.push(format!("{} lacks {}", cluster.secret_name, lacks.join(", ")));
+                for key in lacks {
+                    if !missing.contains(&key) {
+                        missing.push(key);
+                    }
+                }
+            }
+        }
+        if !missing.is_empty() {
             out.push(Hint {
                 attribute: dotted_path(attribute),
-                summary: format!("Clusters lack the annotation {key}"),
+                summary: format!(
+                    "Clusters lack the annotation{} {}",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", ")
+                ),
                 detail: format!(
-                    "The templates read metadata.annotations.{key}, which these selected cluster Secrets do not have: {}. \
-                     Argo CD would render it empty (or fail with Go templates).",
-                    lacking.join(", ")
+                    "The templates read these metadata.annotations, and selected cluster Secrets do not have them: {}. \
+                     Argo CD would render them empty (or fail with Go templates).",
+                    lines.join("; ")
                 ),
             });
         }
@@ -1476,12 +1500,16 @@ mod tests {
         let lacking =
             hints(&set, &[cluster("eks-blue", &ADDON_ANNOTATIONS), cluster("eks-green", &["addons_repo_url"])]);
         let paths: Vec<String> = lacking.iter().map(|h| h.attribute.to_string()).collect();
+        assert_eq!(paths, ["source[0].from_metadata", "application_name"]);
         assert_eq!(
-            paths,
-            ["source[0].from_metadata", "source[0].from_metadata", "source[0].from_metadata", "application_name"]
+            lacking[0].summary,
+            "Clusters lack the annotations addons_repo_basepath, addons_repo_path, addons_repo_revision"
         );
-        assert!(lacking[0].detail.contains("eks-green") && !lacking[0].detail.contains("eks-blue"));
-        assert!(lacking[3].detail.contains("cluster-addons-{{name}}"));
+        assert!(
+            lacking[0].detail.contains("eks-green lacks addons_repo_basepath")
+                && !lacking[0].detail.contains("eks-blue")
+        );
+        assert!(lacking[1].detail.contains("cluster-addons-{{name}}"));
 
         let mut templated = set.clone();
         templated.application_name = "addons-{{name}}".into();
