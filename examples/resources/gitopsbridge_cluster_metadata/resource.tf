@@ -4,7 +4,7 @@ resource "gitopsbridge_cluster_metadata" "spoke" {
   cluster_name = "spoke-prod"
   environment  = "prod"
   server       = "https://0123456789ABCDEF.gr7.ap-northeast-2.eks.amazonaws.com"
-  ca_data      = "LS0tLS1CRUdJTi..." # base64 PEM, e.g. module.eks.cluster_certificate_authority_data
+  ca_data      = base64encode("-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n") # e.g. module.eks.cluster_certificate_authority_data
 
   aws_auth {
     cluster_name = "spoke-prod"
