@@ -3,84 +3,56 @@
 
 mod support;
 
-use std::path::PathBuf;
-
-use kube_test_server::{ARGOCD_FINALIZER, Options, Resource, TestServer};
+use kube_test_server::{ARGOCD_FINALIZER, Options, Resource};
 use serde_json::{Value as Json, json};
+use support::hub::Hub;
 use support::{PlanOutcome, Workspace, required_providers};
-use tempfile::TempDir;
 
 const EXAMPLE: &str = include_str!("../examples/resources/gitopsbridge_addon_set/resource.tf");
 
-/// A running test hub and a kubeconfig for it; the runtime keeps serving while terraform runs.
-struct Hub {
-    server: TestServer,
-    _dir: TempDir,
-    kubeconfig: PathBuf,
-    _runtime: tokio::runtime::Runtime,
+/// Argo CD installed on the hub: the CRD, and finalizers on new ApplicationSets that the simulated
+/// controller releases after a few reads of a deleting object.
+fn argocd_hub() -> Hub {
+    Hub::with_options(
+        Options::default()
+            .with_crd(kube_test_server::argocd_crd_path())
+            .with_argocd_finalizer()
+            .release_finalizers_after_gets(2),
+    )
 }
 
-impl Hub {
-    fn start(options: Options) -> Hub {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let server = runtime.block_on(TestServer::start(options)).expect("test server");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig, "hub").expect("kubeconfig");
-        Hub { server, _dir: dir, kubeconfig, _runtime: runtime }
-    }
+/// A configuration: the provider pointed at `hub`, then `resources`.
+fn config(hub: &Hub, resources: &str) -> String {
+    format!(
+        "{}\nprovider \"gitopsbridge\" {{\n  hub {{\n    config_path    = \"{}\"\n    config_context = \"hub\"\n  }}\n}}\n\n{resources}",
+        required_providers(),
+        hub.kubeconfig().display()
+    )
+}
 
-    /// Argo CD installed: the CRD, and finalizers on new ApplicationSets that the simulated
-    /// controller releases after a few reads of a deleting object.
-    fn with_argocd() -> Hub {
-        Hub::start(Options::default().with_crd(crd_path()).with_argocd_finalizer().release_finalizers_after_gets(2))
-    }
+fn appset(hub: &Hub, name: &str) -> Option<Json> {
+    hub.server().get(Resource::ApplicationSet, "argocd", name)
+}
 
-    /// A configuration: the provider pointed at this hub, then `resources`.
-    fn config(&self, resources: &str) -> String {
-        format!(
-            "{}\nprovider \"gitopsbridge\" {{\n  hub {{\n    config_path    = \"{}\"\n    config_context = \"hub\"\n  }}\n}}\n\n{resources}",
-            required_providers(),
-            self.kubeconfig.display()
-        )
-    }
+/// An edit by someone else (`kubectl edit`): a merge patch under another field manager.
+fn edit(hub: &Hub, name: &str, patch: Json) {
+    hub.server().merge_patch(Resource::ApplicationSet, "argocd", name, "kubectl-edit", patch).expect("edit");
+}
 
-    /// An edit by someone else (`kubectl edit`): a merge patch under another field manager.
-    fn edit(&self, name: &str, patch: Json) {
-        self.server.merge_patch(Resource::ApplicationSet, "argocd", name, "kubectl-edit", patch).expect("edit");
-    }
-
-    fn appset(&self, name: &str) -> Option<Json> {
-        self.server.get(Resource::ApplicationSet, "argocd", name)
-    }
-
-    /// A cluster Secret as the gitops-bridge module writes it.
-    fn add_cluster(&self, name: &str, environment: &str, annotations: Json) {
-        let secret = json!({
-            "apiVersion": "v1", "kind": "Secret",
+/// A cluster Secret as the gitops-bridge module writes it.
+fn add_cluster(hub: &Hub, name: &str, environment: &str, annotations: Json) {
+    hub.apply_as(
+        "gitops-bridge",
+        "argocd",
+        name,
+        json!({
             "metadata": {
-                "name": name, "namespace": "argocd",
                 "labels": { "argocd.argoproj.io/secret-type": "cluster", "environment": environment },
                 "annotations": annotations
             },
             "stringData": { "name": name, "server": format!("https://{name}.example.com") }
-        });
-        self.server.apply(Resource::Secret, "argocd", "gitops-bridge", secret, false).expect("cluster Secret");
-    }
-}
-
-/// Argo CD's CRD: `KUBE_TEST_SERVER_CRD`, else `shared/argocd/` in the nearest ancestor of the
-/// checkout that has it (git worktrees sit deeper than the main checkout).
-fn crd_path() -> PathBuf {
-    if std::env::var_os("KUBE_TEST_SERVER_CRD").is_some() {
-        return kube_test_server::argocd_crd_path();
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared/argocd/applicationset-crd.yaml"))
-        .find(|path| path.exists())
-        .unwrap_or_else(kube_test_server::argocd_crd_path)
+        }),
+    );
 }
 
 fn fixture(name: &str) -> Json {
@@ -108,14 +80,14 @@ fn assert_plan_changes(ws: &Workspace, expect: &str) {
 
 #[test]
 fn addon_set_acceptance_rhythm_with_the_bootstrap_pair() {
-    let hub = Hub::with_argocd();
-    let config = hub.config(EXAMPLE);
-    let ws = Workspace::new(&config);
+    let hub = argocd_hub();
+    let main_tf = config(&hub, EXAMPLE);
+    let ws = Workspace::new(&main_tf);
 
     // Create: both ApplicationSets land on the hub field for field as users apply them today.
     ws.apply();
     for (name, file) in [("cluster-addons", "addons"), ("workloads", "workloads")] {
-        let live = hub.appset(name).unwrap_or_else(|| panic!("{name} missing"));
+        let live = appset(&hub, name).unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(as_applied(&live), fixture(file), "{name}");
         let managers: Vec<&str> = live["metadata"]["managedFields"]
             .as_array()
@@ -128,7 +100,7 @@ fn addon_set_acceptance_rhythm_with_the_bootstrap_pair() {
     ws.assert_plan_empty();
 
     // Import verify: a fresh state imported from the hub equals the applied one.
-    let imported = Workspace::new(&config);
+    let imported = Workspace::new(&main_tf);
     imported.import("gitopsbridge_addon_set.addons", "argocd/cluster-addons");
     imported.import("gitopsbridge_addon_set.workloads", "argocd/workloads");
     for address in ["gitopsbridge_addon_set.addons", "gitopsbridge_addon_set.workloads"] {
@@ -139,45 +111,46 @@ fn addon_set_acceptance_rhythm_with_the_bootstrap_pair() {
     // In-place update.
     ws.write(
         "main.tf",
-        &config.replace("\"CreateNamespace=true\"", "\"CreateNamespace=true\", \"ServerSideApply=true\""),
+        &main_tf.replace("\"CreateNamespace=true\"", "\"CreateNamespace=true\", \"ServerSideApply=true\""),
     );
     let applied = ws.apply();
     assert!(applied.contains("0 added, 1 changed, 0 destroyed"), "{applied}");
-    let options = &hub.appset("workloads").unwrap()["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"];
+    let options = &appset(&hub, "workloads").unwrap()["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"];
     assert_eq!(options, &json!(["CreateNamespace=true", "ServerSideApply=true"]));
     ws.assert_plan_empty();
 
     // Fields others add are not drift; our own fields changed by hand are.
-    hub.edit("cluster-addons", json!({ "spec": { "strategy": { "type": "AllAtOnce" } } }));
+    edit(&hub, "cluster-addons", json!({ "spec": { "strategy": { "type": "AllAtOnce" } } }));
     ws.assert_plan_empty();
-    hub.edit(
+    edit(
+        &hub,
         "cluster-addons",
         json!({ "spec": { "template": { "spec": { "destination": { "namespace": "kube-system" } } } } }),
     );
     assert_plan_changes(&ws, "kube-system");
     ws.apply();
     assert_eq!(
-        hub.appset("cluster-addons").unwrap()["spec"]["template"]["spec"]["destination"]["namespace"],
+        appset(&hub, "cluster-addons").unwrap()["spec"]["template"]["spec"]["destination"]["namespace"],
         json!("argocd")
     );
     ws.assert_plan_empty();
 
     // Disappears: deleted out of band, the next plan re-creates it.
-    hub.server.delete(Resource::ApplicationSet, "argocd", "workloads").expect("delete");
-    hub.server.remove_finalizers(Resource::ApplicationSet, "argocd", "workloads").expect("release");
-    assert!(hub.appset("workloads").is_none());
+    hub.server().delete(Resource::ApplicationSet, "argocd", "workloads").expect("delete");
+    hub.server().remove_finalizers(Resource::ApplicationSet, "argocd", "workloads").expect("release");
+    assert!(appset(&hub, "workloads").is_none());
     assert_plan_changes(&ws, "will be created");
     ws.apply();
-    assert!(hub.appset("workloads").is_some());
+    assert!(appset(&hub, "workloads").is_some());
 
     // Destroy waits until Argo CD has released its finalizers and nothing is left.
     ws.destroy();
-    assert!(hub.appset("cluster-addons").is_none() && hub.appset("workloads").is_none());
+    assert!(appset(&hub, "cluster-addons").is_none() && appset(&hub, "workloads").is_none());
 }
 
 #[test]
 fn bad_inputs_name_their_attribute_and_never_reach_the_hub() {
-    let hub = Hub::with_argocd();
+    let hub = argocd_hub();
     let good = r#"resource "gitopsbridge_addon_set" "x" {
   name = "addons"
   cluster_selector {
@@ -222,24 +195,24 @@ fn bad_inputs_name_their_attribute_and_never_reach_the_hub() {
         ("key      = \"environment\"", "key      = \"bad key\"", "Invalid label key", "key      = \"bad key\""),
     ];
     for (from, to, summary, line) in cases {
-        let ws = Workspace::new(&hub.config(&good.replace(from, to)));
+        let ws = Workspace::new(&config(&hub, &good.replace(from, to)));
         let out = ws.plan_err();
         assert!(out.contains(summary), "{to}: expected {summary:?}:\n{out}");
         // Terraform quotes the offending line of configuration: the attribute is named.
         assert!(out.contains(line), "{to}: expected the error on {line:?}:\n{out}");
     }
-    assert_eq!(hub.server.write_count(), 0, "validation must fail before any write");
+    assert_eq!(hub.server().write_count(), 0, "validation must fail before any write");
 }
 
 #[test]
 fn a_missing_argocd_crd_is_named_and_plan_still_works() {
-    let hub = Hub::start(Options::default());
-    let ws = Workspace::new(&hub.config(EXAMPLE));
+    let hub = Hub::with_options(Options::default());
+    let ws = Workspace::new(&config(&hub, EXAMPLE));
     assert_plan_changes(&ws, "will be created");
     // Plan of a create asks nothing of the ApplicationSet API (only the read-only hint lists Secrets).
     let asked: u64 =
-        ["get", "list", "patch"].iter().map(|verb| hub.server.request_count(verb, "applicationsets")).sum();
-    assert_eq!((asked, hub.server.write_count()), (0, 0));
+        ["get", "list", "patch"].iter().map(|verb| hub.server().request_count(verb, "applicationsets")).sum();
+    assert_eq!((asked, hub.server().write_count()), (0, 0));
     let out = ws.apply_err();
     assert!(out.contains("applicationsets.argoproj.io"), "{out}");
     assert!(out.contains("Argo CD is not installed on the hub"), "{out}");
@@ -280,11 +253,11 @@ fn plan_works_while_the_hub_settings_are_unknown() {
 
 #[test]
 fn refresh_keeps_state_while_the_hub_settings_become_unknown() {
-    let hub = Hub::with_argocd();
-    let ws = Workspace::new(&hub.config(EXAMPLE));
+    let hub = argocd_hub();
+    let ws = Workspace::new(&config(&hub, EXAMPLE));
     ws.apply();
     // The hub's kubeconfig now comes from a resource that does not exist yet.
-    let path = hub.kubeconfig.display().to_string();
+    let path = hub.kubeconfig().display().to_string();
     let config = format!(
         "{}\nresource \"terraform_data\" \"hub\" {{\n  input = \"{path}\"\n}}\n\n\
          provider \"gitopsbridge\" {{\n  hub {{\n    config_path = terraform_data.hub.output\n  }}\n}}\n\n{EXAMPLE}",
@@ -298,14 +271,14 @@ fn refresh_keeps_state_while_the_hub_settings_become_unknown() {
 
 #[test]
 fn plan_warns_about_what_argo_cd_would_make_of_the_selection() {
-    let hub = Hub::with_argocd();
-    let ws = Workspace::new(&hub.config(EXAMPLE));
+    let hub = argocd_hub();
+    let ws = Workspace::new(&config(&hub, EXAMPLE));
     let PlanOutcome::Changes(plan) = ws.plan() else { panic!("expected a create") };
     assert!(plan.contains("The cluster selector matches no cluster"), "{plan}");
-    assert_eq!(hub.server.write_count(), 0);
+    assert_eq!(hub.server().write_count(), 0);
 
-    hub.add_cluster("eks-blue", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
-    hub.add_cluster("eks-green", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
+    add_cluster(&hub, "eks-blue", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
+    add_cluster(&hub, "eks-green", "prod", json!({ "addons_repo_url": "https://github.com/org/addons" }));
     let PlanOutcome::Changes(plan) = ws.plan() else { panic!("expected a create") };
     assert!(plan.contains("Clusters lack the annotations addons_repo_basepath, addons_repo_path"), "{plan}");
     assert!(plan.contains("Application name does not depend on the cluster"), "{plan}");
@@ -313,19 +286,22 @@ fn plan_warns_about_what_argo_cd_would_make_of_the_selection() {
 
 #[test]
 fn create_never_adopts_an_existing_application_set_without_allow_overwrite() {
-    let hub = Hub::with_argocd();
-    hub.server.apply(Resource::ApplicationSet, "argocd", "kubectl", fixture("addons"), false).expect("existing set");
-    let ws = Workspace::new(&hub.config(EXAMPLE));
+    let hub = argocd_hub();
+    hub.server().apply(Resource::ApplicationSet, "argocd", "kubectl", fixture("addons"), false).expect("existing set");
+    let ws = Workspace::new(&config(&hub, EXAMPLE));
     let out = ws.apply_err();
     assert!(out.contains("ApplicationSet already exists"), "{out}");
     assert!(out.contains("argocd/cluster-addons"), "{out}");
 
     ws.write(
         "main.tf",
-        &hub.config(&EXAMPLE.replace(
-            "preserve_resources_on_deletion = true",
-            "preserve_resources_on_deletion = true\n  allow_overwrite = true",
-        )),
+        &config(
+            &hub,
+            &EXAMPLE.replace(
+                "preserve_resources_on_deletion = true",
+                "preserve_resources_on_deletion = true\n  allow_overwrite = true",
+            ),
+        ),
     );
     ws.apply();
     ws.assert_plan_empty();
@@ -333,7 +309,8 @@ fn create_never_adopts_an_existing_application_set_without_allow_overwrite() {
 
 #[test]
 fn destroy_times_out_naming_the_finalizers_still_present() {
-    let hub = Hub::start(Options::default().with_crd(crd_path()).with_argocd_finalizer());
+    let hub =
+        Hub::with_options(Options::default().with_crd(kube_test_server::argocd_crd_path()).with_argocd_finalizer());
     let resources = r#"resource "gitopsbridge_addon_set" "x" {
   name = "stuck"
   source {
@@ -345,7 +322,7 @@ fn destroy_times_out_naming_the_finalizers_still_present() {
   }
 }
 "#;
-    let ws = Workspace::new(&hub.config(resources));
+    let ws = Workspace::new(&config(&hub, resources));
     ws.apply();
     let out = ws.run_err(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert!(out.contains("Timed out waiting for the ApplicationSet to be deleted"), "{out}");
