@@ -10,9 +10,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut descriptors = protox::compile(PROTOS, ["proto"])?;
     // Well-known types come from prost-types; only our own files need code.
     descriptors.file.retain(|file| !file.name().starts_with("google/"));
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .compile_fds(descriptors)?;
+    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(descriptors)?;
     Ok(())
 }

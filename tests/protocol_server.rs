@@ -111,7 +111,13 @@ impl Resource for Echo {
         }
     }
 
-    async fn update(&self, _ctx: &Context, _prior: Value, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
+    async fn update(
+        &self,
+        _ctx: &Context,
+        _prior: Value,
+        planned: Value,
+        _config: &Value,
+    ) -> Result<Value, Diagnostics> {
         match mode(&planned) {
             FAIL => Err(Diagnostics::error("Update failed", "as asked")),
             PANIC => panic!("update exploded"),
@@ -148,9 +154,11 @@ impl DataSource for Lookup {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new("")
-                .attribute(Attribute::required("key", Type::String, ""))
-                .attribute(Attribute::computed("value", Type::String, "")),
+            Block::new("").attribute(Attribute::required("key", Type::String, "")).attribute(Attribute::computed(
+                "value",
+                Type::String,
+                "",
+            )),
         )
     }
 
@@ -285,7 +293,11 @@ fn write_only_ok() -> Option<pb::ClientCapabilities> {
     Some(pb::ClientCapabilities { deferral_allowed: false, write_only_attributes_allowed: true })
 }
 
-async fn plan(client: &mut ProviderClient<Channel>, prior: &Value, config: &Value) -> pb::plan_resource_change::Response {
+async fn plan(
+    client: &mut ProviderClient<Channel>,
+    prior: &Value,
+    config: &Value,
+) -> pb::plan_resource_change::Response {
     let ty = echo_type();
     let mut proposed = config.clone();
     if !prior.is_null() {
@@ -675,16 +687,16 @@ async fn unsupported_rpcs_answer_with_diagnostics() {
         .into_inner();
     assert_eq!(errors(&open.diagnostics).len(), 1);
     let moved = client
-        .move_resource_state(pb::move_resource_state::Request { target_type_name: "test_echo".into(), ..Default::default() })
+        .move_resource_state(pb::move_resource_state::Request {
+            target_type_name: "test_echo".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(errors(&moved.diagnostics).len(), 1);
-    let identities = client
-        .get_resource_identity_schemas(pb::get_resource_identity_schemas::Request {})
-        .await
-        .unwrap()
-        .into_inner();
+    let identities =
+        client.get_resource_identity_schemas(pb::get_resource_identity_schemas::Request {}).await.unwrap().into_inner();
     assert!(identities.identity_schemas.is_empty());
 }
 
@@ -765,7 +777,8 @@ async fn shutdown_stops_the_server_and_removes_the_socket() {
         channel.clone(),
     );
     let stream = stdio.stream_stdio(()).await.unwrap().into_inner();
-    GrpcControllerClient::new(channel).shutdown(terraform_provider_gitopsbridge::protocol::wire::plugin::Empty {})
+    GrpcControllerClient::new(channel)
+        .shutdown(terraform_provider_gitopsbridge::protocol::wire::plugin::Empty {})
         .await
         .unwrap();
     let running = plugin.running.take().unwrap();
@@ -834,7 +847,8 @@ async fn the_binary_prints_one_handshake_line_and_exits_on_shutdown() {
         .into_inner();
     assert!(schema.provider.is_some());
     assert!(errors(&schema.diagnostics).is_empty());
-    GrpcControllerClient::new(channel).shutdown(terraform_provider_gitopsbridge::protocol::wire::plugin::Empty {})
+    GrpcControllerClient::new(channel)
+        .shutdown(terraform_provider_gitopsbridge::protocol::wire::plugin::Empty {})
         .await
         .unwrap();
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await.expect("exits").unwrap();

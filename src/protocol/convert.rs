@@ -148,7 +148,10 @@ mod tests {
                 .attribute(Attribute::computed("id", Type::String, ""))
                 .attribute(Attribute::optional("token_wo", Type::String, "").sensitive().write_only())
                 .attribute(Attribute::optional("old", Type::map(Type::String), "").deprecated())
-                .block(NestedBlock::at_most_one("hub", Block::new("").attribute(Attribute::optional("host", Type::String, "")))),
+                .block(NestedBlock::at_most_one(
+                    "hub",
+                    Block::new("").attribute(Attribute::optional("host", Type::String, "")),
+                )),
         )
     }
 
@@ -182,7 +185,11 @@ mod tests {
     fn no_attribute_sets_both_type_and_nested_type() {
         let pb = schema(&sample());
         let block = pb.block.unwrap();
-        for a in block.attributes.iter().chain(block.block_types.iter().flat_map(|b| b.block.as_ref().unwrap().attributes.iter())) {
+        for a in block
+            .attributes
+            .iter()
+            .chain(block.block_types.iter().flat_map(|b| b.block.as_ref().unwrap().attributes.iter()))
+        {
             assert!(!a.r#type.is_empty() && a.nested_type.is_none(), "{}", a.name);
         }
     }
@@ -195,7 +202,8 @@ mod tests {
         assert_eq!(pb[0].severity, pb::diagnostic::Severity::Error as i32);
         assert_eq!((pb[0].summary.as_str(), pb[0].detail.as_str()), ("bad", "very"));
         use pb::attribute_path::step::Selector;
-        let steps: Vec<_> = pb[0].attribute.as_ref().unwrap().steps.iter().map(|s| s.selector.clone().unwrap()).collect();
+        let steps: Vec<_> =
+            pb[0].attribute.as_ref().unwrap().steps.iter().map(|s| s.selector.clone().unwrap()).collect();
         assert_eq!(
             steps,
             vec![

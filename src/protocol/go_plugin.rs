@@ -8,9 +8,7 @@ use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::wire::plugin::{
-    ConnInfo, Empty, StdioData, grpc_broker_server, grpc_controller_server, grpc_stdio_server,
-};
+use super::wire::plugin::{ConnInfo, Empty, StdioData, grpc_broker_server, grpc_controller_server, grpc_stdio_server};
 
 type Idle<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 

@@ -110,7 +110,8 @@ impl fmt::Display for Address {
 /// `CORE|APP|NETWORK|ADDRESS|grpc|CERT`, the certificate as unpadded base64 of its DER (the
 /// field is empty without AutoMTLS).
 pub fn handshake_line(address: &Address, server_cert_der: Option<&[u8]>) -> String {
-    let cert = server_cert_der.map(|der| base64::engine::general_purpose::STANDARD_NO_PAD.encode(der)).unwrap_or_default();
+    let cert =
+        server_cert_der.map(|der| base64::engine::general_purpose::STANDARD_NO_PAD.encode(der)).unwrap_or_default();
     format!("{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|{address}|grpc|{cert}")
 }
 
@@ -128,7 +129,10 @@ mod tests {
 
     #[test]
     fn without_the_cookie_it_is_not_a_plugin_run() {
-        assert_eq!(settings_from_env(env(&[(MAGIC_COOKIE_KEY, "<unset>")])), Err(HandshakeError::NotStartedByTerraform));
+        assert_eq!(
+            settings_from_env(env(&[(MAGIC_COOKIE_KEY, "<unset>")])),
+            Err(HandshakeError::NotStartedByTerraform)
+        );
         assert_eq!(settings_from_env(env(&[(MAGIC_COOKIE_KEY, "wrong")])), Err(HandshakeError::NotStartedByTerraform));
         assert!(HandshakeError::NotStartedByTerraform.to_string().contains("not a program to run by hand"));
     }
@@ -145,7 +149,8 @@ mod tests {
 
     #[test]
     fn unix_socket_dir_comes_from_the_environment() {
-        let s = settings_from_env(env(&[("PLUGIN_UNIX_SOCKET_DIR", "/run/tf"), ("PLUGIN_CLIENT_CERT", "PEM")])).unwrap();
+        let s =
+            settings_from_env(env(&[("PLUGIN_UNIX_SOCKET_DIR", "/run/tf"), ("PLUGIN_CLIENT_CERT", "PEM")])).unwrap();
         assert_eq!(s.transport, Transport::Unix { dir: PathBuf::from("/run/tf"), tcp_fallback: (10000, 25000) });
         assert_eq!(s.client_cert_pem.as_deref(), Some("PEM"));
         let s = settings_from_env(env(&[])).unwrap();

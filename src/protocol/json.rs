@@ -116,8 +116,8 @@ fn value(json: &Json, ty: &Type, path: &mut AttributePath) -> Result<Value, Code
             let (Some(type_json), Some(inner)) = (entries.get("type"), entries.get("value")) else {
                 return Err(CodecError::mismatch(path, ty, "an object without \"type\" and \"value\""));
             };
-            let concrete = Type::from_json(type_json)
-                .map_err(|source| CodecError::DynamicType { path: path.clone(), source })?;
+            let concrete =
+                Type::from_json(type_json).map_err(|source| CodecError::DynamicType { path: path.clone(), source })?;
             let inner = value(inner, &concrete, path)?;
             Value::Dynamic(concrete, Box::new(inner))
         }

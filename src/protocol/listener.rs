@@ -198,7 +198,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_socket_dir_falls_back_to_tcp() {
-        let listener = PluginListener::bind(&Transport::Unix { dir: "/nonexistent/dir".into(), tcp_fallback: (21000, 21999) }).await.unwrap();
+        let listener =
+            PluginListener::bind(&Transport::Unix { dir: "/nonexistent/dir".into(), tcp_fallback: (21000, 21999) })
+                .await
+                .unwrap();
         assert!(matches!(listener.address().unwrap(), Address::Tcp(_)));
     }
 }

@@ -102,14 +102,20 @@ pub fn field<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
 }
 
 /// Formats one hclog JSON line (without the newline).
-pub fn format_line(level: Level, message: &str, fields: &[(&str, serde_json::Value)], timestamp: jiff::Timestamp) -> String {
+pub fn format_line(
+    level: Level,
+    message: &str,
+    fields: &[(&str, serde_json::Value)],
+    timestamp: jiff::Timestamp,
+) -> String {
     let mut line = serde_json::Map::with_capacity(4 + fields.len());
     line.insert("@level".into(), level.as_str().into());
     line.insert("@message".into(), message.into());
     line.insert("@module".into(), MODULE.into());
     line.insert("@timestamp".into(), timestamp.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().into());
     for (key, value) in fields {
-        if !key.starts_with('@') {
+        // Reserved keys stay ours; absent (null) fields are left out.
+        if !key.starts_with('@') && !value.is_null() {
             line.insert((*key).to_string(), value.clone());
         }
     }
@@ -176,7 +182,8 @@ mod tests {
     #[test]
     fn lines_are_hclog_json() {
         let ts: jiff::Timestamp = "2026-11-23T10:00:00.5Z".parse().unwrap();
-        let line = format_line(Level::Debug, "called", &[("rpc", field("PlanResourceChange")), ("millis", field(&3))], ts);
+        let line =
+            format_line(Level::Debug, "called", &[("rpc", field("PlanResourceChange")), ("millis", field(&3))], ts);
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["@level"], "debug");
         assert_eq!(parsed["@message"], "called");
@@ -185,6 +192,12 @@ mod tests {
         assert_eq!(parsed["rpc"], "PlanResourceChange");
         assert_eq!(parsed["millis"], 3);
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn null_fields_are_left_out() {
+        let line = format_line(Level::Info, "m", &[("type_name", field(&None::<&str>))], jiff::Timestamp::UNIX_EPOCH);
+        assert!(!line.contains("type_name"));
     }
 
     #[test]

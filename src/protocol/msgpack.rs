@@ -239,8 +239,7 @@ impl<'a> Reader<'a> {
                 let concrete = serde_json::from_slice(type_json)
                     .map_err(|e| CodecError::Json(e.to_string()))
                     .and_then(|json| {
-                        Type::from_json(&json)
-                            .map_err(|source| CodecError::DynamicType { path: path.clone(), source })
+                        Type::from_json(&json).map_err(|source| CodecError::DynamicType { path: path.clone(), source })
                     })?;
                 let inner = self.value(&concrete, path)?;
                 Value::Dynamic(concrete, Box::new(inner))
@@ -487,7 +486,11 @@ mod tests {
             (int(i64::MIN), Type::Number, vec![0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0]),
             (Value::Number(Number::Float(1.5)), Type::Number, vec![0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]),
             (Value::from("x"), Type::String, vec![0xa1, b'x']),
-            (Value::List(vec![Value::from("a"), Value::from("b")]), Type::list(Type::String), vec![0x92, 0xa1, b'a', 0xa1, b'b']),
+            (
+                Value::List(vec![Value::from("a"), Value::from("b")]),
+                Type::list(Type::String),
+                vec![0x92, 0xa1, b'a', 0xa1, b'b'],
+            ),
             (Value::List(vec![int(1)]), Type::set(Type::Number), vec![0x91, 0x01]),
             (Value::object([("k", Value::from("v"))]), Type::map(Type::String), vec![0x81, 0xa1, b'k', 0xa1, b'v']),
             (
@@ -528,16 +531,16 @@ mod tests {
             (
                 "blocks",
                 Value::List(vec![
-                    Value::object([("x", Value::Null), ("y", Value::List(vec![int(-5), Value::Number(Number::Float(0.25))]))]),
+                    Value::object([
+                        ("x", Value::Null),
+                        ("y", Value::List(vec![int(-5), Value::Number(Number::Float(0.25))])),
+                    ]),
                     Value::object([("x", Value::Unknown), ("y", Value::Null)]),
                 ]),
             ),
             (
                 "any",
-                Value::Dynamic(
-                    Type::list(Type::String),
-                    Box::new(Value::List(vec![Value::from("p"), Value::Null])),
-                ),
+                Value::Dynamic(Type::list(Type::String), Box::new(Value::List(vec![Value::from("p"), Value::Null]))),
             ),
         ]);
         let bytes = encode(&value, &ty).unwrap();
@@ -556,7 +559,9 @@ mod tests {
     fn decoding_ignores_unknown_attributes_and_fills_missing_ones() {
         let ty = obj(&[("a", Type::String), ("c", Type::Number)]);
         // {"a": "x", "old": [1, {"deep": true}]}
-        let bytes = [0x82, 0xa1, b'a', 0xa1, b'x', 0xa3, b'o', b'l', b'd', 0x92, 0x01, 0x81, 0xa4, b'd', b'e', b'e', b'p', 0xc3];
+        let bytes = [
+            0x82, 0xa1, b'a', 0xa1, b'x', 0xa3, b'o', b'l', b'd', 0x92, 0x01, 0x81, 0xa4, b'd', b'e', b'e', b'p', 0xc3,
+        ];
         let value = decode(&bytes, &ty).unwrap();
         assert_eq!(value, Value::object([("a", Value::from("x")), ("c", Value::Null)]));
     }

@@ -124,7 +124,8 @@ pub(crate) fn decode(value: Option<&pb::DynamicValue>, ty: &Type, what: &str) ->
 
 /// Encodes a value produced by the provider; `what` names it in the error.
 pub(crate) fn encode(value: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostics> {
-    convert::encode(value, ty).map_err(|e| convert::codec_error(&format!("The provider produced an invalid {what}"), &e))
+    convert::encode(value, ty)
+        .map_err(|e| convert::codec_error(&format!("The provider produced an invalid {what}"), &e))
 }
 
 /// Runs a provider call that may be abandoned when Terraform asks us to stop.
@@ -215,8 +216,20 @@ async fn run<R: Reply>(
     fallback: impl FnOnce() -> R,
     body: impl Future<Output = R>,
 ) -> Result<Response<R>, Status> {
+    run_for(rpc, "", fallback, body).await
+}
+
+/// [`run`] for an RPC about one resource or data source type, which the log lines name.
+async fn run_for<R: Reply>(
+    rpc: &'static str,
+    type_name: &str,
+    fallback: impl FnOnce() -> R,
+    body: impl Future<Output = R>,
+) -> Result<Response<R>, Status> {
     let started = Instant::now();
-    crate::tf_trace!("rpc started", rpc = rpc);
+    // Untyped RPCs log no type name rather than an empty one.
+    let type_name = (!type_name.is_empty()).then_some(type_name);
+    crate::tf_trace!("rpc started", rpc = rpc, type_name = type_name);
     let reply = match guard::catch_panic(body).await {
         Ok(reply) => reply,
         Err(panic) => {
@@ -228,6 +241,7 @@ async fn run<R: Reply>(
     crate::tf_debug!(
         "rpc finished",
         rpc = rpc,
+        type_name = type_name,
         duration_us = started.elapsed().as_micros() as u64,
         errors = reply.error_count(),
     );
@@ -263,14 +277,18 @@ impl provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
-        run("ValidateResourceConfig", Default::default, self.validate_resource_config(request.into_inner())).await
+        let request = request.into_inner();
+        let type_name = request.type_name.clone();
+        run_for("ValidateResourceConfig", &type_name, Default::default, self.validate_resource_config(request)).await
     }
 
     async fn validate_data_resource_config(
         &self,
         request: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
-        run("ValidateDataResourceConfig", Default::default, self.validate_data_resource_config(request.into_inner()))
+        let request = request.into_inner();
+        let type_name = request.type_name.clone();
+        run_for("ValidateDataResourceConfig", &type_name, Default::default, self.validate_data_resource_config(request))
             .await
     }
 
@@ -278,7 +296,10 @@ impl provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
-        run("UpgradeResourceState", Default::default, async { self.upgrade_resource_state(request.into_inner()) }).await
+        let request = request.into_inner();
+        let type_name = request.type_name.clone();
+        run_for("UpgradeResourceState", &type_name, Default::default, async { self.upgrade_resource_state(request) })
+            .await
     }
 
     async fn get_resource_identity_schemas(
@@ -316,14 +337,17 @@ impl provider_server::Provider for ProviderService {
     ) -> Result<Response<pb::read_resource::Response>, Status> {
         let request = request.into_inner();
         let fallback = super::rpc::resource::read_fallback(&request);
-        run("ReadResource", || fallback, self.read_resource(request)).await
+        let type_name = request.type_name.clone();
+        run_for("ReadResource", &type_name, || fallback, self.read_resource(request)).await
     }
 
     async fn plan_resource_change(
         &self,
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
-        run("PlanResourceChange", Default::default, self.plan_resource_change(request.into_inner())).await
+        let request = request.into_inner();
+        let type_name = request.type_name.clone();
+        run_for("PlanResourceChange", &type_name, Default::default, self.plan_resource_change(request)).await
     }
 
     async fn apply_resource_change(
@@ -332,14 +356,17 @@ impl provider_server::Provider for ProviderService {
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let request = request.into_inner();
         let fallback = super::rpc::resource::apply_fallback(&request);
-        run("ApplyResourceChange", || fallback, self.apply_resource_change(request)).await
+        let type_name = request.type_name.clone();
+        run_for("ApplyResourceChange", &type_name, || fallback, self.apply_resource_change(request)).await
     }
 
     async fn import_resource_state(
         &self,
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        run("ImportResourceState", Default::default, self.import_resource_state(request.into_inner())).await
+        let request = request.into_inner();
+        let type_name = request.type_name.clone();
+        run_for("ImportResourceState", &type_name, Default::default, self.import_resource_state(request)).await
     }
 
     async fn move_resource_state(
@@ -360,7 +387,9 @@ impl provider_server::Provider for ProviderService {
         &self,
         request: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
-        run("ReadDataSource", Default::default, self.read_data_source(request.into_inner())).await
+        let request = request.into_inner();
+        let type_name = request.type_name.clone();
+        run_for("ReadDataSource", &type_name, Default::default, self.read_data_source(request)).await
     }
 
     async fn validate_ephemeral_resource_config(

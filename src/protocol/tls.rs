@@ -94,7 +94,10 @@ pub fn server_config(identity: &Identity, client_cert_pem: &str) -> Result<Arc<r
 
 /// The client side, as Terraform does it: present `identity`, trust only `server_cert`.
 /// Used by tests and tools that talk to the plugin.
-pub fn client_config(identity: &Identity, server_cert: CertificateDer<'static>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+pub fn client_config(
+    identity: &Identity,
+    server_cert: CertificateDer<'static>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let verifier = PinnedCertificates::new(vec![server_cert]);
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
@@ -199,7 +202,8 @@ mod tests {
 
     async fn handshake(server_identity: &Identity, trusted_client: &Identity, presented_client: &Identity) -> bool {
         install_crypto_provider();
-        let server = tokio_rustls::TlsAcceptor::from(server_config(server_identity, &trusted_client.cert_pem()).unwrap());
+        let server =
+            tokio_rustls::TlsAcceptor::from(server_config(server_identity, &trusted_client.cert_pem()).unwrap());
         let client =
             tokio_rustls::TlsConnector::from(client_config(presented_client, server_identity.cert.clone()).unwrap());
         let (a, b) = tokio::io::duplex(64 * 1024);

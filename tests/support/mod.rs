@@ -102,6 +102,28 @@ impl Workspace {
         ws
     }
 
+    /// A working directory holding a copy of the `.tf` files of `source`, initialised; when
+    /// none of them declares `required_providers`, `providers_tf` is added as one more file.
+    pub fn from_dir(source: &Path, providers_tf: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix("gitopsbridge-e2e").tempdir().expect("temp dir");
+        for entry in std::fs::read_dir(source).expect("example dir").flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                std::fs::copy(&path, dir.path().join(entry.file_name())).expect("copy example");
+            }
+        }
+        let declares_providers = std::fs::read_dir(dir.path())
+            .expect("copied example")
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("required_providers")));
+        if !declares_providers {
+            std::fs::write(dir.path().join("providers.tf"), providers_tf).expect("write providers.tf");
+        }
+        let ws = Workspace { dir, env: Vec::new() };
+        ws.run_ok(&["init", "-input=false", "-no-color"]);
+        ws
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

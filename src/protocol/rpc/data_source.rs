@@ -18,7 +18,10 @@ impl ProviderService {
         pb::validate_data_resource_config::Response { diagnostics: finish(&ctx, result.err()) }
     }
 
-    pub(crate) async fn read_data_source(&self, request: pb::read_data_source::Request) -> pb::read_data_source::Response {
+    pub(crate) async fn read_data_source(
+        &self,
+        request: pb::read_data_source::Request,
+    ) -> pb::read_data_source::Response {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.data_source(&request.type_name)?;
@@ -28,16 +31,12 @@ impl ProviderService {
         }
         .await;
         match result {
-            Ok(state) => pb::read_data_source::Response {
-                state: Some(state),
-                diagnostics: finish(&ctx, None),
-                deferred: None,
-            },
-            Err(errors) => pb::read_data_source::Response {
-                state: None,
-                diagnostics: finish(&ctx, Some(errors)),
-                deferred: None,
-            },
+            Ok(state) => {
+                pb::read_data_source::Response { state: Some(state), diagnostics: finish(&ctx, None), deferred: None }
+            }
+            Err(errors) => {
+                pb::read_data_source::Response { state: None, diagnostics: finish(&ctx, Some(errors)), deferred: None }
+            }
         }
     }
 }

@@ -82,9 +82,10 @@ impl ProviderService {
         })();
         match result {
             Ok(state) => pb::upgrade_resource_state::Response { upgraded_state: Some(state), diagnostics: Vec::new() },
-            Err(errors) => {
-                pb::upgrade_resource_state::Response { upgraded_state: None, diagnostics: convert::diagnostics(&errors) }
-            }
+            Err(errors) => pb::upgrade_resource_state::Response {
+                upgraded_state: None,
+                diagnostics: convert::diagnostics(&errors),
+            },
         }
     }
 

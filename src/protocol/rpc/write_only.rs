@@ -54,12 +54,21 @@ mod tests {
 
     #[test]
     fn set_write_only_attributes_are_refused_with_their_path() {
-        let block = Block::new("")
-            .attribute(Attribute::optional("token_wo", Type::String, "").write_only())
-            .block(NestedBlock::list("auth", Block::new("").attribute(Attribute::optional("key_wo", Type::String, "").write_only())));
+        let block = Block::new("").attribute(Attribute::optional("token_wo", Type::String, "").write_only()).block(
+            NestedBlock::list(
+                "auth",
+                Block::new("").attribute(Attribute::optional("key_wo", Type::String, "").write_only()),
+            ),
+        );
         let config = Value::object([
             ("token_wo", Value::Null),
-            ("auth", Value::List(vec![Value::object([("key_wo", Value::Null)]), Value::object([("key_wo", Value::Unknown)])])),
+            (
+                "auth",
+                Value::List(vec![
+                    Value::object([("key_wo", Value::Null)]),
+                    Value::object([("key_wo", Value::Unknown)]),
+                ]),
+            ),
         ]);
         let problems = refuse_write_only(&block, &config);
         assert_eq!(problems.0.len(), 1);
