@@ -17,6 +17,7 @@ use crate::protocol::{
     Attribute, AttributePath, Block, Context, DataSource, Diagnostics, NestedBlock, Provider, Resource, Schema, Type,
     Value,
 };
+use crate::resources::addon_set::AddonSetResource;
 use crate::resources::cluster_metadata::ClusterMetadataResource;
 use crate::resources::traffic_split::TrafficSplitResource;
 use crate::resources::weighted_route::WeightedRouteResource;
@@ -365,6 +366,7 @@ impl Provider for GitOpsBridge {
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         vec![
             Arc::new(ClusterMetadataResource::new(self.state.clone())),
+            Arc::new(AddonSetResource::new(self.state.clone())),
             Arc::new(WeightedRouteResource::new(self.state.clone())),
             Arc::new(TrafficSplitResource::new(self.state.clone())),
         ]

@@ -64,13 +64,18 @@ use crate::store::ObjectKey;
 /// The finalizer Argo CD puts on objects whose resources it cleans up.
 pub const ARGOCD_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
-/// Where this repository keeps Argo CD's ApplicationSet CRD
-/// (`KUBE_TEST_SERVER_CRD` overrides).
+/// Where Argo CD's ApplicationSet CRD is: `KUBE_TEST_SERVER_CRD`, else `shared/argocd/` beside
+/// the nearest ancestor of this checkout that has it (git worktrees sit deeper than the main one).
 pub fn argocd_crd_path() -> PathBuf {
     if let Some(path) = std::env::var_os("KUBE_TEST_SERVER_CRD") {
         return PathBuf::from(path);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/argocd/applicationset-crd.yaml")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("shared/argocd/applicationset-crd.yaml"))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| manifest.join("../../../shared/argocd/applicationset-crd.yaml"))
 }
 
 #[derive(Clone, Debug)]
