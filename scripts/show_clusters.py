@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Prints the Argo CD cluster Secrets on a hub: what Argo CD's ApplicationSets select on.
+"""Prints the Argo CD cluster Secrets on a hub (what ApplicationSets select on) and the
+ApplicationSets themselves.
 
 Uses kubectl when it is installed; otherwise reads a token-based kubeconfig (such as the one the
 Kubernetes API test server writes) and asks the API directly, with the standard library only.
@@ -11,17 +12,18 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 
 SELECTOR = "argocd.argoproj.io/secret-type=cluster"
 
 
-def from_kubectl(kubeconfig, namespace):
-    out = subprocess.run(
-        ["kubectl", "--kubeconfig", kubeconfig, "get", "secrets", "-n", namespace, "-l", SELECTOR, "-o", "json"],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return json.loads(out)["items"]
+def from_kubectl(kubeconfig, namespace, kind="secrets", selector=SELECTOR):
+    args = ["kubectl", "--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]
+    if selector:
+        args += ["-l", selector]
+    out = subprocess.run(args, capture_output=True, text=True)
+    return json.loads(out.stdout)["items"] if out.returncode == 0 else []
 
 
 def simple_kubeconfig(path):
@@ -36,26 +38,37 @@ def simple_kubeconfig(path):
     return found
 
 
-def from_api(kubeconfig, namespace):
+def from_api(kubeconfig, namespace, path="api/v1", kind="secrets", selector=SELECTOR):
     cfg = simple_kubeconfig(kubeconfig)
     ctx = ssl.create_default_context()
     if "certificate-authority-data" in cfg:
         with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as ca:
             ca.write(base64.b64decode(cfg["certificate-authority-data"]))
         ctx.load_verify_locations(ca.name)
-    url = f"{cfg['server']}/api/v1/namespaces/{namespace}/secrets?labelSelector={urllib.request.quote(SELECTOR)}"
+    url = f"{cfg['server']}/{path}/namespaces/{namespace}/{kind}"
+    if selector:
+        url += f"?labelSelector={urllib.request.quote(selector)}"
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {cfg.get('token', '')}"})
-    with urllib.request.urlopen(req, context=ctx) as resp:
-        return json.load(resp)["items"]
+    try:
+        with urllib.request.urlopen(req, context=ctx) as resp:
+            return json.load(resp)["items"]
+    except urllib.error.HTTPError as err:
+        if err.code == 404:  # Argo CD (its CRD) not installed
+            return []
+        raise
 
 
 def main():
     kubeconfig = sys.argv[1]
     namespace = sys.argv[2] if len(sys.argv) > 2 else "argocd"
-    items = from_kubectl(kubeconfig, namespace) if shutil.which("kubectl") else from_api(kubeconfig, namespace)
+    kubectl = shutil.which("kubectl")
+    items = from_kubectl(kubeconfig, namespace) if kubectl else from_api(kubeconfig, namespace)
+    if kubectl:
+        appsets = from_kubectl(kubeconfig, namespace, "applicationsets.argoproj.io", None)
+    else:
+        appsets = from_api(kubeconfig, namespace, "apis/argoproj.io/v1alpha1", "applicationsets", None)
     if not items:
         print("    (no cluster secrets)")
-        return
     for item in items:
         meta = item["metadata"]
         data = {k: base64.b64decode(v).decode() for k, v in item.get("data", {}).items()}
@@ -67,6 +80,12 @@ def main():
         repo = annotations.get("addons_repo_url")
         if repo:
             print(f"        addons_repo_url={repo}")
+    if not appsets:
+        print("    (no ApplicationSets)")
+    for appset in appsets:
+        spec = appset.get("spec", {})
+        name = spec.get("template", {}).get("metadata", {}).get("name", "")
+        print(f"    ApplicationSet {appset['metadata']['namespace']}/{appset['metadata']['name']}: Applications {name}")
 
 
 if __name__ == "__main__":

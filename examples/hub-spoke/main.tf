@@ -1,4 +1,4 @@
-# Hub and spokes: one Argo CD on the hub manages addons on every registered cluster.
+# Hub and spokes: one Argo CD on the hub manages addons and workloads on every registered cluster.
 # Cluster endpoints and credentials are inputs here; in a real root they come from the
 # modules that create the clusters.
 
@@ -94,6 +94,82 @@ resource "gitopsbridge_cluster_metadata" "spoke_dev" {
 
   addons   = { metrics_server = true }
   metadata = merge(local.addons_repo, local.workload_repo)
+}
+
+# The GitOps Bridge bootstrap: ApplicationSets that turn each cluster's labels and annotations
+# into addons and workloads.
+resource "gitopsbridge_addon_set" "addons" {
+  name             = "cluster-addons"
+  namespace        = "argocd"
+  application_name = "bootstrap-addons"
+
+  cluster_selector {
+    match_expressions {
+      key      = "akuity.io/argo-cd-cluster-name"
+      operator = "NotIn"
+      values   = ["in-cluster"]
+    }
+  }
+
+  source {
+    from_metadata = "addons"
+    directory {
+      recurse = true
+      exclude = "exclude/*"
+    }
+  }
+
+  destination {
+    namespace = "argocd"
+    name      = "{{name}}"
+  }
+
+  sync_policy {
+    automated {}
+  }
+
+  preserve_resources_on_deletion = true
+}
+
+# Workloads: every cluster but the control plane, one Application per environment,
+# from the repository named by the cluster's workload_repo_* annotations.
+resource "gitopsbridge_addon_set" "workloads" {
+  name             = "workloads"
+  namespace        = "argocd"
+  application_name = "workload-{{metadata.labels.environment}}"
+
+  cluster_selector {
+    match_expressions {
+      key      = "akuity.io/argo-cd-cluster-name"
+      operator = "NotIn"
+      values   = ["in-cluster"]
+    }
+    match_expressions {
+      key      = "environment"
+      operator = "NotIn"
+      values   = ["control-plane"]
+    }
+  }
+
+  source {
+    from_metadata = "workload"
+    directory {
+      recurse = true
+      exclude = "exclude/*"
+    }
+  }
+
+  destination {
+    namespace = "workload"
+    name      = "{{name}}"
+  }
+
+  sync_policy {
+    automated {}
+    sync_options = ["CreateNamespace=true"]
+  }
+
+  preserve_resources_on_deletion = false
 }
 
 output "registered_clusters" {
