@@ -152,6 +152,17 @@ impl fmt::Display for NameKind {
     }
 }
 
+/// Splits an import id `<namespace>/<name>` and checks both parts. The error says what is
+/// wrong in words the caller wraps with the id; `what` names the object ("Secret name", "name")
+/// and `example` shows a valid id.
+pub fn parse_namespaced_id(id: &str, what: &str, example: &str) -> Result<(String, String), String> {
+    let (namespace, name) =
+        id.split_once('/').ok_or_else(|| format!("expected <namespace>/<{}>, e.g. {example}", what.to_lowercase()))?;
+    check_dns_label(namespace).map_err(|e| format!("the namespace {namespace:?} {e}"))?;
+    check_dns_subdomain(name).map_err(|e| format!("the {what} {name:?} {e}"))?;
+    Ok((namespace.to_string(), name.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use crate::application_set::{
     SyncPolicy, Syntax,
 };
 use crate::hub::{FIELD_MANAGER, HubError};
-use crate::k8s_names::{check_dns_label, check_dns_subdomain, check_label_key, check_label_value};
+use crate::k8s_names::{check_dns_label, check_dns_subdomain, check_label_key, check_label_value, parse_namespaced_id};
 use crate::owned_fields::FieldSet;
 use crate::protocol::{
     Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Nesting, Plan, PlanRequest, Resource, Schema,
@@ -816,12 +816,8 @@ pub struct AddonSetResource {
 /// # Errors
 /// [`AddonSetError::BadImportId`] naming what is wrong.
 pub fn parse_import_id(id: &str) -> Result<(String, String), AddonSetError> {
-    let bad = |reason: String| AddonSetError::BadImportId { id: id.to_string(), reason };
-    let (namespace, name) =
-        id.split_once('/').ok_or_else(|| bad("expected <namespace>/<name>, e.g. argocd/cluster-addons".into()))?;
-    check_dns_label(namespace).map_err(|e| bad(format!("the namespace {namespace:?} {e}")))?;
-    check_dns_subdomain(name).map_err(|e| bad(format!("the name {name:?} {e}")))?;
-    Ok((namespace.to_string(), name.to_string()))
+    parse_namespaced_id(id, "name", "argocd/cluster-addons")
+        .map_err(|reason| AddonSetError::BadImportId { id: id.to_string(), reason })
 }
 
 impl AddonSetResource {

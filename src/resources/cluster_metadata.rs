@@ -20,6 +20,7 @@ use crate::http_url::check_http_url;
 use crate::hub::{FIELD_MANAGER, HubError};
 use crate::k8s_names::{
     check_annotation_key, check_dns_label, check_dns_subdomain, check_label_key, check_label_value, derive_object_name,
+    parse_namespaced_id,
 };
 use crate::protocol::plan::null_write_only;
 use crate::protocol::{
@@ -1134,12 +1135,8 @@ fn empty_state() -> Value {
 
 /// Parses an import id `<namespace>/<secret name>`.
 pub fn parse_import_id(id: &str) -> Result<(String, String), ClusterMetadataError> {
-    let bad = |reason: &str| ClusterMetadataError::BadImportId { id: id.to_string(), reason: reason.to_string() };
-    let (namespace, name) =
-        id.split_once('/').ok_or_else(|| bad("expected <namespace>/<secret name>, e.g. argocd/eks-green"))?;
-    check_dns_label(namespace).map_err(|e| bad(&format!("the namespace {namespace:?} {e}")))?;
-    check_dns_subdomain(name).map_err(|e| bad(&format!("the Secret name {name:?} {e}")))?;
-    Ok((namespace.to_string(), name.to_string()))
+    parse_namespaced_id(id, "Secret name", "argocd/eks-green")
+        .map_err(|reason| ClusterMetadataError::BadImportId { id: id.to_string(), reason })
 }
 
 // =============================================================================================
