@@ -5,16 +5,21 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build release install test demo docs bench-handshake bench-plan
+.PHONY: build build-release release install test demo docs bench-handshake bench-plan
 
 build:
 	cargo build --locked --workspace --bins
 
-release:
+build-release:
 	cargo build --locked --release --bin terraform-provider-gitopsbridge
 
+# Registry archives, manifest and SHA256SUMS in dist/. Only the host platform is built: this
+# toolchain has no other Rust targets installed (darwin and arm64 need their targets and linkers).
+release: build-release
+	python3 scripts/release.py $(VERSION) host=$(OS_ARCH)
+
 # Puts the release build where `terraform init` finds it through a filesystem mirror.
-install: release
+install: build-release
 	mkdir -p $(PLUGIN_DIR)
 	cp target/release/terraform-provider-gitopsbridge $(PLUGIN_DIR)/terraform-provider-gitopsbridge_v$(VERSION)
 	@echo "installed into $(PLUGIN_DIR)"
@@ -29,7 +34,7 @@ demo:
 docs: build
 	bash scripts/docs.sh
 
-bench-handshake: release
+bench-handshake: build-release
 	python3 scripts/handshake_bench.py
 
 bench-plan: install
