@@ -140,9 +140,12 @@ tf eks-blue plan -input=false "${bg_vars[@]}" | grep -E '~ weight|Plan:'
 quiet_apply eks-blue "${bg_vars[@]}"
 split
 
-step "terraform destroy: green, blue, then the hub and spokes"
-tf eks-green destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
+step "terraform destroy of blue: green now carries the traffic and keeps blue's metadata"
 tf eks-blue destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
+plan_is_empty eks-green "${bg_vars[@]}"
+
+step "terraform destroy of green, then the hub and spokes"
+tf eks-green destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
 tf hub-spoke destroy -auto-approve -input=false "${vars[@]}" | tail -n 1
 
 step "Nothing is left"

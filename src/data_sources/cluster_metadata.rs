@@ -53,6 +53,13 @@ fn schema() -> Schema {
             Type::String,
             "The hub namespace to look in (default: the provider's `argocd_namespace`).",
         ))
+        .attribute(Attribute::optional(
+            "must_exist",
+            Type::Bool,
+            "Default true: a missing cluster is an error. With false, a missing cluster gives `found = false` \
+             and empty metadata, so a root can outlive the cluster it copies from (green after blue is gone).",
+        ))
+        .attribute(Attribute::computed("found", Type::Bool, "Whether the cluster Secret exists."))
         .attribute(Attribute::computed(
             "server",
             Type::String,
@@ -148,6 +155,24 @@ pub fn metadata_state(config: &Value, namespace: &str, secret: &Secret) -> Value
     state.set("namespace", Value::string(namespace));
     state.set("secret_name", Value::string(&name));
     state.set("id", Value::string(format!("{namespace}/{name}")));
+    state.set("found", Value::Bool(true));
+    state
+}
+
+/// The state when the cluster does not exist and the configuration allows that: the lookup keys
+/// as given, `found = false`, empty collections and nulls elsewhere.
+pub fn absent_state(config: &Value, namespace: &str) -> Value {
+    let mut state = config.clone();
+    for attribute in METADATA_ATTRIBUTES.into_iter().filter(|a| *a != "cluster_name") {
+        state.set(attribute, Value::Null);
+    }
+    state.set("in_cluster", Value::Bool(false));
+    for map in ["addons", "labels", "metadata"] {
+        state.set(map, Value::Map(Default::default()));
+    }
+    state.set("namespaces", Value::List(vec![]));
+    state.set("namespace", Value::string(namespace));
+    state.set("found", Value::Bool(false));
     state
 }
 
@@ -188,15 +213,20 @@ impl DataSource for ClusterMetadataDataSource {
         };
         let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
         let secrets = hub.secrets(&namespace);
+        let may_be_missing = config.get("must_exist").as_bool() == Some(false);
 
         let secret = if let Some(name) = config.get("secret_name").as_str() {
-            secrets.get(ctx, name).await.map_err(|e| hub_diagnostics(&e))?.ok_or_else(|| {
-                Diagnostics::error_at(
-                    AttributePath::root("secret_name"),
-                    "Cluster Secret not found",
-                    format!("There is no Secret {namespace}/{name} on the hub."),
-                )
-            })?
+            match secrets.get(ctx, name).await.map_err(|e| hub_diagnostics(&e))? {
+                Some(secret) => secret,
+                None if may_be_missing => return Ok(absent_state(config, &namespace)),
+                None => {
+                    return Err(Diagnostics::error_at(
+                        AttributePath::root("secret_name"),
+                        "Cluster Secret not found",
+                        format!("There is no Secret {namespace}/{name} on the hub."),
+                    ));
+                }
+            }
         } else {
             let cluster_name = tf_values::string(config.get("cluster_name")).unwrap_or_default();
             let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
@@ -207,11 +237,15 @@ impl DataSource for ClusterMetadataDataSource {
                 .collect();
             match matches.len() {
                 1 => matches.remove(0),
+                0 if may_be_missing => return Ok(absent_state(config, &namespace)),
                 0 => {
                     return Err(Diagnostics::error_at(
                         AttributePath::root("cluster_name"),
                         "Cluster not found",
-                        format!("No Argo CD cluster Secret in namespace {namespace} has the name {cluster_name:?}."),
+                        format!(
+                            "No Argo CD cluster Secret in namespace {namespace} has the name {cluster_name:?}. \
+                             Set must_exist = false if the root should work without it."
+                        ),
                     ));
                 }
                 _ => {
@@ -264,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_cluster_reads_as_not_found_with_empty_metadata() {
+        let state = absent_state(&config(vec![("cluster_name", "eks-blue".into()), ("must_exist", false.into())]), "argocd");
+        assert_eq!(state.get("found"), &Value::from(false));
+        assert_eq!(state.get("cluster_name"), &Value::from("eks-blue"));
+        assert_eq!(state.get("addons"), &Value::Map(Default::default()));
+        assert_eq!(state.get("metadata"), &Value::Map(Default::default()));
+        assert!(state.get("environment").is_null());
+        assert!(state.get("server").is_null());
+        assert_eq!(state.get("namespace"), &Value::from("argocd"));
+    }
+
+    #[test]
     fn metadata_is_returned_and_credentials_never() {
         let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
         let secret: Secret = serde_json::from_value(json!({
@@ -281,6 +327,7 @@ mod tests {
         .unwrap();
         let state = metadata_state(&config(vec![("cluster_name", "eks-blue".into())]), "argocd", &secret);
         assert_eq!(state.get("id"), &Value::from("argocd/eks-blue"));
+        assert_eq!(state.get("found"), &Value::from(true));
         assert_eq!(state.get("secret_name"), &Value::from("eks-blue"));
         assert_eq!(state.get("server"), &Value::from("https://blue.example.com"));
         assert_eq!(state.get("in_cluster"), &Value::from(false));

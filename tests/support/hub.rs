@@ -58,6 +58,11 @@ impl Hub {
             .collect()
     }
 
+    /// ApplicationSets in a namespace.
+    pub fn application_sets(&self, namespace: &str) -> Vec<Json> {
+        self.server().list(Resource::ApplicationSet, Some(namespace))
+    }
+
     /// Server-side apply of a partial Secret as another field manager (a controller, a human).
     pub fn apply_as(&self, manager: &str, namespace: &str, name: &str, partial: Json) {
         let mut object = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}});

@@ -54,13 +54,25 @@ provider "gitopsbridge" {
   }
 }
 
+# Green follows blue's metadata while blue exists, and keeps its own once blue is destroyed, so
+# this root plans and destroys cleanly in any order.
 data "gitopsbridge_cluster_metadata" "blue" {
   cluster_name = "eks-blue"
+  must_exist   = false
+}
+
+data "gitopsbridge_cluster_metadata" "green" {
+  cluster_name = "eks-green"
+  must_exist   = false
+}
+
+locals {
+  source = data.gitopsbridge_cluster_metadata.blue.found ? data.gitopsbridge_cluster_metadata.blue : data.gitopsbridge_cluster_metadata.green
 }
 
 resource "gitopsbridge_cluster_metadata" "green" {
   cluster_name = "eks-green"
-  environment  = data.gitopsbridge_cluster_metadata.blue.environment
+  environment  = local.source.environment
   server       = var.cluster_endpoint
 
   aws_auth {
@@ -69,8 +81,8 @@ resource "gitopsbridge_cluster_metadata" "green" {
   }
 
   # The same addons and repositories as blue.
-  addons   = data.gitopsbridge_cluster_metadata.blue.addons
-  metadata = data.gitopsbridge_cluster_metadata.blue.metadata
+  addons   = local.source.addons
+  metadata = local.source.metadata
 }
 
 resource "gitopsbridge_weighted_route" "green" {
