@@ -100,7 +100,10 @@ split() {
   tf environment apply -auto-approve -input=false "${bg_vars[@]}" >/dev/null
   tf environment output -json traffic_split | python3 -c '
 import json, sys
-for cluster, share in sorted(json.load(sys.stdin).items()):
+shares = json.load(sys.stdin)
+if not shares:
+    print("    (no weighted records)")
+for cluster, share in sorted(shares.items()):
     print(f"    {cluster:>6}: {share:5.1f} %  " + "#" * int(share / 4))'
 }
 plan_is_empty() {
