@@ -32,6 +32,8 @@ use tokio::time::Instant;
 
 use crate::dns_names;
 
+mod batching;
+
 /// Attempts per call when the provider block does not say (the SDK's default is 3).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// Zones with more records than this are not listed whole: a lone read there would cost more
@@ -53,8 +55,8 @@ pub struct Route53Settings {
     pub max_attempts: Option<u32>,
 }
 
-/// What went wrong talking to Route53.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong talking to Route53. Cloned when one batch answers for several resources.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Route53Error {
     /// No hosted zone has this id or name.
     #[error("no hosted zone {0} is visible with these credentials")]
@@ -303,6 +305,7 @@ struct Inner {
     listings: Mutex<HashMap<String, Arc<ZoneListings>>>,
     next_poll: tokio::sync::Mutex<Instant>,
     calls: CallCounts,
+    batches: Arc<batching::ChangeQueues>,
 }
 
 /// A Route53 client shared by every resource of one provider process. Cheap to clone.
@@ -367,6 +370,7 @@ impl Route53 {
                 listings: Mutex::default(),
                 next_poll: tokio::sync::Mutex::new(Instant::now()),
                 calls: CallCounts::default(),
+                batches: Arc::default(),
             }),
         }
     }

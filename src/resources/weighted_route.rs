@@ -492,7 +492,8 @@ pub(crate) fn check_in_zone(name: &str, zone: &Zone) -> Result<(), RouteError> {
     }
 }
 
-/// Sends a batch and, when asked, waits for it to be INSYNC.
+/// Sends a group of changes (coalesced with other resources' changes to the zone) and, when
+/// asked, waits for it to be INSYNC.
 pub(crate) async fn send(
     ctx: &Context,
     r53: &Route53,
@@ -501,9 +502,9 @@ pub(crate) async fn send(
     changes: &[Change],
     wait: bool,
 ) -> Result<(), RouteError> {
-    let change_id = r53.change(zone_id, comment, changes).await?;
+    let change_id = r53.submit_change(zone_id, comment, changes).await?;
     if let Some(id) = change_id.filter(|_| wait) {
-        r53.wait_insync(&id, DEFAULT_SYNC_DEADLINE, ctx.cancelled()).await?;
+        r53.wait_insync_shared(&id, DEFAULT_SYNC_DEADLINE, ctx.cancelled()).await?;
     }
     Ok(())
 }
