@@ -39,6 +39,9 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// Zones with more records than this are not listed whole: a lone read there would cost more
 /// pages than it saves, so reads fall back to one listing per record name.
 const FULL_LISTING_MAX_RECORDS: i64 = 3000;
+/// Page size when listing one name: a name rarely has more records, and pages of the default
+/// 300 would carry hundreds of other names' records on every write.
+const NAME_PAGE_ITEMS: i32 = 100;
 /// Spacing of `GetChange` polls across the whole process: at most four a second, leaving room
 /// under Route53's five for the writes themselves.
 const POLL_SPACING: Duration = Duration::from_millis(250);
@@ -503,7 +506,12 @@ impl Route53 {
         loop {
             CallCounts::bump(&self.inner.calls.list_record_sets);
             pages += 1;
-            let mut request = self.inner.sdk.list_resource_record_sets().hosted_zone_id(zone_id);
+            let mut request = self
+                .inner
+                .sdk
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .set_max_items(from.map(|_| NAME_PAGE_ITEMS));
             if let Some((name, record_type, identifier)) = start.clone() {
                 request = request
                     .start_record_name(name)
