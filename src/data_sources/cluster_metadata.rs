@@ -299,7 +299,8 @@ mod tests {
 
     #[test]
     fn a_missing_cluster_reads_as_not_found_with_empty_metadata() {
-        let state = absent_state(&config(vec![("cluster_name", "eks-blue".into()), ("must_exist", false.into())]), "argocd");
+        let state =
+            absent_state(&config(vec![("cluster_name", "eks-blue".into()), ("must_exist", false.into())]), "argocd");
         assert_eq!(state.get("found"), &Value::from(false));
         assert_eq!(state.get("cluster_name"), &Value::from("eks-blue"));
         assert_eq!(state.get("addons"), &Value::Map(Default::default()));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::protocol::{Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Number, Schema, Type, Value};
-use crate::resources::weighted_route::{check_type, check_zone_and_name, resolve_zone, set_zone, RouteError};
+use crate::resources::weighted_route::{RouteError, check_type, check_zone_and_name, resolve_zone, set_zone};
 use crate::route53::{RecordSet, Route53Source};
 use crate::weighted_set;
 
@@ -190,7 +190,11 @@ mod tests {
                     Value::Number(Number::Float(f)) => *f,
                     other => panic!("share {other:?}"),
                 };
-                (r.get("type").as_str().unwrap().to_string(), r.get("set_identifier").as_str().unwrap().to_string(), share)
+                (
+                    r.get("type").as_str().unwrap().to_string(),
+                    r.get("set_identifier").as_str().unwrap().to_string(),
+                    share,
+                )
             })
             .collect();
         assert_eq!(
@@ -206,8 +210,13 @@ mod tests {
 
     #[test]
     fn configuration_errors_point_at_their_attribute() {
-        let config = Value::object([("zone_id", Value::from("Z1")), ("name", Value::from("x..example.com")), ("type", Value::from("MX"))]);
-        let paths: Vec<String> = validate_config(&config).0.iter().filter_map(|d| d.attribute.as_ref().map(ToString::to_string)).collect();
+        let config = Value::object([
+            ("zone_id", Value::from("Z1")),
+            ("name", Value::from("x..example.com")),
+            ("type", Value::from("MX")),
+        ]);
+        let paths: Vec<String> =
+            validate_config(&config).0.iter().filter_map(|d| d.attribute.as_ref().map(ToString::to_string)).collect();
         assert_eq!(paths, vec!["name", "type"]);
     }
 }

@@ -1812,7 +1812,10 @@ users:
         let mut secret = gitops_bridge_secret();
         secret.data.get_or_insert_default().insert(
             "config".into(),
-            ByteString(br#"{"bearerToken":"tok","tlsClientConfig":{"insecure":false,"certData":"Qw==","keyData":"Sw=="}}"#.to_vec()),
+            ByteString(
+                br#"{"bearerToken":"tok","tlsClientConfig":{"insecure":false,"certData":"Qw==","keyData":"Sw=="}}"#
+                    .to_vec(),
+            ),
         );
         let mut prior = empty_state();
         prior.set("namespace", "argocd".into());
@@ -1891,7 +1894,8 @@ users:
     fn drift_is_computed_over_owned_keys_only() {
         let plan = full_plan();
         type Edit = fn(&mut Secret);
-        let cases: Vec<(&str, Edit, Vec<(&str, Value)>)> = vec![
+        type Case = (&'static str, Edit, Vec<(&'static str, Value)>);
+        let cases: Vec<Case> = vec![
             (
                 "foreign label and annotation",
                 |s| {

@@ -21,11 +21,11 @@ use crate::protocol::{
     Type, Value,
 };
 use crate::resources::weighted_route::{
-    check_in_zone, check_member, check_ttl, check_type, check_zone_and_name, member_attributes, member_has_records,
-    member_record, merge_live_member, parse_import_id, plan_zone, resolve_zone, send, set_zone, warn_all_zero,
-    RouteError,
+    RouteError, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name, member_attributes,
+    member_has_records, member_record, merge_live_member, parse_import_id, plan_zone, resolve_zone, send, set_zone,
+    warn_all_zero,
 };
-use crate::route53::{bare_zone_id, Change, LiveRecord, RecordSet, Route53Error, Route53Source};
+use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
 use crate::weighted_set;
 
 // ---------------------------------------------------------------------------------------------
@@ -75,7 +75,9 @@ impl Split {
 
     fn live_members<'a>(&'a self, live: &'a [LiveRecord]) -> impl Iterator<Item = &'a LiveRecord> + 'a {
         live.iter().filter(move |l| {
-            dns_names::same_name(&l.set.name, &self.name) && l.set.record_type == self.record_type && l.set.set_identifier.is_some()
+            dns_names::same_name(&l.set.name, &self.name)
+                && l.set.record_type == self.record_type
+                && l.set.set_identifier.is_some()
         })
     }
 }
@@ -161,7 +163,11 @@ fn validate_config(config: &Value) -> Diagnostics {
         check_member(route, &at, record_type.as_deref(), &mut diags);
         if let Some(id) = route.get("set_identifier").as_str() {
             if seen.contains(&id) {
-                diags.push_error(Some(at("set_identifier")), "Duplicate set identifier", format!("Two routes use the set identifier {id:?}."));
+                diags.push_error(
+                    Some(at("set_identifier")),
+                    "Duplicate set identifier",
+                    format!("Two routes use the set identifier {id:?}."),
+                );
             }
             seen.push(id);
         }
@@ -254,7 +260,11 @@ impl TrafficSplitResource {
         if !split.allow_overwrite {
             let present: Vec<String> = split.live_members(&live).filter_map(|l| l.set.set_identifier.clone()).collect();
             if !present.is_empty() {
-                return Err(RouteError::ForeignMembers { name: split.name.clone(), record_type: split.record_type.clone(), set_identifiers: present });
+                return Err(RouteError::ForeignMembers {
+                    name: split.name.clone(),
+                    record_type: split.record_type.clone(),
+                    set_identifiers: present,
+                });
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&split.name, &split.record_type);
             let mut txt = live.clone();
@@ -330,7 +340,9 @@ impl TrafficSplitResource {
         if old.record_type != new.record_type {
             // A new type: the old members leave in the same batch, exactly as read.
             let ours = old.set_identifiers();
-            let leaving = old.live_members(&live).filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| ours.contains(&id)));
+            let leaving = old
+                .live_members(&live)
+                .filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| ours.contains(&id)));
             changes.extend(leaving.map(|l| Change::Delete(Box::new(l.clone()))));
         }
         if !changes.is_empty() {
@@ -458,7 +470,8 @@ mod tests {
         let plan_of = |routes| {
             let c = config(routes);
             let ctx = Context::default();
-            let plan = plan_split(&ctx, PlanRequest { prior_state: &Value::Null, proposed_new_state: c.clone(), config: &c });
+            let plan =
+                plan_split(&ctx, PlanRequest { prior_state: &Value::Null, proposed_new_state: c.clone(), config: &c });
             (plan.planned_state, ctx.take_warnings())
         };
         let (planned, warnings) = plan_of(vec![route("blue", Value::from(0)), route("green", Value::from(100))]);
@@ -491,7 +504,9 @@ mod tests {
             .iter()
             .map(|c| match c {
                 Change::Create(r) => format!("CREATE {}", r.set_identifier.as_deref().unwrap_or_default()),
-                Change::Upsert(r) => format!("UPSERT {}={}", r.set_identifier.as_deref().unwrap_or_default(), r.weight.unwrap_or(-1)),
+                Change::Upsert(r) => {
+                    format!("UPSERT {}={}", r.set_identifier.as_deref().unwrap_or_default(), r.weight.unwrap_or(-1))
+                }
                 Change::Delete(l) => format!("DELETE {}", l.set.set_identifier.as_deref().unwrap_or_default()),
             })
             .collect()
@@ -538,6 +553,9 @@ mod tests {
         assert!(paths(&validate_config(&c)).is_empty());
         let split = Split::from_value(&c).unwrap();
         assert_eq!(split.members[0].ttl, None);
-        assert_eq!(split.members[0].alias, Some(Alias { name: "lb.example.net".into(), zone_id: "Z2".into(), evaluate_target_health: false }));
+        assert_eq!(
+            split.members[0].alias,
+            Some(Alias { name: "lb.example.net".into(), zone_id: "Z2".into(), evaluate_target_health: false })
+        );
     }
 }

@@ -19,8 +19,8 @@ use crate::protocol::{
     Value,
 };
 use crate::route53::{
-    bare_zone_id, Alias, Change, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
-    DEFAULT_SYNC_DEADLINE,
+    Alias, Change, DEFAULT_SYNC_DEADLINE, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
+    bare_zone_id,
 };
 use crate::weighted_set;
 
@@ -60,7 +60,12 @@ impl Route {
     }
 
     fn id(&self, zone_id: &str) -> String {
-        route_id(zone_id, &self.record.name, &self.record.record_type, self.record.set_identifier.as_deref().unwrap_or(""))
+        route_id(
+            zone_id,
+            &self.record.name,
+            &self.record.record_type,
+            self.record.set_identifier.as_deref().unwrap_or(""),
+        )
     }
 }
 
@@ -94,19 +99,23 @@ pub(crate) fn member_record(v: &Value, set_identifier: &str) -> Result<RecordSet
 /// Route53 writes differently (case, trailing dots, IPv6 forms).
 pub(crate) fn merge_live_member(state: &mut Value, live: &RecordSet) {
     state.set("weight", live.weight.map_or(Value::Null, Value::from));
-    let prior_values: Vec<String> = state.get("records").as_list().unwrap_or_default().iter().filter_map(string).collect();
+    let prior_values: Vec<String> =
+        state.get("records").as_list().unwrap_or_default().iter().filter_map(string).collect();
     let values = if weighted_set::same_values(&live.record_type, &prior_values, &live.values) {
         prior_values
     } else {
         live.values.clone()
     };
-    let records = if values.is_empty() && state.get("records").is_null() { Value::Null } else { Value::strings(values) };
+    let records =
+        if values.is_empty() && state.get("records").is_null() { Value::Null } else { Value::strings(values) };
     state.set("records", records);
     let prior_alias = state.get("alias").single_block().cloned();
     let alias = live.alias.as_ref().map(|a| {
         let prior = |k: &str| prior_alias.as_ref().and_then(|p| string(p.get(k)));
         let name = prior("name").filter(|n| dns_names::same_name(n, &a.name)).unwrap_or_else(|| a.name.clone());
-        let zone_id = prior("zone_id").filter(|z| bare_zone_id(z) == bare_zone_id(&a.zone_id)).unwrap_or_else(|| a.zone_id.clone());
+        let zone_id = prior("zone_id")
+            .filter(|z| bare_zone_id(z) == bare_zone_id(&a.zone_id))
+            .unwrap_or_else(|| a.zone_id.clone());
         Value::object([
             ("name", Value::from(name)),
             ("zone_id", Value::from(zone_id)),
@@ -188,14 +197,24 @@ impl RouteError {
 pub(crate) fn alias_block() -> NestedBlock {
     NestedBlock::at_most_one(
         "alias",
-        Block::new("Point the record at an AWS resource (load balancer, CloudFront, another record) instead of `records`.")
-            .attribute(Attribute::required("name", Type::String, "DNS name of the target, e.g. the load balancer's DNS name."))
-            .attribute(Attribute::required("zone_id", Type::String, "Hosted zone id of the target (the load balancer's canonical zone id)."))
-            .attribute(Attribute::required(
-                "evaluate_target_health",
-                Type::Bool,
-                "Whether Route53 routes away from this record when the target is unhealthy.",
-            )),
+        Block::new(
+            "Point the record at an AWS resource (load balancer, CloudFront, another record) instead of `records`.",
+        )
+        .attribute(Attribute::required(
+            "name",
+            Type::String,
+            "DNS name of the target, e.g. the load balancer's DNS name.",
+        ))
+        .attribute(Attribute::required(
+            "zone_id",
+            Type::String,
+            "Hosted zone id of the target (the load balancer's canonical zone id).",
+        ))
+        .attribute(Attribute::required(
+            "evaluate_target_health",
+            Type::Bool,
+            "Whether Route53 routes away from this record when the target is unhealthy.",
+        )),
     )
 }
 
@@ -290,21 +309,37 @@ pub(crate) fn check_zone_and_name(config: &Value, diags: &mut Diagnostics) {
     if let Some(id) = zone_id.as_str()
         && (bare_zone_id(id).is_empty() || !bare_zone_id(id).chars().all(|c| c.is_ascii_alphanumeric()))
     {
-        diags.push_error(Some(AttributePath::root("zone_id")), "Invalid zone id", format!("{id:?} is not a hosted zone id such as Z0123456789ABCDEFGHIJ."));
+        diags.push_error(
+            Some(AttributePath::root("zone_id")),
+            "Invalid zone id",
+            format!("{id:?} is not a hosted zone id such as Z0123456789ABCDEFGHIJ."),
+        );
     }
     if let Some(zone) = zone_name.as_str()
         && let Err(e) = dns_names::check_dns_name(zone)
     {
-        diags.push_error(Some(AttributePath::root("zone_name")), "Invalid zone name", format!("The zone name {zone:?} {e}."));
+        diags.push_error(
+            Some(AttributePath::root("zone_name")),
+            "Invalid zone name",
+            format!("The zone name {zone:?} {e}."),
+        );
     }
     if let Some(name) = config.get("name").as_str() {
         if let Err(e) = dns_names::check_dns_name(name) {
-            diags.push_error(Some(AttributePath::root("name")), "Invalid record name", format!("The name {name:?} {e}."));
+            diags.push_error(
+                Some(AttributePath::root("name")),
+                "Invalid record name",
+                format!("The name {name:?} {e}."),
+            );
         } else if let Some(zone) = zone_name.as_str()
             && dns_names::check_dns_name(zone).is_ok()
             && !dns_names::is_within_zone(name, zone)
         {
-            diags.push_error(Some(AttributePath::root("name")), "Name outside the zone", format!("{name} is not inside the zone {zone}."));
+            diags.push_error(
+                Some(AttributePath::root("name")),
+                "Name outside the zone",
+                format!("{name} is not inside the zone {zone}."),
+            );
         }
     }
 }
@@ -338,13 +373,15 @@ pub(crate) fn member_has_records(member: &Value) -> Option<bool> {
 pub(crate) fn check_ttl(ttl: &Value, has_records: Option<bool>, at: AttributePath, diags: &mut Diagnostics) {
     match (ttl, has_records) {
         (Value::Null, Some(true)) => diags.push_error(Some(at), "Missing ttl", "`ttl` is required with `records`."),
-        (Value::Number(_), Some(false)) => diags.push_error(
-            Some(at),
-            "ttl with alias",
-            "Alias records take the TTL of their target: remove `ttl`.",
-        ),
+        (Value::Number(_), Some(false)) => {
+            diags.push_error(Some(at), "ttl with alias", "Alias records take the TTL of their target: remove `ttl`.")
+        }
         (Value::Number(n), _) if !n.as_i64().is_some_and(|t| (0..=TTL_MAX).contains(&t)) => {
-            diags.push_error(Some(at), "Invalid ttl", format!("`ttl` must be a whole number of seconds from 0 to {TTL_MAX}, not {n}."));
+            diags.push_error(
+                Some(at),
+                "Invalid ttl",
+                format!("`ttl` must be a whole number of seconds from 0 to {TTL_MAX}, not {n}."),
+            );
         }
         _ => {}
     }
@@ -352,7 +389,12 @@ pub(crate) fn check_ttl(ttl: &Value, has_records: Option<bool>, at: AttributePat
 
 /// Checks the member attributes (`set_identifier`, `weight`, `records`, `alias`), each error on
 /// its own path under `at`.
-pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, record_type: Option<&str>, diags: &mut Diagnostics) {
+pub(crate) fn check_member(
+    member: &Value,
+    at: &dyn Fn(&str) -> AttributePath,
+    record_type: Option<&str>,
+    diags: &mut Diagnostics,
+) {
     if let Some(id) = member.get("set_identifier").as_str() {
         let len = id.chars().count();
         if !(1..=SET_IDENTIFIER_MAX).contains(&len) {
@@ -366,12 +408,20 @@ pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, r
     if let Value::Number(n) = member.get("weight")
         && !n.as_i64().is_some_and(|w| (0..=WEIGHT_MAX).contains(&w))
     {
-        diags.push_error(Some(at("weight")), "Invalid weight", format!("`weight` must be a whole number from 0 to {WEIGHT_MAX}, not {n}."));
+        diags.push_error(
+            Some(at("weight")),
+            "Invalid weight",
+            format!("`weight` must be a whole number from 0 to {WEIGHT_MAX}, not {n}."),
+        );
     }
     let records = member.get("records");
     let alias = member.get("alias").single_block();
     if !records.is_null() && alias.is_some() {
-        diags.push_error(Some(at("records")), "Conflicting targets", "Set either `records` or an `alias` block, not both.");
+        diags.push_error(
+            Some(at("records")),
+            "Conflicting targets",
+            "Set either `records` or an `alias` block, not both.",
+        );
     }
     if records.is_null() && member.get("alias").as_list().is_some_and(<[Value]>::is_empty) {
         diags.push_error(Some(at("records")), "Missing target", "Set `records` or an `alias` block.");
@@ -387,7 +437,11 @@ pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, r
             if let Some(ty) = record_type
                 && let Err(why) = dns_names::check_record_value(ty, value)
             {
-                diags.push_error(Some(at("records")), "Invalid record value", format!("The {ty} value {value:?} {why}."));
+                diags.push_error(
+                    Some(at("records")),
+                    "Invalid record value",
+                    format!("The {ty} value {value:?} {why}."),
+                );
             }
         }
     }
@@ -399,7 +453,11 @@ pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, r
             diags.push_error(Some(at_alias("name")), "Invalid alias target", format!("The alias name {name:?} {e}."));
         }
         if alias.get("zone_id").as_str().is_some_and(|z| bare_zone_id(z).is_empty()) {
-            diags.push_error(Some(at_alias("zone_id")), "Invalid alias zone", "`zone_id` of the alias target must not be empty.");
+            diags.push_error(
+                Some(at_alias("zone_id")),
+                "Invalid alias zone",
+                "`zone_id` of the alias target must not be empty.",
+            );
         }
     }
 }
@@ -471,7 +529,9 @@ impl WeightedRouteResource {
 pub(crate) async fn resolve_zone(r53: &Route53, v: &Value) -> Result<Zone, RouteError> {
     match (v.get("zone_id").as_str(), v.get("zone_name").as_str()) {
         (Some(id), _) => r53.zone_by_id(id).await.map_err(|source| RouteError::Zone { attribute: "zone_id", source }),
-        (None, Some(name)) => r53.zone_by_name(name).await.map_err(|source| RouteError::Zone { attribute: "zone_name", source }),
+        (None, Some(name)) => {
+            r53.zone_by_name(name).await.map_err(|source| RouteError::Zone { attribute: "zone_name", source })
+        }
         (None, None) => Err(RouteError::MissingAttribute("zone_id")),
     }
 }
@@ -479,7 +539,11 @@ pub(crate) async fn resolve_zone(r53: &Route53, v: &Value) -> Result<Zone, Route
 /// Fills the zone attributes of `state` from the resolved zone, keeping the user's spelling.
 pub(crate) fn set_zone(state: &mut Value, zone: &Zone) {
     state.set("zone_id", Value::from(state.get("zone_id").as_str().map_or_else(|| zone.id.clone(), str::to_string)));
-    let name = state.get("zone_name").as_str().filter(|n| dns_names::same_name(n, &zone.name)).map_or_else(|| zone.name.clone(), str::to_string);
+    let name = state
+        .get("zone_name")
+        .as_str()
+        .filter(|n| dns_names::same_name(n, &zone.name))
+        .map_or_else(|| zone.name.clone(), str::to_string);
     state.set("zone_name", Value::from(name));
 }
 
@@ -529,7 +593,11 @@ impl WeightedRouteResource {
         let others = || weighted_set::members(live, &r.name, &r.record_type, replaced);
         let conflicts = weighted_set::ttl_conflicts(others(), r.ttl);
         if !conflicts.is_empty() {
-            return Err(RouteError::TtlMismatch { name: r.name.clone(), record_type: r.record_type.clone(), others: conflicts });
+            return Err(RouteError::TtlMismatch {
+                name: r.name.clone(),
+                record_type: r.record_type.clone(),
+                others: conflicts,
+            });
         }
         if weighted_set::all_weights_zero(others(), &[r.weight.unwrap_or(0)]) {
             warn_all_zero(ctx, &r.name, &r.record_type, Some(AttributePath::root("weight")));
@@ -549,7 +617,12 @@ impl WeightedRouteResource {
         if !route.allow_overwrite {
             if exists {
                 let id = route.id(&zone.id);
-                return Err(RouteError::AlreadyExists { name: r.name.clone(), record_type: r.record_type.clone(), set_identifier: set_identifier.into(), id });
+                return Err(RouteError::AlreadyExists {
+                    name: r.name.clone(),
+                    record_type: r.record_type.clone(),
+                    set_identifier: set_identifier.into(),
+                    id,
+                });
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&r.name, &r.record_type);
             let mut txt = live.clone();
@@ -581,7 +654,8 @@ impl WeightedRouteResource {
         };
         let name = string(state.get("name")).ok_or(RouteError::MissingAttribute("name"))?;
         let record_type = string(state.get("type")).ok_or(RouteError::MissingAttribute("type"))?;
-        let set_identifier = string(state.get("set_identifier")).ok_or(RouteError::MissingAttribute("set_identifier"))?;
+        let set_identifier =
+            string(state.get("set_identifier")).ok_or(RouteError::MissingAttribute("set_identifier"))?;
         let records = r53.records_named(&zone, &name).await?;
         let Some(live) = records.iter().find(|l| l.set.is(&name, &record_type, Some(&set_identifier))) else {
             return Ok(None);
@@ -610,7 +684,12 @@ impl WeightedRouteResource {
             let taken = live.iter().any(|l| l.set.is(&n.name, &n.record_type, Some(new_id)));
             if taken && !new.allow_overwrite {
                 let id = route_id(&zone_id, &n.name, &n.record_type, new_id);
-                return Err(RouteError::AlreadyExists { name: n.name.clone(), record_type: n.record_type.clone(), set_identifier: new_id.into(), id });
+                return Err(RouteError::AlreadyExists {
+                    name: n.name.clone(),
+                    record_type: n.record_type.clone(),
+                    set_identifier: new_id.into(),
+                    id,
+                });
             }
             let arrive = if taken { Change::Upsert(n.clone()) } else { Change::Create(n.clone()) };
             current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain([arrive]).collect()
@@ -635,7 +714,8 @@ impl WeightedRouteResource {
             Err(Route53Error::ZoneNotFound(_)) => return Ok(()),
             other => other?,
         };
-        let Some(current) = live.into_iter().find(|l| l.set.is(&r.name, &r.record_type, r.set_identifier.as_deref())) else {
+        let Some(current) = live.into_iter().find(|l| l.set.is(&r.name, &r.record_type, r.set_identifier.as_deref()))
+        else {
             return Ok(());
         };
         let change = Change::Delete(Box::new(current));
@@ -667,7 +747,12 @@ pub struct ImportId {
 /// A message that shows the expected form.
 pub fn parse_import_id(id: &str, with_set_identifier: bool) -> Result<ImportId, ImportIdError> {
     let form = if with_set_identifier { "<zone id>_<name>_<type>_<set identifier>" } else { "<zone id>_<name>_<type>" };
-    let bad = |why: &str| ImportIdError(format!("The import id {id:?} {why}; expected {form}, e.g. Z0123456789_burnham.example.com_CNAME{}.", if with_set_identifier { "_green" } else { "" }));
+    let bad = |why: &str| {
+        ImportIdError(format!(
+            "The import id {id:?} {why}; expected {form}, e.g. Z0123456789_burnham.example.com_CNAME{}.",
+            if with_set_identifier { "_green" } else { "" }
+        ))
+    };
     let (zone_id, rest) = id.split_once('_').ok_or_else(|| bad("has no '_'"))?;
     if zone_id.is_empty() || !zone_id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(bad("does not start with a hosted zone id"));
@@ -691,7 +776,12 @@ pub fn parse_import_id(id: &str, with_set_identifier: bool) -> Result<ImportId, 
                 record_type: record_type.into(),
                 set_identifier: Some(set.into()),
             }),
-            (None, false) => Ok(ImportId { zone_id: zone_id.into(), name: name.into(), record_type: record_type.into(), set_identifier: None }),
+            (None, false) => Ok(ImportId {
+                zone_id: zone_id.into(),
+                name: name.into(),
+                record_type: record_type.into(),
+                set_identifier: None,
+            }),
             (_, true) => Err(bad("has no set identifier after the type")),
             (Some(_), false) => Err(bad("has something after the type")),
         };
@@ -805,10 +895,16 @@ mod tests {
             (vec![("ttl", Value::Null)], vec!["ttl"]),
             (vec![("alias", alias("lb.example.com"))], vec!["records"]),
             (vec![("alias", alias("lb.example.com")), ("records", Value::Null), ("ttl", Value::Null)], vec![]),
-            (vec![("alias", alias("lb..example.com")), ("records", Value::Null), ("ttl", Value::Null)], vec!["alias[0].name"]),
+            (
+                vec![("alias", alias("lb..example.com")), ("records", Value::Null), ("ttl", Value::Null)],
+                vec!["alias[0].name"],
+            ),
             (vec![("records", Value::Null)], vec!["records"]),
             (vec![("records", Value::strings(["a.example.com", "b.example.com"]))], vec!["records"]),
-            (vec![("type", Value::from("A")), ("records", Value::strings(["192.0.2.1", "lb.example.com"]))], vec!["records"]),
+            (
+                vec![("type", Value::from("A")), ("records", Value::strings(["192.0.2.1", "lb.example.com"]))],
+                vec!["records"],
+            ),
             (vec![("type", Value::from("AAAA")), ("records", Value::strings(["2001:db8::1"]))], vec![]),
             (vec![("records", Value::Unknown)], vec![]),
             (vec![("ttl", Value::from(-5))], vec!["ttl"]),
@@ -843,7 +939,12 @@ mod tests {
         }
         assert_eq!(
             parse_import_id("Z1_x.example.com_TXT", false).unwrap(),
-            ImportId { zone_id: "Z1".into(), name: "x.example.com".into(), record_type: "TXT".into(), set_identifier: None }
+            ImportId {
+                zone_id: "Z1".into(),
+                name: "x.example.com".into(),
+                record_type: "TXT".into(),
+                set_identifier: None
+            }
         );
     }
 
@@ -891,7 +992,8 @@ mod tests {
         assert_eq!(zone.requires_replace, vec![AttributePath::root("zone_id")]);
         assert!(zone.planned_state.get("zone_name").is_unknown());
 
-        let by_name = plan_of(&prior, &config(vec![("zone_id", Value::Null), ("zone_name", Value::from("Example.com."))]));
+        let by_name =
+            plan_of(&prior, &config(vec![("zone_id", Value::Null), ("zone_name", Value::from("Example.com."))]));
         assert!(by_name.requires_replace.is_empty());
         assert_eq!(by_name.planned_state.get("zone_id").as_str(), Some("Z0123456789"));
     }
@@ -941,7 +1043,14 @@ mod tests {
     #[test]
     fn errors_become_diagnostics_on_their_attribute() {
         let cases = [
-            (RouteError::TtlMismatch { name: "x".into(), record_type: "A".into(), others: vec![("blue".into(), 300)] }, Some("ttl")),
+            (
+                RouteError::TtlMismatch {
+                    name: "x".into(),
+                    record_type: "A".into(),
+                    others: vec![("blue".into(), 300)],
+                },
+                Some("ttl"),
+            ),
             (RouteError::ExternalDns { name: "x".into(), owner: "o".into() }, Some("name")),
             (RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create ...]".into())), None),
         ];
@@ -949,7 +1058,8 @@ mod tests {
             let diags = error.into_diagnostics();
             assert_eq!(diags.0[0].attribute, attribute.map(AttributePath::root));
         }
-        let verbatim = RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create resource record set]".into()));
+        let verbatim =
+            RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create resource record set]".into()));
         assert_eq!(verbatim.into_diagnostics().0[0].detail, "[Tried to create resource record set]");
     }
 }

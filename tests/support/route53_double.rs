@@ -73,7 +73,8 @@ impl Route53Double {
         let port = listener.local_addr().expect("double address").port();
         let (upstream, shared) = (upstream.trim_end_matches('/').to_string(), state.clone());
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             runtime.block_on(serve(listener, upstream, shared));
         });
         Route53Double { port, state }
