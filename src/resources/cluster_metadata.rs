@@ -1891,7 +1891,8 @@ users:
     fn drift_is_computed_over_owned_keys_only() {
         let plan = full_plan();
         type Edit = fn(&mut Secret);
-        let cases: Vec<(&str, Edit, Vec<(&str, Value)>)> = vec![
+        type Case<'a> = (&'a str, Edit, Vec<(&'a str, Value)>);
+        let cases: Vec<Case> = vec![
             (
                 "foreign label and annotation",
                 |s| {
