@@ -78,7 +78,8 @@ fn decode_escapes(name: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escape = bytes.get(i + 1..i + 4).filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let escape =
+            bytes.get(i + 1..i + 4).filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match escape.and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok()) {
             Some(byte) => {
                 out.push(byte);
@@ -99,10 +100,16 @@ fn decode_escapes(name: &str) -> String {
 /// A sentence saying what the value must be.
 pub fn check_record_value(record_type: &str, value: &str) -> Result<(), String> {
     match record_type {
-        "A" => value.parse::<Ipv4Addr>().map(drop).map_err(|_| "must be an IPv4 address such as 192.0.2.10".to_string()),
-        "AAAA" => value.parse::<Ipv6Addr>().map(drop).map_err(|_| "must be an IPv6 address such as 2001:db8::10".to_string()),
+        "A" => {
+            value.parse::<Ipv4Addr>().map(drop).map_err(|_| "must be an IPv4 address such as 192.0.2.10".to_string())
+        }
+        "AAAA" => {
+            value.parse::<Ipv6Addr>().map(drop).map_err(|_| "must be an IPv6 address such as 2001:db8::10".to_string())
+        }
         "CNAME" => check_dns_name(value).map_err(|e| format!("must be a DNS name; it {e}")),
-        "TXT" if value.len() > 4000 => Err("is longer than the 4000 characters Route53 allows in one TXT value".to_string()),
+        "TXT" if value.len() > 4000 => {
+            Err("is longer than the 4000 characters Route53 allows in one TXT value".to_string())
+        }
         _ => Ok(()),
     }
 }
@@ -111,11 +118,8 @@ pub fn check_record_value(record_type: &str, value: &str) -> Result<(), String> 
 /// with `"` and `\` escaped. Users write the plain text; this is done for them.
 pub fn quote_txt(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
-    let chunks: Vec<String> = if chars.is_empty() {
-        vec![String::new()]
-    } else {
-        chars.chunks(255).map(|c| c.iter().collect()).collect()
-    };
+    let chunks: Vec<String> =
+        if chars.is_empty() { vec![String::new()] } else { chars.chunks(255).map(|c| c.iter().collect()).collect() };
     chunks
         .iter()
         .map(|chunk| format!("\"{}\"", chunk.replace('\\', "\\\\").replace('"', "\\\"")))

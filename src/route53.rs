@@ -71,7 +71,9 @@ pub enum Route53Error {
     #[error("{0}")]
     InvalidChangeBatch(String),
     /// Route53 kept throttling after every attempt.
-    #[error("Route53 kept answering {code} to {operation} after {attempts} attempts; raise route53.max_attempts or retry later")]
+    #[error(
+        "Route53 kept answering {code} to {operation} after {attempts} attempts; raise route53.max_attempts or retry later"
+    )]
     Throttled { operation: &'static str, code: String, attempts: u32 },
     /// The change was accepted but did not reach INSYNC before the deadline.
     #[error("change {change_id} was not INSYNC after {}s", waited.as_secs())]
@@ -98,9 +100,7 @@ impl Route53Error {
     {
         let code = err.code().map(str::to_string);
         match code.as_deref() {
-            Some("NoSuchHostedZone") => {
-                Route53Error::ZoneNotFound(err.message().unwrap_or("(no message)").to_string())
-            }
+            Some("NoSuchHostedZone") => Route53Error::ZoneNotFound(err.message().unwrap_or("(no message)").to_string()),
             Some("InvalidChangeBatch") => {
                 Route53Error::InvalidChangeBatch(err.message().unwrap_or("InvalidChangeBatch").to_string())
             }
@@ -447,7 +447,10 @@ impl Route53 {
             match matches.len() {
                 0 => Err(Route53Error::ZoneNotFound(wanted.clone())),
                 1 => Ok(matches.remove(0)),
-                _ => Err(Route53Error::AmbiguousZone { name: wanted.clone(), ids: matches.into_iter().map(|z| z.id).collect() }),
+                _ => Err(Route53Error::AmbiguousZone {
+                    name: wanted.clone(),
+                    ids: matches.into_iter().map(|z| z.id).collect(),
+                }),
             }
         })
         .await
@@ -545,7 +548,12 @@ impl Route53 {
     /// # Errors
     /// [`Route53Error::InvalidChangeBatch`] with Route53's message verbatim,
     /// [`Route53Error::Throttled`] once every attempt was throttled, and other failures.
-    pub async fn change(&self, zone_id: &str, comment: &str, changes: &[Change]) -> Result<Option<String>, Route53Error> {
+    pub async fn change(
+        &self,
+        zone_id: &str,
+        comment: &str,
+        changes: &[Change],
+    ) -> Result<Option<String>, Route53Error> {
         let zone_id = bare_zone_id(zone_id);
         let changes = changes.iter().map(Change::to_sdk).collect::<Result<Vec<_>, _>>()?;
         let batch_len = changes.len();
@@ -555,7 +563,8 @@ impl Route53 {
             .build()
             .map_err(|e| Route53Error::Request(e.to_string()))?;
         CallCounts::bump(&self.inner.calls.change_record_sets);
-        let result = self.inner.sdk.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await;
+        let result =
+            self.inner.sdk.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await;
         // Even a failed call may have been applied (a timeout after Route53 took it).
         self.invalidate(zone_id);
         let out = result.map_err(|e| self.sdk_error("ChangeResourceRecordSets", e))?;
@@ -590,7 +599,8 @@ impl Route53 {
             }
             self.poll_slot().await;
             CallCounts::bump(&self.inner.calls.get_change);
-            let out = self.inner.sdk.get_change().id(change_id).send().await.map_err(|e| self.sdk_error("GetChange", e))?;
+            let out =
+                self.inner.sdk.get_change().id(change_id).send().await.map_err(|e| self.sdk_error("GetChange", e))?;
             if out.change_info().is_some_and(|info| *info.status() == ChangeStatus::Insync) {
                 crate::tf_debug!("route53: change in sync", waited_ms = started.elapsed().as_millis() as u64);
                 return Ok(());

@@ -5,7 +5,7 @@
 //! others (all weights 0, external-dns ownership) are not errors to Route53 but surprise users.
 
 use crate::dns_names;
-use crate::route53::{bare_zone_id, LiveRecord, RecordSet};
+use crate::route53::{LiveRecord, RecordSet, bare_zone_id};
 
 /// The members of the weighted set `(name, record_type)` among `records` (which may hold other
 /// names and types), skipping the set identifiers in `except`.
@@ -49,17 +49,24 @@ pub fn ownership_txt_names(name: &str, record_type: &str) -> [String; 2] {
 /// The external-dns owner of record `(name, record_type, set_identifier)`, if a
 /// `heritage=external-dns` TXT record among `records` claims it. A claim with a set identifier
 /// covers only that member; one without covers the whole name.
-pub fn external_dns_owner(records: &[LiveRecord], name: &str, record_type: &str, set_identifier: &str) -> Option<String> {
+pub fn external_dns_owner(
+    records: &[LiveRecord],
+    name: &str,
+    record_type: &str,
+    set_identifier: &str,
+) -> Option<String> {
     let names = ownership_txt_names(name, record_type);
     records
         .iter()
         .map(|r| &r.set)
         .filter(|r| r.record_type == "TXT" && names.iter().any(|n| dns_names::same_name(&r.name, n)))
         .filter(|r| r.set_identifier.as_deref().is_none_or(|id| id == set_identifier))
-        .find_map(|r| r.values.iter().find(|v| v.contains("heritage=external-dns")).map(|v| {
-            let owner = v.split(',').find_map(|kv| kv.strip_prefix("external-dns/owner=")).unwrap_or("unknown");
-            format!("TXT record {} (owner {owner})", dns_names::normalize(&r.name))
-        }))
+        .find_map(|r| {
+            r.values.iter().find(|v| v.contains("heritage=external-dns")).map(|v| {
+                let owner = v.split(',').find_map(|kv| kv.strip_prefix("external-dns/owner=")).unwrap_or("unknown");
+                format!("TXT record {} (owner {owner})", dns_names::normalize(&r.name))
+            })
+        })
 }
 
 /// True when two lists of values of a record are the same records, spelled perhaps differently.
@@ -163,9 +170,7 @@ mod tests {
 
     #[test]
     fn external_dns_claims() {
-        let live = |sets: Vec<RecordSet>| -> Vec<LiveRecord> {
-            sets.into_iter().map(LiveRecord::for_tests).collect()
-        };
+        let live = |sets: Vec<RecordSet>| -> Vec<LiveRecord> { sets.into_iter().map(LiveRecord::for_tests).collect() };
         let claim = "heritage=external-dns,external-dns/owner=eks-blue,external-dns/resource=ingress/app/web";
         let cases = vec![
             (vec![record("cname-x.example.com.", "TXT", None, 0, Some(300), &[claim])], "green", true),
@@ -195,7 +200,8 @@ mod tests {
         .into_iter()
         .map(LiveRecord::for_tests)
         .collect();
-        let ids: Vec<_> = members(&records, "X.example.com", "CNAME", &["green"]).filter_map(|r| r.set_identifier.clone()).collect();
+        let ids: Vec<_> =
+            members(&records, "X.example.com", "CNAME", &["green"]).filter_map(|r| r.set_identifier.clone()).collect();
         assert_eq!(ids, vec!["blue".to_string()]);
     }
 }

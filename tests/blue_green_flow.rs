@@ -77,7 +77,10 @@ fn hub_spoke_then_blue_green_flip_then_destroy_leaves_nothing() {
     // Green carries blue's metadata, read from the hub.
     let blue_secret = hub.secret("argocd", "eks-blue").expect("blue registered");
     let green_secret = hub.secret("argocd", "eks-green").expect("green registered");
-    assert_eq!(green_secret["metadata"]["annotations"]["addons_repo_url"], blue_secret["metadata"]["annotations"]["addons_repo_url"]);
+    assert_eq!(
+        green_secret["metadata"]["annotations"]["addons_repo_url"],
+        blue_secret["metadata"]["annotations"]["addons_repo_url"]
+    );
     assert_eq!(green_secret["metadata"]["labels"]["environment"], blue_secret["metadata"]["labels"]["environment"]);
 
     // The flip: each plan is exactly one weight change, in place.
@@ -95,7 +98,10 @@ fn hub_spoke_then_blue_green_flip_then_destroy_leaves_nothing() {
     blue.destroy();
     // Green outlives blue: it keeps the metadata it copied, and its plan stays empty.
     green.assert_plan_empty();
-    assert_eq!(hub.secret("argocd", "eks-green").unwrap()["metadata"]["annotations"]["addons_repo_url"], green_secret["metadata"]["annotations"]["addons_repo_url"]);
+    assert_eq!(
+        hub.secret("argocd", "eks-green").unwrap()["metadata"]["annotations"]["addons_repo_url"],
+        green_secret["metadata"]["annotations"]["addons_repo_url"]
+    );
     green.destroy();
     hub_spoke.destroy();
     assert!(hub.cluster_secrets("argocd").is_empty(), "cluster Secrets left behind");

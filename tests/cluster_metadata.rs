@@ -85,13 +85,27 @@ fn acceptance_rhythm_create_import_update_drift_disappear_destroy() {
     imported.import("gitopsbridge_cluster_metadata.spoke", "argocd/spoke-prod");
     let applied_state = ws.resource("gitopsbridge_cluster_metadata.spoke");
     let imported_state = imported.resource("gitopsbridge_cluster_metadata.spoke");
-    for key in ["id", "cluster_name", "environment", "server", "addons", "labels", "metadata", "secret_name", "namespace", "aws_auth"] {
+    for key in [
+        "id",
+        "cluster_name",
+        "environment",
+        "server",
+        "addons",
+        "labels",
+        "metadata",
+        "secret_name",
+        "namespace",
+        "aws_auth",
+    ] {
         assert_eq!(imported_state[key], applied_state[key], "imported {key}");
     }
     imported.assert_plan_empty();
 
     // In-place update: flipping an addon and a metadata value is one apply, no replacement.
-    ws.write("main.tf", &(provider_block(&hub) + &SPOKE.replace("karpenter = false", "karpenter = true").replace("\"HEAD\"", "\"v2\"")));
+    ws.write(
+        "main.tf",
+        &(provider_block(&hub) + &SPOKE.replace("karpenter = false", "karpenter = true").replace("\"HEAD\"", "\"v2\"")),
+    );
     match ws.plan() {
         PlanOutcome::Changes(plan) => {
             assert!(plan.contains("update in-place"), "{plan}");
@@ -206,7 +220,11 @@ fn create_refuses_to_adopt_an_existing_secret_unless_allowed() {
     assert!(err.contains("argocd/spoke-prod"), "{err}");
     assert!(err.contains("allow_overwrite") && err.contains("import"), "{err}");
 
-    ws.write("main.tf", &(provider_block(&hub) + &SPOKE.replace("environment  = \"prod\"", "environment  = \"prod\"\n  allow_overwrite = true")));
+    ws.write(
+        "main.tf",
+        &(provider_block(&hub)
+            + &SPOKE.replace("environment  = \"prod\"", "environment  = \"prod\"\n  allow_overwrite = true")),
+    );
     ws.apply();
     assert_eq!(hub.secret("argocd", "spoke-prod").unwrap()["metadata"]["labels"]["environment"], "prod");
 }
@@ -248,38 +266,78 @@ fn bad_inputs_fail_at_plan_on_their_attribute_without_writes() {
     let hub = Hub::start();
     let cases: &[(&str, &str, &str)] = &[
         // (resource body, text of the offending line, words the error must contain)
-        (r#"cluster_name = ""
-  server = "https://a.example""#, r#"cluster_name = """#, "cluster_name"),
-        (r#"cluster_name = "a"
-  server = "ftp://a.example""#, r#"server = "ftp://a.example""#, "https"),
-        (r#"cluster_name = "a"
+        (
+            r#"cluster_name = ""
+  server = "https://a.example""#,
+            r#"cluster_name = """#,
+            "cluster_name",
+        ),
+        (
+            r#"cluster_name = "a"
+  server = "ftp://a.example""#,
+            r#"server = "ftp://a.example""#,
+            "https",
+        ),
+        (
+            r#"cluster_name = "a"
   in_cluster = true
-  server = "https://a.example""#, "in_cluster = true", "server"),
+  server = "https://a.example""#,
+            "in_cluster = true",
+            "server",
+        ),
         (r#"cluster_name = "a""#, "", "server"),
-        (r#"cluster_name = "a"
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
-  labels = { "bad key!" = "x" }"#, "labels", "bad key!"),
-        (r#"cluster_name = "a"
+  labels = { "bad key!" = "x" }"#,
+            "labels",
+            "bad key!",
+        ),
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
-  labels = { team = "this-value-is-far-too-long-for-a-kubernetes-label-value-0123456789" }"#, "labels", "63"),
-        (r#"cluster_name = "a"
+  labels = { team = "this-value-is-far-too-long-for-a-kubernetes-label-value-0123456789" }"#,
+            "labels",
+            "63",
+        ),
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
-  addons = { "metrics server" = true }"#, "addons", "metrics server"),
-        (r#"cluster_name = "a"
+  addons = { "metrics server" = true }"#,
+            "addons",
+            "metrics server",
+        ),
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
-  addons = { metrics_server = true, enable_metrics_server = false }"#, "addons", "metrics_server"),
-        (r#"cluster_name = "a"
+  addons = { metrics_server = true, enable_metrics_server = false }"#,
+            "addons",
+            "metrics_server",
+        ),
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
   bearer_token = "x"
   aws_auth {
     cluster_name = "a"
-  }"#, "", "bearer_token"),
-        (r#"cluster_name = "a"
+  }"#,
+            "",
+            "bearer_token",
+        ),
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
-  cert_data = "Y2VydA==""#, r#"cert_data = "Y2VydA==""#, "key_data"),
-        (r#"cluster_name = "a"
+  cert_data = "Y2VydA==""#,
+            r#"cert_data = "Y2VydA==""#,
+            "key_data",
+        ),
+        (
+            r#"cluster_name = "a"
   server = "https://a.example"
-  secret_name = "Not_A_DNS_Name""#, r#"secret_name = "Not_A_DNS_Name""#, "secret_name"),
+  secret_name = "Not_A_DNS_Name""#,
+            r#"secret_name = "Not_A_DNS_Name""#,
+            "secret_name",
+        ),
     ];
     for (body, line, words) in cases {
         let ws = Workspace::new(&format!(

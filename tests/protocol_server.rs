@@ -96,10 +96,9 @@ impl Resource for Echo {
         if let Some(settings) = state.get_mut("settings").and_then(|s| match s {
             Value::List(items) => items.first_mut(),
             _ => None,
-        }) {
-            if settings.get("x").is_unknown() {
-                settings.set("x", Value::from("computed-x"));
-            }
+        }) && settings.get("x").is_unknown()
+        {
+            settings.set("x", Value::from("computed-x"));
         }
         Ok(state)
     }

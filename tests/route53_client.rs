@@ -6,9 +6,9 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
-use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
-use support::moto::{block_on, create_zone, sdk_client, Moto};
+use support::moto::{Moto, block_on, create_zone, sdk_client};
 use support::route53_double::{Fault, Route53Double};
+use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
 
 fn cname(name: &str, set_identifier: &str, weight: i64) -> RecordSet {
     RecordSet {
@@ -70,7 +70,8 @@ fn throttling_and_prior_request_not_complete_are_retried() {
     let r53 = Route53::from_client(sdk_client(&double.endpoint(), 10), 10);
     double.fail("ChangeResourceRecordSets", Fault::Throttling, 2);
     double.fail("ChangeResourceRecordSets", Fault::PriorRequestNotComplete, 3);
-    block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])).expect("retried to success");
+    block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))]))
+        .expect("retried to success");
     assert_eq!(double.count("ChangeResourceRecordSets"), 6);
 
     let few = Route53::from_client(sdk_client(&double.endpoint(), 2), 2);
@@ -114,7 +115,12 @@ fn zones_are_found_by_exact_name_and_ambiguity_is_an_error() {
             .name("example.com")
             .caller_reference("private-example")
             .hosted_zone_config(aws_sdk_route53::types::HostedZoneConfig::builder().private_zone(true).build())
-            .vpc(aws_sdk_route53::types::Vpc::builder().vpc_id("vpc-12345678").vpc_region(aws_sdk_route53::types::VpcRegion::UsEast1).build())
+            .vpc(
+                aws_sdk_route53::types::Vpc::builder()
+                    .vpc_id("vpc-12345678")
+                    .vpc_region(aws_sdk_route53::types::VpcRegion::UsEast1)
+                    .build(),
+            )
             .send()
             .await
             .expect("private zone");
@@ -133,13 +139,15 @@ fn changes_are_polled_until_insync_and_the_wait_has_a_deadline() {
     let zone_id = create_zone(&moto.endpoint(), "example.com");
     let r53 = Route53::from_client(sdk_client(&double.endpoint(), 10), 10);
     double.propagate_slowly(2);
-    let change = block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])).expect("change");
+    let change =
+        block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])).expect("change");
     let change = change.expect("a PENDING change to wait for");
     block_on(r53.wait_insync(&change, Duration::from_secs(30), std::future::pending())).expect("in sync");
     assert_eq!(double.count("GetChange"), 3, "two PENDING answers, then INSYNC");
 
     double.propagate_slowly(1000);
-    let change = block_on(r53.change(&zone_id, "t", &[Change::Create(cname("b.example.com", "blue", 1))])).expect("change");
+    let change =
+        block_on(r53.change(&zone_id, "t", &[Change::Create(cname("b.example.com", "blue", 1))])).expect("change");
     match block_on(r53.wait_insync(&change.expect("pending"), Duration::from_millis(1500), std::future::pending())) {
         Err(Route53Error::SyncTimeout { change_id, .. }) => assert!(!change_id.is_empty()),
         other => panic!("expected SyncTimeout, got {other:?}"),

@@ -3,9 +3,9 @@
 
 mod support;
 
-use support::moto::{self, record_set, route53_workspace, seed, weight_of, Moto};
-use support::route53_double::Route53Double;
 use support::PlanOutcome;
+use support::moto::{self, Moto, record_set, route53_workspace, seed, weight_of};
+use support::route53_double::Route53Double;
 
 fn split(blue: i64, green: i64, extra_route: &str) -> String {
     format!(
@@ -69,7 +69,11 @@ fn acceptance_rhythm_with_an_atomic_flip() {
     ws.assert_plan_empty();
 
     // A member added out of band belongs to the split: the plan removes it.
-    seed(&endpoint, &zone, vec![record_set("burnham.example.com", "CNAME", Some("stray"), Some(5), 60, &["stray.example.net"])]);
+    seed(
+        &endpoint,
+        &zone,
+        vec![record_set("burnham.example.com", "CNAME", Some("stray"), Some(5), 60, &["stray.example.net"])],
+    );
     match ws.plan() {
         PlanOutcome::Changes(plan) => assert!(plan.contains("stray"), "{plan}"),
         PlanOutcome::NoChanges => panic!("stray member not noticed"),
@@ -104,7 +108,11 @@ fn existing_members_are_refused_and_all_zero_warns_at_plan() {
     let moto = Moto::start();
     let endpoint = moto.endpoint();
     let zone = moto.create_zone("example.com");
-    seed(&endpoint, &zone, vec![record_set("burnham.example.com", "CNAME", Some("blue"), Some(100), 60, &["blue.example.net"])]);
+    seed(
+        &endpoint,
+        &zone,
+        vec![record_set("burnham.example.com", "CNAME", Some("blue"), Some(100), 60, &["blue.example.net"])],
+    );
     let ws = route53_workspace(&endpoint, &split(0, 0, ""));
     let plan = ws.run_ok(&["plan", "-input=false", "-no-color"]);
     assert!(plan.contains("Every weight is 0"), "{plan}");

@@ -3,9 +3,9 @@
 
 mod support;
 
-use support::moto::{self, delete_record, record_set, route53_workspace, seed, weight_of, Moto};
-use support::route53_double::{Fault, Route53Double};
 use support::PlanOutcome;
+use support::moto::{self, Moto, delete_record, record_set, route53_workspace, seed, weight_of};
+use support::route53_double::{Fault, Route53Double};
 
 fn route(label: &str, set_identifier: &str, weight: i64, extra: &str) -> String {
     format!(
@@ -142,14 +142,19 @@ output "shares" {
     );
     reader.apply();
     let shares = reader.run_ok(&["output", "-json", "shares"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&shares).unwrap(), serde_json::json!({"blue": 100, "green": 0}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&shares).unwrap(),
+        serde_json::json!({"blue": 100, "green": 0})
+    );
 
     for (ws, set, from, to) in [(&green, "green", 0, 100), (&blue, "blue", 100, 0)] {
         ws.write("main.tf", &moto::route53_config(&endpoint, &route("this", set, to, "")));
         match ws.plan() {
             PlanOutcome::Changes(plan) => {
-                let changed: Vec<&str> =
-                    plan.lines().filter(|l| l.trim_start().starts_with('~') && !l.contains("update in-place")).collect();
+                let changed: Vec<&str> = plan
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with('~') && !l.contains("update in-place"))
+                    .collect();
                 assert_eq!(changed.len(), 2, "only the resource and its weight: {plan}");
                 assert!(plan.contains(&format!("~ weight         = {from} -> {to}")), "{plan}");
                 assert!(plan.contains("0 to add, 1 to change, 0 to destroy"), "{plan}");
@@ -162,7 +167,10 @@ output "shares" {
     assert_eq!(weight_of(&endpoint, &zone, "burnham.example.com", "blue"), Some(0));
     reader.apply();
     let shares = reader.run_ok(&["output", "-json", "shares"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&shares).unwrap(), serde_json::json!({"blue": 0, "green": 100}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&shares).unwrap(),
+        serde_json::json!({"blue": 0, "green": 100})
+    );
 }
 
 #[test]
@@ -205,14 +213,27 @@ fn bad_inputs_fail_at_plan_on_their_attribute_without_writes() {
         (route("r", "green", 256, ""), "Invalid weight", "weight         = 256"),
         (route("r", &long_id, 1, ""), "Invalid set identifier", "set_identifier = "),
         (
-            route("r", "green", 1, "  alias {\n    name = \"lb.example.net\"\n    zone_id = \"Z2\"\n    evaluate_target_health = false\n  }\n"),
+            route(
+                "r",
+                "green",
+                1,
+                "  alias {\n    name = \"lb.example.net\"\n    zone_id = \"Z2\"\n    evaluate_target_health = false\n  }\n",
+            ),
             "Conflicting targets",
             "records        = ",
         ),
         (route("r", "green", 1, "  zone_id = \"Z123\"\n"), "Conflicting zone", "zone_name      = \"example.com\""),
-        (route("r", "green", 1, "").replace("Burnham.example.com", "burnham..example.com"), "Invalid record name", "name           = "),
+        (
+            route("r", "green", 1, "").replace("Burnham.example.com", "burnham..example.com"),
+            "Invalid record name",
+            "name           = ",
+        ),
         (route("r", "green", 1, "").replace("\"CNAME\"", "\"A\""), "Invalid record value", "records        = "),
-        (route("r", "green", 1, "").replace("  ttl            = 60\n", ""), "Missing ttl", "resource \"gitopsbridge_weighted_route\""),
+        (
+            route("r", "green", 1, "").replace("  ttl            = 60\n", ""),
+            "Missing ttl",
+            "resource \"gitopsbridge_weighted_route\"",
+        ),
     ];
     for (body, summary, line) in cases {
         let ws = route53_workspace(&double.endpoint(), &body);
@@ -229,7 +250,11 @@ fn ttl_mismatch_existing_records_and_external_dns_are_refused_before_any_write()
     let endpoint = moto.endpoint();
     let double = Route53Double::start(&endpoint);
     let zone = moto.create_zone("example.com");
-    seed(&endpoint, &zone, vec![record_set("burnham.example.com", "CNAME", Some("blue"), Some(100), 300, &["blue.elb.amazonaws.com"])]);
+    seed(
+        &endpoint,
+        &zone,
+        vec![record_set("burnham.example.com", "CNAME", Some("blue"), Some(100), 300, &["blue.elb.amazonaws.com"])],
+    );
 
     let ws = route53_workspace(&double.endpoint(), &route("green", "green", 0, ""));
     let out = ws.apply_err();
@@ -260,7 +285,13 @@ fn ttl_mismatch_existing_records_and_external_dns_are_refused_before_any_write()
     assert!(out.contains("eks-blue"), "{out}");
     assert_eq!(double.count("ChangeResourceRecordSets"), 0, "nothing was written");
 
-    ws.write("main.tf", &moto::route53_config(&double.endpoint(), &owned.replace("{\n  zone_name", "{\n  allow_overwrite = true\n  zone_name")));
+    ws.write(
+        "main.tf",
+        &moto::route53_config(
+            &double.endpoint(),
+            &owned.replace("{\n  zone_name", "{\n  allow_overwrite = true\n  zone_name"),
+        ),
+    );
     ws.apply();
     assert_eq!(weight_of(&endpoint, &zone, "owned.example.com", "green"), Some(0));
 }
@@ -287,7 +318,10 @@ fn throttling_is_retried_and_route53_messages_arrive_verbatim() {
     let out = impatient.apply_err();
     assert!(out.contains("Route53 throttled every attempt"), "{out}");
     let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat(&out).contains("Route53 kept answering Throttling to ChangeResourceRecordSets after 2 attempts"), "{out}");
+    assert!(
+        flat(&out).contains("Route53 kept answering Throttling to ChangeResourceRecordSets after 2 attempts"),
+        "{out}"
+    );
     double.fail("ChangeResourceRecordSets", Fault::Throttling, 0);
     impatient.apply();
 
@@ -304,13 +338,23 @@ fn throttling_is_retried_and_route53_messages_arrive_verbatim() {
 fn all_zero_weights_warn_and_bad_import_ids_explain_the_form() {
     let moto = Moto::start();
     let zone = moto.create_zone("example.com");
-    seed(&moto.endpoint(), &zone, vec![record_set("burnham.example.com", "CNAME", Some("blue"), Some(0), 60, &["blue.elb.amazonaws.com"])]);
+    seed(
+        &moto.endpoint(),
+        &zone,
+        vec![record_set("burnham.example.com", "CNAME", Some("blue"), Some(0), 60, &["blue.elb.amazonaws.com"])],
+    );
     let ws = route53_workspace(&moto.endpoint(), &route("green", "green", 0, ""));
     let out = ws.apply();
     assert!(out.contains("Every weight is 0"), "{out}");
 
     let fresh = route53_workspace(&moto.endpoint(), &route("other", "other", 0, ""));
-    let out = fresh.run_err(&["import", "-input=false", "-no-color", "gitopsbridge_weighted_route.other", "burnham.example.com"]);
+    let out = fresh.run_err(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "gitopsbridge_weighted_route.other",
+        "burnham.example.com",
+    ]);
     assert!(out.contains("Invalid import id"), "{out}");
     assert!(out.contains("Z0123456789_burnham.example.com_CNAME_green"), "the error shows an example id:\n{out}");
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::data_sources::provider_setting_unknown;
 use crate::protocol::{Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Number, Schema, Type, Value};
-use crate::resources::weighted_route::{check_type, check_zone_and_name, resolve_zone, set_zone, RouteError};
-use crate::route53::{RecordSet, Route53Source};
+use crate::resources::weighted_route::{RouteError, check_type, check_zone_and_name, resolve_zone, set_zone};
+use crate::route53::{RecordSet, Route53Error, Route53Source};
 use crate::weighted_set;
 
 // Model
@@ -154,7 +155,10 @@ impl DataSource for WeightedRoutesDataSource {
 
     async fn read(&self, _ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
         validate_config(config).into_result()?;
-        self.read_routes(config).await.map_err(RouteError::into_diagnostics)
+        self.read_routes(config).await.map_err(|e| match e {
+            RouteError::Route53(Route53Error::UnknownConfig) => provider_setting_unknown("route53"),
+            e => e.into_diagnostics(),
+        })
     }
 }
 
@@ -190,7 +194,11 @@ mod tests {
                     Value::Number(Number::Float(f)) => *f,
                     other => panic!("share {other:?}"),
                 };
-                (r.get("type").as_str().unwrap().to_string(), r.get("set_identifier").as_str().unwrap().to_string(), share)
+                (
+                    r.get("type").as_str().unwrap().to_string(),
+                    r.get("set_identifier").as_str().unwrap().to_string(),
+                    share,
+                )
             })
             .collect();
         assert_eq!(
@@ -204,10 +212,38 @@ mod tests {
         );
     }
 
+    struct UnknownSettings;
+
+    #[async_trait]
+    impl Route53Source for UnknownSettings {
+        async fn route53(&self) -> Result<crate::route53::Route53, Route53Error> {
+            Err(Route53Error::UnknownConfig)
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_route53_settings_say_how_to_read_during_apply() {
+        let source = WeightedRoutesDataSource::new(Arc::new(UnknownSettings));
+        let config = Value::object([
+            ("zone_id", Value::Null),
+            ("zone_name", Value::from("example.com")),
+            ("name", Value::from("burnham.example.com")),
+            ("type", Value::Null),
+        ]);
+        let diags = source.read(&Context::default(), &config).await.expect_err("nothing to read with");
+        assert_eq!(diags.0[0].summary, "Provider configuration not known yet");
+        assert!(diags.0[0].detail.contains("`route53`") && diags.0[0].detail.contains("depends_on"), "{diags}");
+    }
+
     #[test]
     fn configuration_errors_point_at_their_attribute() {
-        let config = Value::object([("zone_id", Value::from("Z1")), ("name", Value::from("x..example.com")), ("type", Value::from("MX"))]);
-        let paths: Vec<String> = validate_config(&config).0.iter().filter_map(|d| d.attribute.as_ref().map(ToString::to_string)).collect();
+        let config = Value::object([
+            ("zone_id", Value::from("Z1")),
+            ("name", Value::from("x..example.com")),
+            ("type", Value::from("MX")),
+        ]);
+        let paths: Vec<String> =
+            validate_config(&config).0.iter().filter_map(|d| d.attribute.as_ref().map(ToString::to_string)).collect();
         assert_eq!(paths, vec!["name", "type"]);
     }
 }

@@ -26,6 +26,6 @@ pub mod wire;
 
 pub use diagnostics::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use provider_api::{ClientCapabilities, Context, DataSource, Plan, PlanRequest, Provider, Resource};
-pub use serve::serve;
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
+pub use serve::serve;
 pub use value::{Number, Type, Value};

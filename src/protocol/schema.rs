@@ -171,14 +171,11 @@ mod tests {
 
     #[test]
     fn value_type_nests_blocks_by_their_nesting_mode() {
-        let block = Block::new("")
-            .attribute(Attribute::required("name", Type::String, ""))
-            .block(NestedBlock::at_most_one("hub", Block::new("").attribute(Attribute::optional("host", Type::String, ""))));
+        let block = Block::new("").attribute(Attribute::required("name", Type::String, "")).block(
+            NestedBlock::at_most_one("hub", Block::new("").attribute(Attribute::optional("host", Type::String, ""))),
+        );
         let Type::Object(attrs) = block.value_type() else { panic!("not an object") };
         assert_eq!(attrs["name"], Type::String);
-        assert_eq!(
-            attrs["hub"],
-            Type::list(Type::Object([("host".to_string(), Type::String)].into()))
-        );
+        assert_eq!(attrs["hub"], Type::list(Type::Object([("host".to_string(), Type::String)].into())));
     }
 }

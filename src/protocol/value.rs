@@ -79,10 +79,11 @@ impl Type {
                     "map" => Ok(Type::map(Type::from_json(arg)?)),
                     "object" => {
                         let attrs = arg.as_object().ok_or_else(bad)?;
-                        let attrs = attrs
-                            .iter()
-                            .map(|(k, v)| Ok((k.clone(), Type::from_json(v)?)))
-                            .collect::<Result<_, TypeError>>()?;
+                        let attrs = attrs.iter().map(|(k, v)| Ok((k.clone(), Type::from_json(v)?))).collect::<Result<
+                            _,
+                            TypeError,
+                        >>(
+                        )?;
                         Ok(Type::Object(attrs))
                     }
                     "tuple" => {

@@ -21,11 +21,11 @@ use crate::protocol::{
     Type, Value,
 };
 use crate::resources::weighted_route::{
-    check_in_zone, check_member, check_ttl, check_type, check_zone_and_name, member_attributes, member_has_records,
-    member_record, merge_live_member, parse_import_id, plan_zone, resolve_zone, send, set_zone, warn_all_zero,
-    RouteError,
+    RouteError, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name,
+    member_attributes, member_has_records, member_record, merge_live_member, name_forces_replacement, parse_import_id,
+    plan_zone, resolve_zone, send, set_zone, warn_all_zero,
 };
-use crate::route53::{bare_zone_id, Change, LiveRecord, RecordSet, Route53Error, Route53Source};
+use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
 use crate::weighted_set;
 
 // ---------------------------------------------------------------------------------------------
@@ -75,7 +75,9 @@ impl Split {
 
     fn live_members<'a>(&'a self, live: &'a [LiveRecord]) -> impl Iterator<Item = &'a LiveRecord> + 'a {
         live.iter().filter(move |l| {
-            dns_names::same_name(&l.set.name, &self.name) && l.set.record_type == self.record_type && l.set.set_identifier.is_some()
+            dns_names::same_name(&l.set.name, &self.name)
+                && l.set.record_type == self.record_type
+                && l.set.set_identifier.is_some()
         })
     }
 }
@@ -154,6 +156,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     check_zone_and_name(config, &mut diags);
     let record_type = check_type(config.get("type"), AttributePath::root("type"), &mut diags);
+    check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     let mut seen: Vec<&str> = Vec::new();
     let mut any_records = Some(false);
     for (i, route) in routes(config).iter().enumerate() {
@@ -161,7 +164,11 @@ fn validate_config(config: &Value) -> Diagnostics {
         check_member(route, &at, record_type.as_deref(), &mut diags);
         if let Some(id) = route.get("set_identifier").as_str() {
             if seen.contains(&id) {
-                diags.push_error(Some(at("set_identifier")), "Duplicate set identifier", format!("Two routes use the set identifier {id:?}."));
+                diags.push_error(
+                    Some(at("set_identifier")),
+                    "Duplicate set identifier",
+                    format!("Two routes use the set identifier {id:?}."),
+                );
             }
             seen.push(id);
         }
@@ -187,9 +194,7 @@ fn plan_split(ctx: &Context, request: PlanRequest<'_>) -> Plan {
         let attribute = if config.get("zone_id").is_null() { "zone_name" } else { "zone_id" };
         requires_replace.push(AttributePath::root(attribute));
     }
-    if let (Some(before), Some(after)) = (prior.get("name").as_str(), config.get("name").as_str())
-        && !dns_names::same_name(before, after)
-    {
+    if name_forces_replacement(prior, config) {
         requires_replace.push(AttributePath::root("name"));
     }
     let shares = shares_value(routes(&planned));
@@ -254,7 +259,11 @@ impl TrafficSplitResource {
         if !split.allow_overwrite {
             let present: Vec<String> = split.live_members(&live).filter_map(|l| l.set.set_identifier.clone()).collect();
             if !present.is_empty() {
-                return Err(RouteError::ForeignMembers { name: split.name.clone(), record_type: split.record_type.clone(), set_identifiers: present });
+                return Err(RouteError::ForeignMembers {
+                    name: split.name.clone(),
+                    record_type: split.record_type.clone(),
+                    set_identifiers: present,
+                });
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&split.name, &split.record_type);
             let mut txt = live.clone();
@@ -330,7 +339,9 @@ impl TrafficSplitResource {
         if old.record_type != new.record_type {
             // A new type: the old members leave in the same batch, exactly as read.
             let ours = old.set_identifiers();
-            let leaving = old.live_members(&live).filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| ours.contains(&id)));
+            let leaving = old
+                .live_members(&live)
+                .filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| ours.contains(&id)));
             changes.extend(leaving.map(|l| Change::Delete(Box::new(l.clone()))));
         }
         if !changes.is_empty() {
@@ -448,9 +459,25 @@ mod tests {
         assert_eq!(paths(&validate_config(&dup)), vec!["route[1].set_identifier"]);
         let heavy = config(vec![route("blue", Value::from(300))]);
         assert_eq!(paths(&validate_config(&heavy)), vec!["route[0].weight"]);
+        let mut apex = config(vec![route("blue", Value::from(1))]);
+        apex.set("zone_id", Value::Null);
+        apex.set("zone_name", Value::from("burnham.example.com"));
+        assert_eq!(paths(&validate_config(&apex)), vec!["name"]);
         let mut no_ttl = config(vec![route("blue", Value::from(1))]);
         no_ttl.set("ttl", Value::Null);
         assert_eq!(paths(&validate_config(&no_ttl)), vec!["ttl"]);
+    }
+
+    #[test]
+    fn an_unknown_name_is_planned_as_a_replacement() {
+        let mut prior = config(vec![route("blue", Value::from(100))]);
+        prior.set("zone_name", Value::from("example.com"));
+        let mut unknown = config(vec![route("blue", Value::from(100))]);
+        unknown.set("name", Value::Unknown);
+        let ctx = Context::default();
+        let request = PlanRequest { prior_state: &prior, proposed_new_state: unknown.clone(), config: &unknown };
+        let plan = plan_split(&ctx, request);
+        assert_eq!(plan.requires_replace, vec![AttributePath::root("name")]);
     }
 
     #[test]
@@ -458,7 +485,8 @@ mod tests {
         let plan_of = |routes| {
             let c = config(routes);
             let ctx = Context::default();
-            let plan = plan_split(&ctx, PlanRequest { prior_state: &Value::Null, proposed_new_state: c.clone(), config: &c });
+            let plan =
+                plan_split(&ctx, PlanRequest { prior_state: &Value::Null, proposed_new_state: c.clone(), config: &c });
             (plan.planned_state, ctx.take_warnings())
         };
         let (planned, warnings) = plan_of(vec![route("blue", Value::from(0)), route("green", Value::from(100))]);
@@ -491,7 +519,9 @@ mod tests {
             .iter()
             .map(|c| match c {
                 Change::Create(r) => format!("CREATE {}", r.set_identifier.as_deref().unwrap_or_default()),
-                Change::Upsert(r) => format!("UPSERT {}={}", r.set_identifier.as_deref().unwrap_or_default(), r.weight.unwrap_or(-1)),
+                Change::Upsert(r) => {
+                    format!("UPSERT {}={}", r.set_identifier.as_deref().unwrap_or_default(), r.weight.unwrap_or(-1))
+                }
                 Change::Delete(l) => format!("DELETE {}", l.set.set_identifier.as_deref().unwrap_or_default()),
             })
             .collect()
@@ -538,6 +568,9 @@ mod tests {
         assert!(paths(&validate_config(&c)).is_empty());
         let split = Split::from_value(&c).unwrap();
         assert_eq!(split.members[0].ttl, None);
-        assert_eq!(split.members[0].alias, Some(Alias { name: "lb.example.net".into(), zone_id: "Z2".into(), evaluate_target_health: false }));
+        assert_eq!(
+            split.members[0].alias,
+            Some(Alias { name: "lb.example.net".into(), zone_id: "Z2".into(), evaluate_target_health: false })
+        );
     }
 }

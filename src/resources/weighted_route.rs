@@ -19,8 +19,8 @@ use crate::protocol::{
     Value,
 };
 use crate::route53::{
-    bare_zone_id, Alias, Change, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
-    DEFAULT_SYNC_DEADLINE,
+    Alias, Change, DEFAULT_SYNC_DEADLINE, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
+    bare_zone_id,
 };
 use crate::weighted_set;
 
@@ -60,7 +60,12 @@ impl Route {
     }
 
     fn id(&self, zone_id: &str) -> String {
-        route_id(zone_id, &self.record.name, &self.record.record_type, self.record.set_identifier.as_deref().unwrap_or(""))
+        route_id(
+            zone_id,
+            &self.record.name,
+            &self.record.record_type,
+            self.record.set_identifier.as_deref().unwrap_or(""),
+        )
     }
 }
 
@@ -94,19 +99,23 @@ pub(crate) fn member_record(v: &Value, set_identifier: &str) -> Result<RecordSet
 /// Route53 writes differently (case, trailing dots, IPv6 forms).
 pub(crate) fn merge_live_member(state: &mut Value, live: &RecordSet) {
     state.set("weight", live.weight.map_or(Value::Null, Value::from));
-    let prior_values: Vec<String> = state.get("records").as_list().unwrap_or_default().iter().filter_map(string).collect();
+    let prior_values: Vec<String> =
+        state.get("records").as_list().unwrap_or_default().iter().filter_map(string).collect();
     let values = if weighted_set::same_values(&live.record_type, &prior_values, &live.values) {
         prior_values
     } else {
         live.values.clone()
     };
-    let records = if values.is_empty() && state.get("records").is_null() { Value::Null } else { Value::strings(values) };
+    let records =
+        if values.is_empty() && state.get("records").is_null() { Value::Null } else { Value::strings(values) };
     state.set("records", records);
     let prior_alias = state.get("alias").single_block().cloned();
     let alias = live.alias.as_ref().map(|a| {
         let prior = |k: &str| prior_alias.as_ref().and_then(|p| string(p.get(k)));
         let name = prior("name").filter(|n| dns_names::same_name(n, &a.name)).unwrap_or_else(|| a.name.clone());
-        let zone_id = prior("zone_id").filter(|z| bare_zone_id(z) == bare_zone_id(&a.zone_id)).unwrap_or_else(|| a.zone_id.clone());
+        let zone_id = prior("zone_id")
+            .filter(|z| bare_zone_id(z) == bare_zone_id(&a.zone_id))
+            .unwrap_or_else(|| a.zone_id.clone());
         Value::object([
             ("name", Value::from(name)),
             ("zone_id", Value::from(zone_id)),
@@ -165,6 +174,7 @@ impl RouteError {
             RouteError::Route53(Route53Error::InvalidChangeBatch(_)) => (None, "Route53 rejected the change"),
             RouteError::Route53(Route53Error::Throttled { .. }) => (None, "Route53 throttled every attempt"),
             RouteError::Route53(Route53Error::SyncTimeout { .. }) => (Some("wait_for_sync"), "Change not in sync"),
+            RouteError::Route53(Route53Error::UnknownConfig) => (None, "Route53 configuration not known yet"),
             RouteError::Route53(_) => (None, "Route53 request failed"),
             RouteError::Zone { attribute, .. } => (Some(*attribute), "Hosted zone not usable"),
             RouteError::OutsideZone { .. } => (Some("name"), "Name outside the zone"),
@@ -188,14 +198,24 @@ impl RouteError {
 pub(crate) fn alias_block() -> NestedBlock {
     NestedBlock::at_most_one(
         "alias",
-        Block::new("Point the record at an AWS resource (load balancer, CloudFront, another record) instead of `records`.")
-            .attribute(Attribute::required("name", Type::String, "DNS name of the target, e.g. the load balancer's DNS name."))
-            .attribute(Attribute::required("zone_id", Type::String, "Hosted zone id of the target (the load balancer's canonical zone id)."))
-            .attribute(Attribute::required(
-                "evaluate_target_health",
-                Type::Bool,
-                "Whether Route53 routes away from this record when the target is unhealthy.",
-            )),
+        Block::new(
+            "Point the record at an AWS resource (load balancer, CloudFront, another record) instead of `records`.",
+        )
+        .attribute(Attribute::required(
+            "name",
+            Type::String,
+            "DNS name of the target, e.g. the load balancer's DNS name.",
+        ))
+        .attribute(Attribute::required(
+            "zone_id",
+            Type::String,
+            "Hosted zone id of the target (the load balancer's canonical zone id).",
+        ))
+        .attribute(Attribute::required(
+            "evaluate_target_health",
+            Type::Bool,
+            "Whether Route53 routes away from this record when the target is unhealthy.",
+        )),
     )
 }
 
@@ -266,6 +286,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     let root = |name: &str| AttributePath::root(name);
     check_zone_and_name(config, &mut diags);
     let record_type = check_type(config.get("type"), root("type"), &mut diags);
+    check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     check_member(config, &root, record_type.as_deref(), &mut diags);
     check_ttl(config.get("ttl"), member_has_records(config), root("ttl"), &mut diags);
     diags
@@ -288,24 +309,60 @@ pub(crate) fn check_zone_and_name(config: &Value, diags: &mut Diagnostics) {
         _ => {}
     }
     if let Some(id) = zone_id.as_str()
-        && (bare_zone_id(id).is_empty() || !bare_zone_id(id).chars().all(|c| c.is_ascii_alphanumeric()))
+        && !is_zone_id(id)
     {
-        diags.push_error(Some(AttributePath::root("zone_id")), "Invalid zone id", format!("{id:?} is not a hosted zone id such as Z0123456789ABCDEFGHIJ."));
+        diags.push_error(
+            Some(AttributePath::root("zone_id")),
+            "Invalid zone id",
+            format!("{id:?} is not a hosted zone id such as Z0123456789ABCDEFGHIJ."),
+        );
     }
     if let Some(zone) = zone_name.as_str()
         && let Err(e) = dns_names::check_dns_name(zone)
     {
-        diags.push_error(Some(AttributePath::root("zone_name")), "Invalid zone name", format!("The zone name {zone:?} {e}."));
+        diags.push_error(
+            Some(AttributePath::root("zone_name")),
+            "Invalid zone name",
+            format!("The zone name {zone:?} {e}."),
+        );
     }
     if let Some(name) = config.get("name").as_str() {
         if let Err(e) = dns_names::check_dns_name(name) {
-            diags.push_error(Some(AttributePath::root("name")), "Invalid record name", format!("The name {name:?} {e}."));
+            diags.push_error(
+                Some(AttributePath::root("name")),
+                "Invalid record name",
+                format!("The name {name:?} {e}."),
+            );
         } else if let Some(zone) = zone_name.as_str()
             && dns_names::check_dns_name(zone).is_ok()
             && !dns_names::is_within_zone(name, zone)
         {
-            diags.push_error(Some(AttributePath::root("name")), "Name outside the zone", format!("{name} is not inside the zone {zone}."));
+            diags.push_error(
+                Some(AttributePath::root("name")),
+                "Name outside the zone",
+                format!("{name} is not inside the zone {zone}."),
+            );
         }
+    }
+}
+
+/// A hosted zone id, bare (`Z0123…`) or as Route53 returns it (`/hostedzone/Z0123…`).
+fn is_zone_id(id: &str) -> bool {
+    let bare = bare_zone_id(id);
+    !bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Route53 refuses a CNAME at the zone apex, the name of the zone itself.
+pub(crate) fn check_cname_at_apex(config: &Value, record_type: Option<&str>, diags: &mut Diagnostics) {
+    if record_type == Some("CNAME")
+        && let (Some(name), Some(zone)) = (config.get("name").as_str(), config.get("zone_name").as_str())
+        && dns_names::same_name(name, zone)
+    {
+        diags.push_error(
+            Some(AttributePath::root("name")),
+            "CNAME at the zone apex",
+            format!("{name} is the zone itself, where DNS allows no CNAME; use type A or AAAA with an alias block."),
+        );
     }
 }
 
@@ -338,13 +395,15 @@ pub(crate) fn member_has_records(member: &Value) -> Option<bool> {
 pub(crate) fn check_ttl(ttl: &Value, has_records: Option<bool>, at: AttributePath, diags: &mut Diagnostics) {
     match (ttl, has_records) {
         (Value::Null, Some(true)) => diags.push_error(Some(at), "Missing ttl", "`ttl` is required with `records`."),
-        (Value::Number(_), Some(false)) => diags.push_error(
-            Some(at),
-            "ttl with alias",
-            "Alias records take the TTL of their target: remove `ttl`.",
-        ),
+        (Value::Number(_), Some(false)) => {
+            diags.push_error(Some(at), "ttl with alias", "Alias records take the TTL of their target: remove `ttl`.")
+        }
         (Value::Number(n), _) if !n.as_i64().is_some_and(|t| (0..=TTL_MAX).contains(&t)) => {
-            diags.push_error(Some(at), "Invalid ttl", format!("`ttl` must be a whole number of seconds from 0 to {TTL_MAX}, not {n}."));
+            diags.push_error(
+                Some(at),
+                "Invalid ttl",
+                format!("`ttl` must be a whole number of seconds from 0 to {TTL_MAX}, not {n}."),
+            );
         }
         _ => {}
     }
@@ -352,7 +411,12 @@ pub(crate) fn check_ttl(ttl: &Value, has_records: Option<bool>, at: AttributePat
 
 /// Checks the member attributes (`set_identifier`, `weight`, `records`, `alias`), each error on
 /// its own path under `at`.
-pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, record_type: Option<&str>, diags: &mut Diagnostics) {
+pub(crate) fn check_member(
+    member: &Value,
+    at: &dyn Fn(&str) -> AttributePath,
+    record_type: Option<&str>,
+    diags: &mut Diagnostics,
+) {
     if let Some(id) = member.get("set_identifier").as_str() {
         let len = id.chars().count();
         if !(1..=SET_IDENTIFIER_MAX).contains(&len) {
@@ -366,12 +430,29 @@ pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, r
     if let Value::Number(n) = member.get("weight")
         && !n.as_i64().is_some_and(|w| (0..=WEIGHT_MAX).contains(&w))
     {
-        diags.push_error(Some(at("weight")), "Invalid weight", format!("`weight` must be a whole number from 0 to {WEIGHT_MAX}, not {n}."));
+        diags.push_error(
+            Some(at("weight")),
+            "Invalid weight",
+            format!("`weight` must be a whole number from 0 to {WEIGHT_MAX}, not {n}."),
+        );
+    }
+    if let Some(id) = member.get("health_check_id").as_str()
+        && (id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        diags.push_error(
+            Some(at("health_check_id")),
+            "Invalid health check id",
+            format!("{id:?} is not a Route53 health check id such as 3e0e0ef1-7c61-4d6b-a7fe-1f6e1b3a9c2d."),
+        );
     }
     let records = member.get("records");
     let alias = member.get("alias").single_block();
     if !records.is_null() && alias.is_some() {
-        diags.push_error(Some(at("records")), "Conflicting targets", "Set either `records` or an `alias` block, not both.");
+        diags.push_error(
+            Some(at("records")),
+            "Conflicting targets",
+            "Set either `records` or an `alias` block, not both.",
+        );
     }
     if records.is_null() && member.get("alias").as_list().is_some_and(<[Value]>::is_empty) {
         diags.push_error(Some(at("records")), "Missing target", "Set `records` or an `alias` block.");
@@ -387,7 +468,11 @@ pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, r
             if let Some(ty) = record_type
                 && let Err(why) = dns_names::check_record_value(ty, value)
             {
-                diags.push_error(Some(at("records")), "Invalid record value", format!("The {ty} value {value:?} {why}."));
+                diags.push_error(
+                    Some(at("records")),
+                    "Invalid record value",
+                    format!("The {ty} value {value:?} {why}."),
+                );
             }
         }
     }
@@ -398,8 +483,14 @@ pub(crate) fn check_member(member: &Value, at: &dyn Fn(&str) -> AttributePath, r
         {
             diags.push_error(Some(at_alias("name")), "Invalid alias target", format!("The alias name {name:?} {e}."));
         }
-        if alias.get("zone_id").as_str().is_some_and(|z| bare_zone_id(z).is_empty()) {
-            diags.push_error(Some(at_alias("zone_id")), "Invalid alias zone", "`zone_id` of the alias target must not be empty.");
+        if let Some(zone) = alias.get("zone_id").as_str()
+            && !is_zone_id(zone)
+        {
+            diags.push_error(
+                Some(at_alias("zone_id")),
+                "Invalid alias zone",
+                format!("`zone_id` of the alias target, {zone:?}, is not a hosted zone id such as Z35SXDOTRQ7X7K."),
+            );
         }
     }
 }
@@ -428,6 +519,17 @@ pub(crate) fn plan_zone(prior: &Value, planned: &mut Value, config: &Value) -> b
     !prior.is_null() && !same_zone
 }
 
+/// Whether `name` forces a replacement: it names another record, or it is unknown until apply.
+/// An unknown name must be planned as a replacement now, because Terraform refuses a plan whose
+/// action turns from update into replace once the name is known.
+pub(crate) fn name_forces_replacement(prior: &Value, config: &Value) -> bool {
+    let Some(before) = prior.get("name").as_str() else { return false };
+    match config.get("name") {
+        Value::Unknown => true,
+        after => after.as_str().is_some_and(|after| !dns_names::same_name(before, after)),
+    }
+}
+
 fn plan_route(request: PlanRequest<'_>) -> Plan {
     let PlanRequest { prior_state: prior, proposed_new_state: mut planned, config } = request;
     let mut requires_replace = Vec::new();
@@ -435,9 +537,7 @@ fn plan_route(request: PlanRequest<'_>) -> Plan {
         let attribute = if config.get("zone_id").is_null() { "zone_name" } else { "zone_id" };
         requires_replace.push(AttributePath::root(attribute));
     }
-    if let (Some(before), Some(after)) = (prior.get("name").as_str(), config.get("name").as_str())
-        && !dns_names::same_name(before, after)
-    {
+    if name_forces_replacement(prior, config) {
         requires_replace.push(AttributePath::root("name"));
     }
     let identity = [planned.get("zone_id"), planned.get("name"), planned.get("type"), planned.get("set_identifier")];
@@ -471,7 +571,9 @@ impl WeightedRouteResource {
 pub(crate) async fn resolve_zone(r53: &Route53, v: &Value) -> Result<Zone, RouteError> {
     match (v.get("zone_id").as_str(), v.get("zone_name").as_str()) {
         (Some(id), _) => r53.zone_by_id(id).await.map_err(|source| RouteError::Zone { attribute: "zone_id", source }),
-        (None, Some(name)) => r53.zone_by_name(name).await.map_err(|source| RouteError::Zone { attribute: "zone_name", source }),
+        (None, Some(name)) => {
+            r53.zone_by_name(name).await.map_err(|source| RouteError::Zone { attribute: "zone_name", source })
+        }
         (None, None) => Err(RouteError::MissingAttribute("zone_id")),
     }
 }
@@ -479,7 +581,11 @@ pub(crate) async fn resolve_zone(r53: &Route53, v: &Value) -> Result<Zone, Route
 /// Fills the zone attributes of `state` from the resolved zone, keeping the user's spelling.
 pub(crate) fn set_zone(state: &mut Value, zone: &Zone) {
     state.set("zone_id", Value::from(state.get("zone_id").as_str().map_or_else(|| zone.id.clone(), str::to_string)));
-    let name = state.get("zone_name").as_str().filter(|n| dns_names::same_name(n, &zone.name)).map_or_else(|| zone.name.clone(), str::to_string);
+    let name = state
+        .get("zone_name")
+        .as_str()
+        .filter(|n| dns_names::same_name(n, &zone.name))
+        .map_or_else(|| zone.name.clone(), str::to_string);
     state.set("zone_name", Value::from(name));
 }
 
@@ -530,7 +636,11 @@ impl WeightedRouteResource {
         let others = || weighted_set::members(live, &r.name, &r.record_type, replaced);
         let conflicts = weighted_set::ttl_conflicts(others(), r.ttl);
         if !conflicts.is_empty() {
-            return Err(RouteError::TtlMismatch { name: r.name.clone(), record_type: r.record_type.clone(), others: conflicts });
+            return Err(RouteError::TtlMismatch {
+                name: r.name.clone(),
+                record_type: r.record_type.clone(),
+                others: conflicts,
+            });
         }
         if weighted_set::all_weights_zero(others(), &[r.weight.unwrap_or(0)]) {
             warn_all_zero(ctx, &r.name, &r.record_type, Some(AttributePath::root("weight")));
@@ -550,7 +660,12 @@ impl WeightedRouteResource {
         if !route.allow_overwrite {
             if exists {
                 let id = route.id(&zone.id);
-                return Err(RouteError::AlreadyExists { name: r.name.clone(), record_type: r.record_type.clone(), set_identifier: set_identifier.into(), id });
+                return Err(RouteError::AlreadyExists {
+                    name: r.name.clone(),
+                    record_type: r.record_type.clone(),
+                    set_identifier: set_identifier.into(),
+                    id,
+                });
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&r.name, &r.record_type);
             let mut txt = live.clone();
@@ -582,7 +697,8 @@ impl WeightedRouteResource {
         };
         let name = string(state.get("name")).ok_or(RouteError::MissingAttribute("name"))?;
         let record_type = string(state.get("type")).ok_or(RouteError::MissingAttribute("type"))?;
-        let set_identifier = string(state.get("set_identifier")).ok_or(RouteError::MissingAttribute("set_identifier"))?;
+        let set_identifier =
+            string(state.get("set_identifier")).ok_or(RouteError::MissingAttribute("set_identifier"))?;
         let records = r53.records_named(&zone, &name).await?;
         let Some(live) = records.iter().find(|l| l.set.is(&name, &record_type, Some(&set_identifier))) else {
             return Ok(None);
@@ -611,7 +727,12 @@ impl WeightedRouteResource {
             let taken = live.iter().any(|l| l.set.is(&n.name, &n.record_type, Some(new_id)));
             if taken && !new.allow_overwrite {
                 let id = route_id(&zone_id, &n.name, &n.record_type, new_id);
-                return Err(RouteError::AlreadyExists { name: n.name.clone(), record_type: n.record_type.clone(), set_identifier: new_id.into(), id });
+                return Err(RouteError::AlreadyExists {
+                    name: n.name.clone(),
+                    record_type: n.record_type.clone(),
+                    set_identifier: new_id.into(),
+                    id,
+                });
             }
             let arrive = if taken { Change::Upsert(n.clone()) } else { Change::Create(n.clone()) };
             current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain([arrive]).collect()
@@ -636,7 +757,8 @@ impl WeightedRouteResource {
             Err(Route53Error::ZoneNotFound(_)) => return Ok(()),
             other => other?,
         };
-        let Some(current) = live.into_iter().find(|l| l.set.is(&r.name, &r.record_type, r.set_identifier.as_deref())) else {
+        let Some(current) = live.into_iter().find(|l| l.set.is(&r.name, &r.record_type, r.set_identifier.as_deref()))
+        else {
             return Ok(());
         };
         let change = Change::Delete(Box::new(current));
@@ -668,7 +790,12 @@ pub struct ImportId {
 /// A message that shows the expected form.
 pub fn parse_import_id(id: &str, with_set_identifier: bool) -> Result<ImportId, ImportIdError> {
     let form = if with_set_identifier { "<zone id>_<name>_<type>_<set identifier>" } else { "<zone id>_<name>_<type>" };
-    let bad = |why: &str| ImportIdError(format!("The import id {id:?} {why}; expected {form}, e.g. Z0123456789_burnham.example.com_CNAME{}.", if with_set_identifier { "_green" } else { "" }));
+    let bad = |why: &str| {
+        ImportIdError(format!(
+            "The import id {id:?} {why}; expected {form}, e.g. Z0123456789_burnham.example.com_CNAME{}.",
+            if with_set_identifier { "_green" } else { "" }
+        ))
+    };
     let (zone_id, rest) = id.split_once('_').ok_or_else(|| bad("has no '_'"))?;
     if zone_id.is_empty() || !zone_id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(bad("does not start with a hosted zone id"));
@@ -692,7 +819,12 @@ pub fn parse_import_id(id: &str, with_set_identifier: bool) -> Result<ImportId, 
                 record_type: record_type.into(),
                 set_identifier: Some(set.into()),
             }),
-            (None, false) => Ok(ImportId { zone_id: zone_id.into(), name: name.into(), record_type: record_type.into(), set_identifier: None }),
+            (None, false) => Ok(ImportId {
+                zone_id: zone_id.into(),
+                name: name.into(),
+                record_type: record_type.into(),
+                set_identifier: None,
+            }),
             (_, true) => Err(bad("has no set identifier after the type")),
             (Some(_), false) => Err(bad("has something after the type")),
         };
@@ -787,6 +919,10 @@ mod tests {
     #[test]
     fn validation_puts_each_error_on_its_attribute() {
         let long_id = "x".repeat(129);
+        let mut alias_zone_with_space = alias("lb.example.com");
+        if let Value::List(items) = &mut alias_zone_with_space {
+            items[0].set("zone_id", Value::from("Z2 X"));
+        }
         type Case<'a> = (Vec<(&'a str, Value)>, Vec<&'a str>);
         let cases: Vec<Case> = vec![
             (vec![], vec![]),
@@ -806,13 +942,39 @@ mod tests {
             (vec![("ttl", Value::Null)], vec!["ttl"]),
             (vec![("alias", alias("lb.example.com"))], vec!["records"]),
             (vec![("alias", alias("lb.example.com")), ("records", Value::Null), ("ttl", Value::Null)], vec![]),
-            (vec![("alias", alias("lb..example.com")), ("records", Value::Null), ("ttl", Value::Null)], vec!["alias[0].name"]),
+            (
+                vec![("alias", alias("lb..example.com")), ("records", Value::Null), ("ttl", Value::Null)],
+                vec!["alias[0].name"],
+            ),
             (vec![("records", Value::Null)], vec!["records"]),
             (vec![("records", Value::strings(["a.example.com", "b.example.com"]))], vec!["records"]),
-            (vec![("type", Value::from("A")), ("records", Value::strings(["192.0.2.1", "lb.example.com"]))], vec!["records"]),
+            (
+                vec![("type", Value::from("A")), ("records", Value::strings(["192.0.2.1", "lb.example.com"]))],
+                vec!["records"],
+            ),
             (vec![("type", Value::from("AAAA")), ("records", Value::strings(["2001:db8::1"]))], vec![]),
             (vec![("records", Value::Unknown)], vec![]),
             (vec![("ttl", Value::from(-5))], vec!["ttl"]),
+            (
+                vec![("zone_id", Value::Null), ("zone_name", "example.com".into()), ("name", "Example.com.".into())],
+                vec!["name"],
+            ),
+            (
+                vec![
+                    ("zone_id", Value::Null),
+                    ("zone_name", "example.com".into()),
+                    ("name", "example.com".into()),
+                    ("type", "A".into()),
+                    ("records", Value::strings(["192.0.2.1"])),
+                ],
+                vec![],
+            ),
+            (vec![("health_check_id", Value::from("my check"))], vec!["health_check_id"]),
+            (vec![("health_check_id", Value::from("3e0e0ef1-7c61-4d6b-a7fe-1f6e1b3a9c2d"))], vec![]),
+            (
+                vec![("alias", alias_zone_with_space), ("records", Value::Null), ("ttl", Value::Null)],
+                vec!["alias[0].zone_id"],
+            ),
         ];
         for (pairs, want) in cases {
             let label = format!("{pairs:?}");
@@ -844,7 +1006,12 @@ mod tests {
         }
         assert_eq!(
             parse_import_id("Z1_x.example.com_TXT", false).unwrap(),
-            ImportId { zone_id: "Z1".into(), name: "x.example.com".into(), record_type: "TXT".into(), set_identifier: None }
+            ImportId {
+                zone_id: "Z1".into(),
+                name: "x.example.com".into(),
+                record_type: "TXT".into(),
+                set_identifier: None
+            }
         );
     }
 
@@ -884,6 +1051,9 @@ mod tests {
         let renamed = plan_of(&prior, &config(vec![("name", Value::from("other.example.com"))]));
         assert_eq!(renamed.requires_replace, vec![AttributePath::root("name")]);
 
+        let unknown_name = plan_of(&prior, &config(vec![("name", Value::Unknown)]));
+        assert_eq!(unknown_name.requires_replace, vec![AttributePath::root("name")], "decided now, not at apply");
+
         let set_id = plan_of(&prior, &config(vec![("set_identifier", Value::from("teal"))]));
         assert!(set_id.requires_replace.is_empty(), "set identifier changes are one DELETE+CREATE batch");
         assert_eq!(set_id.planned_state.get("id").as_str(), Some("Z0123456789_burnham.example.com_CNAME_teal"));
@@ -892,7 +1062,8 @@ mod tests {
         assert_eq!(zone.requires_replace, vec![AttributePath::root("zone_id")]);
         assert!(zone.planned_state.get("zone_name").is_unknown());
 
-        let by_name = plan_of(&prior, &config(vec![("zone_id", Value::Null), ("zone_name", Value::from("Example.com."))]));
+        let by_name =
+            plan_of(&prior, &config(vec![("zone_id", Value::Null), ("zone_name", Value::from("Example.com."))]));
         assert!(by_name.requires_replace.is_empty());
         assert_eq!(by_name.planned_state.get("zone_id").as_str(), Some("Z0123456789"));
     }
@@ -942,7 +1113,14 @@ mod tests {
     #[test]
     fn errors_become_diagnostics_on_their_attribute() {
         let cases = [
-            (RouteError::TtlMismatch { name: "x".into(), record_type: "A".into(), others: vec![("blue".into(), 300)] }, Some("ttl")),
+            (
+                RouteError::TtlMismatch {
+                    name: "x".into(),
+                    record_type: "A".into(),
+                    others: vec![("blue".into(), 300)],
+                },
+                Some("ttl"),
+            ),
             (RouteError::ExternalDns { name: "x".into(), owner: "o".into() }, Some("name")),
             (RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create ...]".into())), None),
         ];
@@ -950,7 +1128,8 @@ mod tests {
             let diags = error.into_diagnostics();
             assert_eq!(diags.0[0].attribute, attribute.map(AttributePath::root));
         }
-        let verbatim = RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create resource record set]".into()));
+        let verbatim =
+            RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create resource record set]".into()));
         assert_eq!(verbatim.into_diagnostics().0[0].detail, "[Tried to create resource record set]");
     }
 }

@@ -65,7 +65,8 @@ impl Hub {
 
     /// Server-side apply of a partial Secret as another field manager (a controller, a human).
     pub fn apply_as(&self, manager: &str, namespace: &str, name: &str, partial: Json) {
-        let mut object = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}});
+        let mut object =
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}});
         merge(&mut object, partial);
         self.server()
             .apply(Resource::Secret, namespace, manager, object, true)

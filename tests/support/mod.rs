@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod corpus;
 pub mod hub;
 pub mod moto;
 pub mod route53_double;
@@ -22,23 +23,29 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The provider binary installed into a filesystem mirror plus a CLI config pointing at it.
 struct Mirror {
-    _dir: TempDir,
     cli_config: PathBuf,
 }
 
+/// One mirror under cargo's target dir, shared by every test binary and replaced in place. A
+/// temporary directory per binary would leak a copy of the provider each run: statics are never
+/// dropped. Files are written beside their final name and renamed, so test binaries starting
+/// at the same time never see a half-written file.
 fn mirror() -> &'static Mirror {
     static MIRROR: OnceLock<Mirror> = OnceLock::new();
     MIRROR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("gitopsbridge-mirror").tempdir().expect("temp dir");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("terraform-mirror");
         let platform = format!("{}_{}", std::env::consts::OS, go_arch());
-        let plugin_dir = dir.path().join(SOURCE).join(VERSION).join(platform);
+        let plugin_dir = dir.join(SOURCE).join(VERSION).join(platform);
         std::fs::create_dir_all(&plugin_dir).expect("mirror dir");
         let binary = env!("CARGO_BIN_EXE_terraform-provider-gitopsbridge");
-        std::fs::copy(binary, plugin_dir.join(format!("terraform-provider-gitopsbridge_v{VERSION}")))
-            .expect("copy provider into mirror");
-        let cli_config = dir.path().join("terraform.rc");
+        let installed = plugin_dir.join(format!("terraform-provider-gitopsbridge_v{VERSION}"));
+        let staged = plugin_dir.join(format!(".staged-{}", std::process::id()));
+        std::fs::copy(binary, &staged).expect("copy provider into mirror");
+        std::fs::rename(&staged, &installed).expect("install provider into mirror");
+        let cli_config = dir.join("terraform.rc");
+        let staged = dir.join(format!(".terraform.rc-{}", std::process::id()));
         std::fs::write(
-            &cli_config,
+            &staged,
             format!(
                 r#"provider_installation {{
   filesystem_mirror {{
@@ -50,11 +57,12 @@ fn mirror() -> &'static Mirror {
   }}
 }}
 "#,
-                mirror = dir.path().display()
+                mirror = dir.display()
             ),
         )
         .expect("write CLI config");
-        Mirror { _dir: dir, cli_config }
+        std::fs::rename(&staged, &cli_config).expect("install CLI config");
+        Mirror { cli_config }
     })
 }
 

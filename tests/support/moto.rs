@@ -156,7 +156,9 @@ fn answers_http(port: u16) -> bool {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     let mut answer = [0u8; 12];
-    stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut answer).is_ok() && answer.starts_with(b"HTTP/1.")
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut answer).is_ok()
+        && answer.starts_with(b"HTTP/1.")
 }
 
 /// A Terraform working directory whose provider talks to Route53 at `endpoint` (moto or the
@@ -213,7 +215,13 @@ pub fn delete_record(endpoint: &str, zone_id: &str, name: &str, set_identifier: 
             .build()
             .expect("change");
         let batch = aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch");
-        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.expect("delete record");
+        client
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .expect("delete record");
     });
 }
 
@@ -232,12 +240,25 @@ pub fn seed(endpoint: &str, zone_id: &str, records: Vec<aws_sdk_route53::types::
             })
             .collect();
         let batch = aws_sdk_route53::types::ChangeBatch::builder().set_changes(Some(changes)).build().expect("batch");
-        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.expect("seed records");
+        client
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .expect("seed records");
     });
 }
 
 /// A record set for [`seed`].
-pub fn record_set(name: &str, record_type: &str, set_identifier: Option<&str>, weight: Option<i64>, ttl: i64, values: &[&str]) -> aws_sdk_route53::types::ResourceRecordSet {
+pub fn record_set(
+    name: &str,
+    record_type: &str,
+    set_identifier: Option<&str>,
+    weight: Option<i64>,
+    ttl: i64,
+    values: &[&str],
+) -> aws_sdk_route53::types::ResourceRecordSet {
     let mut builder = aws_sdk_route53::types::ResourceRecordSet::builder()
         .name(name)
         .r#type(aws_sdk_route53::types::RrType::from(record_type))
@@ -245,7 +266,8 @@ pub fn record_set(name: &str, record_type: &str, set_identifier: Option<&str>, w
         .set_weight(weight)
         .ttl(ttl);
     for value in values {
-        builder = builder.resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(*value).build().expect("value"));
+        builder = builder
+            .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(*value).build().expect("value"));
     }
     builder.build().expect("record set")
 }

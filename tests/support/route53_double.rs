@@ -73,7 +73,8 @@ impl Route53Double {
         let port = listener.local_addr().expect("double address").port();
         let (upstream, shared) = (upstream.trim_end_matches('/').to_string(), state.clone());
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             runtime.block_on(serve(listener, upstream, shared));
         });
         Route53Double { port, state }
@@ -100,6 +101,14 @@ impl Route53Double {
         self.state.lock().expect("double state").counts.get(operation).copied().unwrap_or(0)
     }
 
+    /// Requests that change something in Route53 (changes, creates, deletes, any other non-GET).
+    pub fn writes(&self) -> u64 {
+        ["ChangeResourceRecordSets", "CreateHostedZone", "DeleteHostedZone", "OtherWrite"]
+            .iter()
+            .map(|op| self.count(op))
+            .sum()
+    }
+
     /// Forgets the counts.
     pub fn reset_counts(&self) {
         self.state.lock().expect("double state").counts.clear();
@@ -116,7 +125,9 @@ pub fn operation(method: &str, path: &str) -> &'static str {
         ("GET", ["hostedzonesbyname"]) => "ListHostedZonesByName",
         ("GET", ["hostedzone", _]) => "GetHostedZone",
         ("POST", ["hostedzone"]) => "CreateHostedZone",
-        _ => "Other",
+        ("DELETE", ["hostedzone", _]) => "DeleteHostedZone",
+        ("GET", _) => "Other",
+        _ => "OtherWrite",
     }
 }
 

@@ -141,10 +141,11 @@ impl Api {
         let page = &matching[..matching.len().min(limit)];
         let mut list_meta = json!({"resourceVersion": self.store.current_version()});
         if matching.len() > page.len()
-            && let Some((last, _)) = page.last() {
-                list_meta["continue"] = json!(encode_continue(&last.namespace, &last.name));
-                list_meta["remainingItemCount"] = json!(matching.len() - page.len());
-            }
+            && let Some((last, _)) = page.last()
+        {
+            list_meta["continue"] = json!(encode_continue(&last.namespace, &last.name));
+            list_meta["remainingItemCount"] = json!(matching.len() - page.len());
+        }
         let items: Vec<Value> = page.iter().map(|(_, o)| list_item(resource, o)).collect();
         Ok(json!({
             "kind": resource.list_kind(),
@@ -164,10 +165,11 @@ impl Api {
         self.require_served(resource)?;
         rules::check_identity(resource, namespace, None, &mut body)?;
         if meta_str(&body, "name").is_none_or(str::is_empty)
-            && let Some(prefix) = meta_str(&body, "generateName").map(str::to_string) {
-                let name = format!("{prefix}{}", self.store.name_suffix());
-                meta_mut(&mut body).insert("name".into(), json!(name));
-            }
+            && let Some(prefix) = meta_str(&body, "generateName").map(str::to_string)
+        {
+            let name = format!("{prefix}{}", self.store.name_suffix());
+            meta_mut(&mut body).insert("name".into(), json!(name));
+        }
         let name = meta_str(&body, "name").unwrap_or_default().to_string();
         if name.is_empty() {
             // Let validation report the missing name with the real wording.
@@ -250,7 +252,13 @@ impl Api {
         Ok(Written { object, created: false, warnings })
     }
 
-    fn apply(&mut self, key: &ObjectKey, mut config: Value, force: bool, opts: &WriteOptions) -> Result<Written, ApiError> {
+    fn apply(
+        &mut self,
+        key: &ObjectKey,
+        mut config: Value,
+        force: bool,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         let resource = key.resource;
         if opts.manager.is_empty() {
             return Err(ApiError::bad_request(
@@ -274,9 +282,10 @@ impl Api {
             self.require_namespace(resource, &key.namespace)?;
         }
         if let Some(wanted) = meta_str(&config, "resourceVersion")
-            && old.as_ref().and_then(|o| meta_str(o, "resourceVersion")) != Some(wanted) {
-                return Err(ApiError::stale(resource, &key.name));
-            }
+            && old.as_ref().and_then(|o| meta_str(o, "resourceVersion")) != Some(wanted)
+        {
+            return Err(ApiError::stale(resource, &key.name));
+        }
         let warnings = self.prune(resource, &mut config, opts.validation, true)?;
         apply::strip_nulls(&mut config);
         let now = store::now();
@@ -364,7 +373,13 @@ impl Api {
 
     /// Validates, versions and stores a write; a write that changes nothing
     /// returns the stored object untouched, as the real server does.
-    fn commit(&mut self, key: &ObjectKey, old: Option<&Value>, mut new: Value, dry_run: bool) -> Result<Value, ApiError> {
+    fn commit(
+        &mut self,
+        key: &ObjectKey,
+        old: Option<&Value>,
+        mut new: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let resource = key.resource;
         rules::validate(resource, &self.schemas, old, &new)?;
         if let Some(old) = old {
@@ -469,10 +484,11 @@ fn unchanged(old: &Value, new: &Value) -> bool {
 fn list_item(resource: Resource, object: &Value) -> Value {
     let mut item = object.clone();
     if !resource.is_custom()
-        && let Some(map) = item.as_object_mut() {
-            map.remove("apiVersion");
-            map.remove("kind");
-        }
+        && let Some(map) = item.as_object_mut()
+    {
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
     item
 }
 

@@ -49,10 +49,8 @@ pub fn apply(req: ApplyRequest<'_>) -> Result<Value, ApiError> {
     }
     if !conflicts.is_empty() {
         if !req.force {
-            let listed: Vec<(String, String, String)> = conflicts
-                .iter()
-                .map(|(m, v, p)| (m.clone(), v.clone(), fields::display(p)))
-                .collect();
+            let listed: Vec<(String, String, String)> =
+                conflicts.iter().map(|(m, v, p)| (m.clone(), v.clone(), fields::display(p))).collect();
             return Err(ApiError::apply_conflicts(&listed));
         }
         for entry in &mut managed.entries {
@@ -133,8 +131,9 @@ mod tests {
 
     #[test]
     fn apply_creates_and_records_ownership() {
-        let out = run(None, json!({"metadata": {"name": "s", "labels": {"a": "1"}}, "data": {"k": "dg=="}}), "tf", false)
-            .unwrap();
+        let out =
+            run(None, json!({"metadata": {"name": "s", "labels": {"a": "1"}}, "data": {"k": "dg=="}}), "tf", false)
+                .unwrap();
         assert_eq!(
             out["metadata"]["managedFields"][0]["fieldsV1"],
             json!({"f:data": {"f:k": {}}, "f:metadata": {"f:labels": {"f:a": {}}}})

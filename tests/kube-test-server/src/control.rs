@@ -27,8 +27,8 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Value, ApiError> {
         }
         ("GET", "/_test/faults") => Ok(json!(lock(&shared.faults).rules())),
         ("POST", "/_test/faults") => {
-            let body: Value = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let body: Value =
+                serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
             // One rule or a list of rules.
             let rules: Vec<FaultRule> = match body {
                 Value::Array(_) => serde_json::from_value(body),

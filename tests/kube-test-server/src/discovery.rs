@@ -133,7 +133,9 @@ pub fn aggregated(core: bool, with_crd: bool) -> Value {
             .collect()
     };
     let items: Vec<Value> = if core {
-        vec![json!({"metadata": {}, "versions": [{"version": "v1", "resources": resources(""), "freshness": "Current"}]})]
+        vec![
+            json!({"metadata": {}, "versions": [{"version": "v1", "resources": resources(""), "freshness": "Current"}]}),
+        ]
     } else if with_crd {
         let group = Resource::ApplicationSet.group();
         vec![json!({

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming as IncomingBody;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -79,7 +79,12 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -107,9 +112,7 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Sha
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Response<Body>, DropConnection> {
-    let header = |name: &str| {
-        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let authorized = header(AUTHORIZATION.as_str()) == format!("Bearer {}", shared.token);
     let (content_type, accept, user_agent) = (header("content-type"), header("accept"), header("user-agent"));
     let method = req.method().as_str().to_string();
@@ -118,19 +121,15 @@ async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Respo
     let body = match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return Ok(error_response(&ApiError::new(413, "RequestEntityTooLarge", "the request body is too large or could not be read")));
+            return Ok(error_response(&ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                "the request body is too large or could not be read",
+            )));
         }
     };
-    let incoming = Incoming {
-        query: parse_query(&raw_query),
-        method,
-        path,
-        raw_query,
-        content_type,
-        accept,
-        user_agent,
-        body,
-    };
+    let incoming =
+        Incoming { query: parse_query(&raw_query), method, path, raw_query, content_type, accept, user_agent, body };
 
     if incoming.path == "/_test" || incoming.path.starts_with("/_test/") {
         return Ok(control::handle(&shared, &incoming));
@@ -203,9 +202,10 @@ pub fn text_response(code: u16, text: &str) -> Response<Body> {
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let mut response = json_response(err.code, err.body());
     if let Some(seconds) = err.retry_after()
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert("retry-after", value);
-        }
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert("retry-after", value);
+    }
     response
 }
 

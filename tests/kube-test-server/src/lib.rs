@@ -186,13 +186,9 @@ impl TestServer {
         }
 
         let addr = SocketAddr::from(([127, 0, 0, 1], options.port));
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr: addr.to_string(), source })?
-            .port();
+        let listener =
+            TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
+        let port = listener.local_addr().map_err(|source| Error::Bind { addr: addr.to_string(), source })?.port();
         let address = format!("127.0.0.1:{port}");
         let shared = Arc::new(Shared {
             api: Mutex::new(api),

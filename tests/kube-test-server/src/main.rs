@@ -62,10 +62,11 @@ async fn main() -> ExitCode {
         }
     };
     if let Some(path) = &args.kubeconfig
-        && let Err(err) = server.write_kubeconfig(path, &args.context) {
-            eprintln!("kube-test-server: {err}");
-            return ExitCode::FAILURE;
-        }
+        && let Err(err) = server.write_kubeconfig(path, &args.context)
+    {
+        eprintln!("kube-test-server: {err}");
+        return ExitCode::FAILURE;
+    }
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {}", server.url());
     let _ = stdout.flush();

@@ -51,8 +51,7 @@ impl ManagedFields {
     /// (apply entries first); drops the key when nobody owns anything.
     pub fn write(mut self, object: &mut Value) {
         self.entries.retain(|e| !e.fields.is_empty());
-        self.entries
-            .sort_by(|a, b| (a.operation, &a.time, &a.manager).cmp(&(b.operation, &b.time, &b.manager)));
+        self.entries.sort_by(|a, b| (a.operation, &a.time, &a.manager).cmp(&(b.operation, &b.time, &b.manager)));
         let meta = rules::meta_mut(object);
         if self.entries.is_empty() {
             meta.remove("managedFields");

@@ -54,9 +54,7 @@ fn parent_mut<'a>(doc: &'a mut Value, path: &[String]) -> Result<&'a mut Value, 
 
 fn get(doc: &Value, path: &[String]) -> Result<Value, ApiError> {
     let pointer: String = path.iter().map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1"))).collect();
-    doc.pointer(&pointer)
-        .cloned()
-        .ok_or_else(|| unprocessable(format!("doc is missing path: \"{pointer}\"")))
+    doc.pointer(&pointer).cloned().ok_or_else(|| unprocessable(format!("doc is missing path: \"{pointer}\"")))
 }
 
 fn add(doc: &mut Value, path: &[String], value: Value) -> Result<(), ApiError> {
@@ -85,7 +83,8 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, ApiError> {
     let Some((last, parents)) = path.split_last() else {
         return Err(unprocessable("cannot remove the whole document".into()));
     };
-    let missing = || unprocessable(format!("remove operation does not apply: doc is missing path: \"/{}\"", path.join("/")));
+    let missing =
+        || unprocessable(format!("remove operation does not apply: doc is missing path: \"/{}\"", path.join("/")));
     match parent_mut(doc, parents)? {
         Value::Object(map) => map.remove(last).ok_or_else(missing),
         Value::Array(items) => match last.parse::<usize>() {
@@ -98,14 +97,13 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, ApiError> {
 
 /// RFC 6902 on a copy of `doc`; any failing operation fails the whole patch.
 pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, ApiError> {
-    let ops = patch
-        .as_array()
-        .ok_or_else(|| ApiError::bad_request("json patch must be an array of operations"))?;
+    let ops = patch.as_array().ok_or_else(|| ApiError::bad_request("json patch must be an array of operations"))?;
     let mut out = doc.clone();
     for op in ops {
         let field = |name: &str| op.get(name).and_then(Value::as_str);
         let path = tokens(field("path").ok_or_else(|| ApiError::bad_request("json patch operation without path"))?)?;
-        let value = || op.get("value").cloned().ok_or_else(|| ApiError::bad_request("json patch operation without value"));
+        let value =
+            || op.get("value").cloned().ok_or_else(|| ApiError::bad_request("json patch operation without value"));
         let from = || tokens(field("from").unwrap_or_default());
         match field("op").unwrap_or_default() {
             "add" => add(&mut out, &path, value()?)?,

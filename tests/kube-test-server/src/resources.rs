@@ -84,17 +84,15 @@ impl Resource {
 
     /// The resource named by a URL's group, version and plural.
     pub fn from_url(group: &str, version: &str, plural: &str) -> Option<Resource> {
-        Resource::ALL
-            .into_iter()
-            .find(|r| r.group() == group && r.version() == version && r.plural() == plural)
+        Resource::ALL.into_iter().find(|r| r.group() == group && r.version() == version && r.plural() == plural)
     }
 
     /// The name used in the store API and the control endpoints.
     pub fn from_name(name: &str) -> Option<Resource> {
         let lower = name.to_ascii_lowercase();
-        Resource::ALL.into_iter().find(|r| {
-            lower == r.plural() || lower == r.singular() || lower == r.qualified_plural()
-        })
+        Resource::ALL
+            .into_iter()
+            .find(|r| lower == r.plural() || lower == r.singular() || lower == r.qualified_plural())
     }
 }
 

@@ -38,14 +38,15 @@ fn parse_target(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
         [plural] => Some(Target::Collection { resource: resource(plural)?, namespace: None }),
         [plural, name] => {
             let resource = resource(plural)?;
-            (!resource.namespaced())
-                .then(|| Target::Object { resource, namespace: String::new(), name: name.to_string() })
+            (!resource.namespaced()).then(|| Target::Object {
+                resource,
+                namespace: String::new(),
+                name: name.to_string(),
+            })
         }
         ["namespaces", namespace, plural] => {
             let resource = resource(plural)?;
-            resource
-                .namespaced()
-                .then(|| Target::Collection { resource, namespace: Some(namespace.to_string()) })
+            resource.namespaced().then(|| Target::Collection { resource, namespace: Some(namespace.to_string()) })
         }
         ["namespaces", namespace, plural, name] => {
             let resource = resource(plural)?;
@@ -93,7 +94,14 @@ pub fn classify(method: &str, path: &str, watch: bool) -> Classified {
         ("PATCH", _) => "patch",
         ("DELETE", true) => "deletecollection",
         ("DELETE", false) => "delete",
-        (other, _) => return Classified { verb: other.to_ascii_lowercase(), resource: resource.plural().into(), namespace, name },
+        (other, _) => {
+            return Classified {
+                verb: other.to_ascii_lowercase(),
+                resource: resource.plural().into(),
+                namespace,
+                name,
+            };
+        }
     };
     Classified { verb: verb.into(), resource: resource.plural().into(), namespace, name }
 }
@@ -129,9 +137,8 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Response<Body>, ApiError> {
         only_get(req)?;
         return doc.map(|d| value_response(200, &d)).ok_or_else(ApiError::unknown_path);
     }
-    let target = split_api_path(&segs)
-        .and_then(|(g, v, rest)| parse_target(g, v, rest))
-        .ok_or_else(ApiError::unknown_path)?;
+    let target =
+        split_api_path(&segs).and_then(|(g, v, rest)| parse_target(g, v, rest)).ok_or_else(ApiError::unknown_path)?;
     match target {
         Target::Collection { resource, namespace } => collection(shared, req, resource, namespace),
         Target::Object { resource, namespace, name } => object(shared, req, resource, &namespace, &name),
@@ -292,7 +299,8 @@ fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
     }
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("error decoding YAML: body is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_request("error decoding YAML: body is not UTF-8"))?;
     serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 

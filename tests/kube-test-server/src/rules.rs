@@ -159,7 +159,9 @@ fn normalize_secret(secret: &mut Value) -> Result<(), ApiError> {
                 Value::String(text) => {
                     base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| {
                         decode_error(match e {
-                            base64::DecodeError::InvalidByte(at, _) => format!("illegal base64 data at input byte {at}"),
+                            base64::DecodeError::InvalidByte(at, _) => {
+                                format!("illegal base64 data at input byte {at}")
+                            }
                             _ => format!("illegal base64 data at input byte {}", text.len()),
                         })
                     })?;

@@ -54,9 +54,7 @@ impl JsonType {
             JsonType::Boolean => value.is_boolean(),
             JsonType::Number => value.is_number(),
             // Whole floats decode as integers in the real server too.
-            JsonType::Integer => {
-                value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-            }
+            JsonType::Integer => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
         }
     }
 }
@@ -168,10 +166,11 @@ impl Schema {
             return;
         }
         if let Some(ty) = self.ty
-            && !ty.accepts(value) {
-                causes.push(type_error(path, ty.name(), value));
-                return;
-            }
+            && !ty.accepts(value)
+        {
+            causes.push(type_error(path, ty.name(), value));
+            return;
+        }
         if !self.enum_values.is_empty() && !self.enum_values.contains(value) {
             causes.push(Cause::not_supported(path, value, &self.enum_values));
         }
@@ -202,19 +201,21 @@ impl Schema {
 
     fn validate_format(&self, value: &Value, path: &str, causes: &mut Vec<Cause>) {
         if let (Some(min), Some(text)) = (self.min_length, value.as_str())
-            && (text.chars().count() as u64) < min {
-                causes.push(Cause::invalid(path, value, format!("{path} in body should be at least {min} chars long")));
-            }
+            && (text.chars().count() as u64) < min
+        {
+            causes.push(Cause::invalid(path, value, format!("{path} in body should be at least {min} chars long")));
+        }
         let range = match self.format.as_deref() {
             Some("int32") => Some((i32::MIN as f64, i32::MAX as f64)),
             Some("int64") => Some((i64::MIN as f64, i64::MAX as f64)),
             _ => None,
         };
         if let (Some((low, high)), Some(number)) = (range, value.as_f64())
-            && (number < low || number > high || value.is_u64() && value.as_i64().is_none()) {
-                let format = self.format.as_deref().unwrap_or_default();
-                causes.push(Cause::invalid(path, value, format!("{path} in body must be of type {format}: {value}")));
-            }
+            && (number < low || number > high || value.is_u64() && value.as_i64().is_none())
+        {
+            let format = self.format.as_deref().unwrap_or_default();
+            causes.push(Cause::invalid(path, value, format!("{path} in body must be of type {format}: {value}")));
+        }
     }
 }
 
@@ -319,9 +320,8 @@ impl Crd {
             .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
             .or_else(|| versions.first())
             .ok_or_else(|| Error::Crd("no versions".into()))?;
-        let schema_node = served
-            .pointer("/schema/openAPIV3Schema")
-            .ok_or_else(|| Error::Crd("missing openAPIV3Schema".into()))?;
+        let schema_node =
+            served.pointer("/schema/openAPIV3Schema").ok_or_else(|| Error::Crd("missing openAPIV3Schema".into()))?;
         Ok(Crd {
             group: text("/spec/group")?,
             version: served.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),

@@ -164,10 +164,7 @@ impl Lexer {
                 "in" => Op::In(self.set(text)?),
                 "notin" => Op::NotIn(self.set(text)?),
                 other => {
-                    return Err(parse_error(
-                        text,
-                        &format!("found '{other}', expected: in, notin, =, ==, !=, gt, lt"),
-                    ));
+                    return Err(parse_error(text, &format!("found '{other}', expected: in, notin, =, ==, !=, gt, lt")));
                 }
             }
         };
@@ -197,9 +194,9 @@ impl Lexer {
     fn number(&mut self, text: &str) -> Result<i64, ApiError> {
         self.skip_spaces();
         let value = self.word();
-        value
-            .parse()
-            .map_err(|_| parse_error(text, &format!("for 'Gt', 'Lt' operators, the value must be an integer, found {value:?}")))
+        value.parse().map_err(|_| {
+            parse_error(text, &format!("for 'Gt', 'Lt' operators, the value must be an integer, found {value:?}"))
+        })
     }
 
     fn set(&mut self, text: &str) -> Result<Vec<String>, ApiError> {
@@ -249,9 +246,7 @@ impl FieldSelector {
             };
             let field = field.trim();
             if field != "metadata.name" && field != "metadata.namespace" && !extra_fields.contains(&field) {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {field}"
-                )));
+                return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
         }

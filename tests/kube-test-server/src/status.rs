@@ -27,11 +27,8 @@ impl Cause {
     }
 
     pub fn required(field: impl Into<String>, detail: &str) -> Cause {
-        let message = if detail.is_empty() {
-            "Required value".to_string()
-        } else {
-            format!("Required value: {detail}")
-        };
+        let message =
+            if detail.is_empty() { "Required value".to_string() } else { format!("Required value: {detail}") };
         Cause { reason: "FieldValueRequired".into(), message, field: field.into() }
     }
 
@@ -39,11 +36,7 @@ impl Cause {
         let list: Vec<String> = supported.iter().map(render_value).collect();
         Cause {
             reason: "FieldValueNotSupported".into(),
-            message: format!(
-                "Unsupported value: {}: supported values: {}",
-                render_value(value),
-                list.join(", ")
-            ),
+            message: format!("Unsupported value: {}: supported values: {}", render_value(value), list.join(", ")),
             field: field.into(),
         }
     }
@@ -58,11 +51,7 @@ impl Cause {
 
     /// The whole `field: body` sentence used in the top-level message.
     pub fn sentence(&self) -> String {
-        if self.field.is_empty() {
-            self.message.clone()
-        } else {
-            format!("{}: {}", self.field, self.message)
-        }
+        if self.field.is_empty() { self.message.clone() } else { format!("{}: {}", self.field, self.message) }
     }
 }
 
@@ -170,12 +159,8 @@ impl ApiError {
     }
 
     pub fn already_exists(resource: Resource, name: &str) -> ApiError {
-        ApiError::new(
-            409,
-            "AlreadyExists",
-            format!("{} \"{name}\" already exists", resource.qualified_plural()),
-        )
-        .with_details(Details::for_resource(resource, name))
+        ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", resource.qualified_plural()))
+            .with_details(Details::for_resource(resource, name))
     }
 
     pub fn conflict(resource: Resource, name: &str, why: &str) -> ApiError {
@@ -232,23 +217,16 @@ impl ApiError {
     /// 422 with one cause per field error.
     pub fn invalid(resource: Resource, name: &str, causes: Vec<Cause>) -> ApiError {
         let sentences: Vec<String> = causes.iter().map(Cause::sentence).collect();
-        let joined = if let [only] = sentences.as_slice() {
-            only.clone()
-        } else {
-            format!("[{}]", sentences.join(", "))
-        };
-        ApiError::new(
-            422,
-            "Invalid",
-            format!("{} \"{name}\" is invalid: {joined}", resource.qualified_kind()),
-        )
-        .with_details(Details {
-            name: Some(name.to_string()),
-            group: non_empty(resource.group()),
-            kind: Some(resource.kind().to_string()),
-            causes,
-            ..Details::default()
-        })
+        let joined =
+            if let [only] = sentences.as_slice() { only.clone() } else { format!("[{}]", sentences.join(", ")) };
+        ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: {joined}", resource.qualified_kind()))
+            .with_details(Details {
+                name: Some(name.to_string()),
+                group: non_empty(resource.group()),
+                kind: Some(resource.kind().to_string()),
+                causes,
+                ..Details::default()
+            })
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -270,20 +248,31 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
-        ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"))
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"
+            ),
+        )
     }
 
     pub fn too_many_requests(retry_after_seconds: u32) -> ApiError {
-        ApiError::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")
-            .with_details(Details { retry_after_seconds: Some(retry_after_seconds), ..Details::default() })
+        ApiError::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        )
+        .with_details(Details { retry_after_seconds: Some(retry_after_seconds), ..Details::default() })
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
-            .with_details(Details {
+        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into())).with_details(
+            Details {
                 causes: vec![Cause { reason: String::new(), message: "injected fault".into(), field: String::new() }],
                 ..Details::default()
-            })
+            },
+        )
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> ApiError {

@@ -47,9 +47,7 @@ impl Store {
 
     /// Objects of one resource, in one namespace or all, ordered by key.
     pub fn list(&self, resource: Resource, namespace: Option<&str>) -> impl Iterator<Item = (&ObjectKey, &Value)> {
-        self.objects
-            .iter()
-            .filter(move |(k, _)| k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns))
+        self.objects.iter().filter(move |(k, _)| k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns))
     }
 
     pub fn namespace_exists(&self, namespace: &str) -> bool {

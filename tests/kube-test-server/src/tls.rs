@@ -31,7 +31,8 @@ pub fn generate() -> Result<Identity, Error> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
     ca_params.distinguished_name.push(DnType::CommonName, "kube-test-server CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key = KeyPair::generate().map_err(tls_error)?;
     let ca_cert = ca_params.self_signed(&ca_key).map_err(tls_error)?;
     let issuer = Issuer::new(ca_params, ca_key);

@@ -74,7 +74,10 @@ async fn a_valid_applicationset_is_created_with_generation_one() {
     let h = start_with_crd().await;
     let created = apply(&h.client, "addons", &appset("addons")).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
-    assert_eq!(created.data["spec"]["generators"][0]["clusters"]["selector"]["matchExpressions"][0]["operator"], "NotIn");
+    assert_eq!(
+        created.data["spec"]["generators"][0]["clusters"]["selector"]["matchExpressions"][0]["operator"],
+        "NotIn"
+    );
 
     // A metadata-only change keeps generation; a spec change bumps it.
     let mut labelled = appset("addons");
@@ -103,8 +106,7 @@ async fn schema_violations_are_422_with_a_cause_per_field() {
     assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
     let details = status.details.as_ref().unwrap();
     assert_eq!((details.kind.as_str(), details.group.as_str()), ("ApplicationSet", "argoproj.io"));
-    let causes: Vec<(String, String)> =
-        details.causes.iter().map(|c| (c.field.clone(), c.message.clone())).collect();
+    let causes: Vec<(String, String)> = details.causes.iter().map(|c| (c.field.clone(), c.message.clone())).collect();
     let values = "spec.generators[0].clusters.selector.matchExpressions[0].values";
     assert!(
         causes.contains(&(
@@ -161,7 +163,8 @@ async fn unknown_fields_are_rejected_when_strict_and_pruned_with_a_warning() {
 async fn strategic_merge_patch_is_unsupported_for_custom_resources() {
     let h = start_with_crd().await;
     apply(&h.client, "s", &appset("s")).await.unwrap();
-    let resp = raw(&h.client, "PATCH", &format!("{PATH}/s"), Some("application/strategic-merge-patch+json"), "{}").await;
+    let resp =
+        raw(&h.client, "PATCH", &format!("{PATH}/s"), Some("application/strategic-merge-patch+json"), "{}").await;
     assert_eq!(resp.status, 415);
 }
 

@@ -125,10 +125,17 @@ async fn create_get_replace_delete_with_real_status_bodies() {
 async fn namespaces_are_precreated_and_creatable() {
     let h = start_plain().await;
     let namespaces: Api<Namespace> = Api::all(h.client.clone());
-    let names: Vec<String> =
-        namespaces.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|n| n.metadata.name).collect();
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
     assert_eq!(names, vec!["argocd", "default", "kube-system"]);
-    let ns = Namespace { metadata: ObjectMeta { name: Some("team-a".into()), ..Default::default() }, ..Default::default() };
+    let ns =
+        Namespace { metadata: ObjectMeta { name: Some("team-a".into()), ..Default::default() }, ..Default::default() };
     namespaces.create(&PostParams::default(), &ns).await.unwrap();
     let got = namespaces.get("team-a").await.unwrap();
     assert_eq!(got.status.unwrap().phase.as_deref(), Some("Active"));
@@ -148,7 +155,10 @@ async fn label_and_field_selectors_filter_lists() {
     let by = |sel: &str| ListParams::default().labels(sel);
     assert_eq!(names(secrets.list(&by("argocd.argoproj.io/secret-type=cluster")).await.unwrap()), ["blue", "green"]);
     assert_eq!(names(secrets.list(&by("environment notin (prod)")).await.unwrap()), ["dev"]);
-    assert_eq!(names(secrets.list(&by("environment in (prod,dev),argocd.argoproj.io/secret-type!=cluster")).await.unwrap()), ["dev"]);
+    assert_eq!(
+        names(secrets.list(&by("environment in (prod,dev),argocd.argoproj.io/secret-type!=cluster")).await.unwrap()),
+        ["dev"]
+    );
     assert_eq!(names(secrets.list(&by("!environment")).await.unwrap()), Vec::<String>::new());
     let field = ListParams::default().fields("metadata.name=green");
     assert_eq!(names(secrets.list(&field).await.unwrap()), ["green"]);
@@ -248,7 +258,13 @@ async fn apply_conflicts_with_another_manager_and_force_takes_over() {
 
     // A human edits the label with an Update (merge patch).
     h.server
-        .merge_patch(Resource::Secret, "argocd", "c", "kubectl-edit", json!({"metadata": {"labels": {"foo": "theirs"}}}))
+        .merge_patch(
+            Resource::Secret,
+            "argocd",
+            "c",
+            "kubectl-edit",
+            json!({"metadata": {"labels": {"foo": "theirs"}}}),
+        )
         .unwrap();
     let stored = h.server.get(Resource::Secret, "argocd", "c").unwrap();
     let managers: Vec<(&str, &str)> = stored["metadata"]["managedFields"]
@@ -336,7 +352,8 @@ async fn apply_needs_a_field_manager_and_rejects_managed_fields() {
     assert_eq!((resp.status, resp.body["message"].as_str()), (400, Some("metadata.managedFields must be nil")));
     // YAML bodies work too.
     let yaml = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: c\n  labels:\n    a: \"1\"\n";
-    let resp = raw(&h.client, "PATCH", &format!("{path}?fieldManager=tf"), Some("application/apply-patch+yaml"), yaml).await;
+    let resp =
+        raw(&h.client, "PATCH", &format!("{path}?fieldManager=tf"), Some("application/apply-patch+yaml"), yaml).await;
     assert_eq!(resp.status, 201, "{}", resp.body);
     assert_eq!(resp.body["metadata"]["labels"]["a"], "1");
 }
@@ -347,7 +364,8 @@ async fn merge_json_and_strategic_patches_update_secrets() {
     let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "argocd");
     secrets.create(&PostParams::default(), &secret("p", &[("a", "1")], &[])).await.unwrap();
     let pp = PatchParams { field_manager: Some("editor".into()), ..Default::default() };
-    let merged = secrets.patch("p", &pp, &Patch::Merge(json!({"metadata": {"labels": {"a": null, "b": "2"}}}))).await.unwrap();
+    let merged =
+        secrets.patch("p", &pp, &Patch::Merge(json!({"metadata": {"labels": {"a": null, "b": "2"}}}))).await.unwrap();
     assert_eq!(merged.metadata.labels.unwrap(), BTreeMap::from([("b".to_string(), "2".to_string())]));
     let strategic =
         secrets.patch("p", &pp, &Patch::Strategic(json!({"metadata": {"labels": {"c": "3"}}}))).await.unwrap();
@@ -364,7 +382,9 @@ async fn merge_json_and_strategic_patches_update_secrets() {
     assert_eq!(resp.body["metadata"]["labels"]["b"], "22");
     // A patch carrying a stale resourceVersion is a conflict.
     let stale = status_of(
-        secrets.patch("p", &pp, &Patch::Merge(json!({"metadata": {"resourceVersion": "1", "labels": {"d": "4"}}}))).await,
+        secrets
+            .patch("p", &pp, &Patch::Merge(json!({"metadata": {"resourceVersion": "1", "labels": {"d": "4"}}})))
+            .await,
     );
     assert_eq!(stale.code, 409);
     let missing = status_of(secrets.patch("nope", &pp, &Patch::Merge(json!({}))).await);
@@ -377,7 +397,14 @@ async fn strict_field_validation_rejects_and_warn_prunes_unknown_fields() {
     let mut body = apply_config("u", json!({}), json!({}));
     body["bogus"] = json!(1);
     let path = "/api/v1/namespaces/argocd/secrets/u?fieldManager=tf";
-    let strict = raw(&h.client, "PATCH", &format!("{path}&fieldValidation=Strict"), Some("application/apply-patch+yaml"), &body.to_string()).await;
+    let strict = raw(
+        &h.client,
+        "PATCH",
+        &format!("{path}&fieldValidation=Strict"),
+        Some("application/apply-patch+yaml"),
+        &body.to_string(),
+    )
+    .await;
     assert_eq!(strict.status, 400);
     assert_eq!(strict.body["message"], ".bogus: field not declared in schema");
     let warned = raw(&h.client, "PATCH", path, Some("application/apply-patch+yaml"), &body.to_string()).await;
@@ -391,7 +418,10 @@ async fn delete_preconditions_must_match() {
     let h = start_plain().await;
     let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "argocd");
     secrets.create(&PostParams::default(), &secret("d", &[], &[])).await.unwrap();
-    let dp = DeleteParams { preconditions: Some(kube::api::Preconditions { uid: Some("other".into()), resource_version: None }), ..Default::default() };
+    let dp = DeleteParams {
+        preconditions: Some(kube::api::Preconditions { uid: Some("other".into()), resource_version: None }),
+        ..Default::default()
+    };
     let status = status_of(secrets.delete("d", &dp).await);
     assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
     assert!(status.message.contains("Precondition failed: UID in precondition: other"), "{}", status.message);
@@ -432,7 +462,8 @@ async fn malformed_requests_are_400s_and_the_server_keeps_serving() {
     ];
     for (method, path, content_type, body) in cases {
         let resp = raw(&h.client, method, path, Some(content_type), body).await;
-        let expected = if path.ends_with("fieldManager=tf") && content_type.starts_with("application/merge") { 404 } else { 400 };
+        let expected =
+            if path.ends_with("fieldManager=tf") && content_type.starts_with("application/merge") { 404 } else { 400 };
         assert_eq!(resp.status, expected, "{method} {path} {body}: {}", resp.body);
         assert_eq!(resp.body["kind"], "Status");
     }
