@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,6 +22,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::Context;
+
+mod listing;
 
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
@@ -471,6 +474,8 @@ fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
 #[derive(Clone)]
 pub struct HubClient {
     client: kube::Client,
+    secret_listings: Arc<listing::Listings<Secret>>,
+    set_listings: Arc<listing::Listings<DynamicObject>>,
 }
 
 impl HubClient {
@@ -488,12 +493,12 @@ impl HubClient {
         config.read_timeout = Some(READ_TIMEOUT);
         config.reset_reader_on_write = true;
         let client = kube::Client::try_from(config).map_err(|source| HubConfigError::Client { source })?;
-        Ok(HubClient { client })
+        Ok(HubClient::from_client(client))
     }
 
     /// Wraps an existing kube client (tests, or callers that build their own).
     pub fn from_client(client: kube::Client) -> HubClient {
-        HubClient { client }
+        HubClient { client, secret_listings: Arc::default(), set_listings: Arc::default() }
     }
 
     /// The Secrets of one namespace.
@@ -503,6 +508,7 @@ impl HubClient {
             kind: "Secret".into(),
             namespace: namespace.to_string(),
             custom_resource: None,
+            listings: self.secret_listings.clone(),
         }
     }
 
@@ -514,6 +520,7 @@ impl HubClient {
             kind: resource.kind.clone(),
             namespace: namespace.to_string(),
             custom_resource: Some(format!("{}.{}", resource.plural, resource.group)),
+            listings: self.set_listings.clone(),
         }
     }
 }
@@ -525,6 +532,8 @@ pub struct HubObjects<K> {
     namespace: String,
     /// `plural.group` of a custom resource, to recognise a missing CRD.
     custom_resource: Option<String>,
+    /// What this process listed of this kind, for refresh reads (see `listing`).
+    listings: Arc<listing::Listings<K>>,
 }
 
 impl<K> HubObjects<K>
@@ -561,7 +570,10 @@ where
         }
         let described = self.describe(name);
         let patch = Patch::Apply(object);
-        self.call(ctx, &described, || self.api.patch(name, &params, &patch)).await
+        let written = self.call(ctx, &described, || self.api.patch(name, &params, &patch)).await;
+        // Even a failed write may have reached the server.
+        self.listings.forget(&self.namespace);
+        written
     }
 
     /// Lists the objects matching a label selector (`key=value,other`).
@@ -583,7 +595,9 @@ where
     pub async fn delete(&self, ctx: &Context, name: &str) -> Result<(), HubError> {
         let object = self.describe(name);
         let params = DeleteParams::default();
-        match self.call(ctx, &object, || self.api.delete(name, &params)).await {
+        let deleted = self.call(ctx, &object, || self.api.delete(name, &params)).await;
+        self.listings.forget(&self.namespace);
+        match deleted {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
