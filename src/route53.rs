@@ -10,7 +10,9 @@
 //! time. Reads of one zone share a single paginated listing of that zone ([`Route53::records_named`]),
 //! so refreshing 200 records of a zone costs one `ListResourceRecordSets` page per 300 records
 //! instead of one call per record. Our own writes drop the zone's listing; writes themselves
-//! always look at the live records ([`Route53::live_records_named`]).
+//! always look at the live records ([`Route53::live_records_named`]), listed for the writes that
+//! wait at the same time together (`live`), and the changes of concurrent writes leave in one
+//! batch per zone (`batching`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +35,7 @@ use tokio::time::Instant;
 use crate::dns_names;
 
 mod batching;
+mod live;
 
 /// Attempts per call when the provider block does not say (the SDK's default is 3).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -309,6 +312,7 @@ struct Inner {
     next_poll: tokio::sync::Mutex<Instant>,
     calls: CallCounts,
     batches: Arc<batching::ChangeQueues>,
+    live: live::LiveListings,
 }
 
 /// A Route53 client shared by every resource of one provider process. Cheap to clone.
@@ -374,6 +378,7 @@ impl Route53 {
                 next_poll: tokio::sync::Mutex::new(Instant::now()),
                 calls: CallCounts::default(),
                 batches: Arc::default(),
+                live: live::LiveListings::default(),
             }),
         }
     }
@@ -477,15 +482,6 @@ impl Route53 {
             })
             .await?;
         Ok(records.iter().filter(|r| dns_names::same_name(&r.set.name, name)).cloned().collect())
-    }
-
-    /// Every record of `name` as Route53 has it now, bypassing the cache: what writes decide on.
-    ///
-    /// # Errors
-    /// Listing failures.
-    pub async fn live_records_named(&self, zone_id: &str, name: &str) -> Result<Vec<LiveRecord>, Route53Error> {
-        let records = self.list(bare_zone_id(zone_id), Some(name)).await?;
-        Ok(records.into_iter().filter(|r| dns_names::same_name(&r.set.name, name)).collect())
     }
 
     fn listings(&self, zone_id: &str) -> Arc<ZoneListings> {
