@@ -207,3 +207,22 @@ fn selectors_evaluated_locally_agree_with_the_api_server() {
         }
     });
 }
+
+#[test]
+fn a_listing_longer_than_a_page_is_read_page_by_page() {
+    let hub = Hub::start();
+    let names: Vec<String> = (0..250).map(|i| format!("c{i}")).collect();
+    for name in &names {
+        cluster_secret(&hub, name);
+    }
+    hub.server().reset_requests();
+    block_on(async {
+        let hub_client = client(&hub).await;
+        let secrets = hub_client.secrets("argocd");
+        let ctx = Context::default();
+        for name in &names {
+            assert!(secrets.get_listed(&ctx, name, CLUSTERS).await.expect("read").is_some(), "{name}");
+        }
+    });
+    assert_eq!((count(&hub, "list"), count(&hub, "get")), (3, 0), "pages of 100");
+}
