@@ -27,6 +27,7 @@ use crate::protocol::{
     Type, Value,
 };
 use crate::provider::{Configured, ProviderState};
+use crate::resources::adoption;
 use crate::resources::cluster_metadata::{SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, hub_diagnostics};
 use crate::tf_values;
 
@@ -101,8 +102,9 @@ impl AddonSetError {
             AddonSetError::AlreadyExists { namespace, name } => Diagnostics::error(
                 "ApplicationSet already exists",
                 format!(
-                    "The ApplicationSet {namespace}/{name} already exists on the hub. To manage it with Terraform, \
-                     import it (terraform import <address> {namespace}/{name}) or set allow_overwrite = true to take it over."
+                    "The ApplicationSet {namespace}/{name} already exists on the hub and is not in this state. {}\n\
+                     Or set allow_overwrite = true to take it over as it is.",
+                    adoption::how_to_import(TYPE_NAME, &format!("{namespace}/{name}"))
                 ),
             ),
             AddonSetError::BadImportId { .. } => Diagnostics::error("Invalid import id", self.to_string()),

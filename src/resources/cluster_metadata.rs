@@ -28,7 +28,10 @@ use crate::protocol::{
     Value,
 };
 use crate::provider::{Configured, ProviderState};
+use crate::resources::adoption;
 use crate::tf_values;
+
+pub const TYPE_NAME: &str = "gitopsbridge_cluster_metadata";
 
 /// The label Argo CD selects cluster Secrets by.
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
@@ -267,8 +270,9 @@ impl ClusterMetadataError {
             ClusterMetadataError::AlreadyExists { namespace, name } => Diagnostics::error(
                 "Cluster Secret already exists",
                 format!(
-                    "The Secret {namespace}/{name} already exists on the hub. To manage it with Terraform, import it \
-                     (terraform import <address> {namespace}/{name}) or set allow_overwrite = true to take it over."
+                    "The Secret {namespace}/{name} already exists on the hub and is not in this state. {}\n\
+                     Or set allow_overwrite = true to take it over as it is.",
+                    adoption::how_to_import(TYPE_NAME, &format!("{namespace}/{name}"))
                 ),
             ),
             ClusterMetadataError::BadImportId { .. } => Diagnostics::error("Invalid import id", self.to_string()),
@@ -1268,7 +1272,7 @@ impl ClusterMetadataResource {
 #[async_trait]
 impl Resource for ClusterMetadataResource {
     fn type_name(&self) -> &'static str {
-        "gitopsbridge_cluster_metadata"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {

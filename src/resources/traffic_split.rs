@@ -28,6 +28,8 @@ use crate::resources::weighted_route::{
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
 use crate::weighted_set;
 
+pub const TYPE_NAME: &str = "gitopsbridge_traffic_split";
+
 // ---------------------------------------------------------------------------------------------
 // Model
 
@@ -264,6 +266,7 @@ impl TrafficSplitResource {
                     name: split.name.clone(),
                     record_type: split.record_type.clone(),
                     set_identifiers: present,
+                    split_id: split_id(&zone.id, &split.name, &split.record_type),
                 });
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&split.name, &split.record_type);
@@ -377,7 +380,7 @@ impl TrafficSplitResource {
 #[async_trait]
 impl Resource for TrafficSplitResource {
     fn type_name(&self) -> &'static str {
-        "gitopsbridge_traffic_split"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {

@@ -18,11 +18,14 @@ use crate::protocol::{
     Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource, Schema, Type,
     Value,
 };
+use crate::resources::adoption;
 use crate::route53::{
     Alias, Change, DEFAULT_SYNC_DEADLINE, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
     bare_zone_id,
 };
 use crate::weighted_set;
+
+pub const TYPE_NAME: &str = "gitopsbridge_weighted_route";
 
 /// Record types a weighted route may have.
 pub const RECORD_TYPES: [&str; 4] = ["A", "AAAA", "CNAME", "TXT"];
@@ -141,8 +144,7 @@ pub enum RouteError {
     #[error("{name} is not inside the hosted zone {zone}")]
     OutsideZone { name: String, zone: String },
     #[error(
-        "a record {name} {record_type} with set identifier {set_identifier} already exists; import it \
-         (terraform import … {id}) or set allow_overwrite = true to take it over"
+        "a record {name} {record_type} with set identifier {set_identifier} already exists and is not in this state"
     )]
     AlreadyExists { name: String, record_type: String, set_identifier: String, id: String },
     #[error(
@@ -161,7 +163,7 @@ pub enum RouteError {
          or set allow_overwrite = true to delete them in the same change",
         set_identifiers.join(", ")
     )]
-    ForeignMembers { name: String, record_type: String, set_identifiers: Vec<String> },
+    ForeignMembers { name: String, record_type: String, set_identifiers: Vec<String>, split_id: String },
     /// State or plan lacks an attribute the operation needs (a provider bug, or hand-edited state).
     #[error("the {0} attribute is missing")]
     MissingAttribute(&'static str),
@@ -183,9 +185,19 @@ impl RouteError {
             RouteError::ForeignMembers { .. } => (Some("route"), "Weighted set has other members"),
             RouteError::MissingAttribute(name) => (Some(*name), "Incomplete state"),
         };
+        let detail = match &self {
+            RouteError::AlreadyExists { id, .. } => format!(
+                "{self}. {}\nOr set allow_overwrite = true to take it over as it is.",
+                adoption::how_to_import(TYPE_NAME, id)
+            ),
+            RouteError::ForeignMembers { split_id, .. } => {
+                format!("{self}.\n\n{}", adoption::how_to_import(crate::resources::traffic_split::TYPE_NAME, split_id))
+            }
+            _ => self.to_string(),
+        };
         match attribute {
-            Some(a) => Diagnostics::error_at(AttributePath::root(a), summary, self.to_string()),
-            None => Diagnostics::error(summary, self.to_string()),
+            Some(a) => Diagnostics::error_at(AttributePath::root(a), summary, detail),
+            None => Diagnostics::error(summary, detail),
         }
     }
 }
@@ -792,7 +804,7 @@ pub fn parse_import_id(id: &str, with_set_identifier: bool) -> Result<ImportId, 
 #[async_trait]
 impl Resource for WeightedRouteResource {
     fn type_name(&self) -> &'static str {
-        "gitopsbridge_weighted_route"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -1061,5 +1073,32 @@ mod tests {
         let verbatim =
             RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create resource record set]".into()));
         assert_eq!(verbatim.into_diagnostics().0[0].detail, "[Tried to create resource record set]");
+    }
+
+    #[test]
+    fn an_existing_record_or_set_is_named_with_its_import_block() {
+        let record = RouteError::AlreadyExists {
+            name: "burnham.example.com".into(),
+            record_type: "CNAME".into(),
+            set_identifier: "green".into(),
+            id: "Z1_burnham.example.com_CNAME_green".into(),
+        };
+        let detail = &record.into_diagnostics().0[0].detail;
+        assert!(
+            detail.contains("to = gitopsbridge_weighted_route.<name>\n    id = \"Z1_burnham.example.com_CNAME_green\""),
+            "{detail}"
+        );
+        assert!(detail.contains("allow_overwrite"), "{detail}");
+        let set = RouteError::ForeignMembers {
+            name: "burnham.example.com".into(),
+            record_type: "CNAME".into(),
+            set_identifiers: vec!["blue".into()],
+            split_id: "Z1_burnham.example.com_CNAME".into(),
+        };
+        let detail = &set.into_diagnostics().0[0].detail;
+        assert!(
+            detail.contains("to = gitopsbridge_traffic_split.<name>\n    id = \"Z1_burnham.example.com_CNAME\""),
+            "{detail}"
+        );
     }
 }
