@@ -24,8 +24,8 @@ use crate::k8s_names::{
 };
 use crate::protocol::plan::null_write_only;
 use crate::protocol::{
-    Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource, Schema, Type,
-    Value,
+    ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
+    Schema, Type, Value,
 };
 use crate::provider::{Configured, ProviderState};
 use crate::resources::adoption;
@@ -1287,7 +1287,7 @@ impl Resource for ClusterMetadataResource {
         self.plan_impl(request)
     }
 
-    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError> {
         self.create_impl(ctx, &planned, config).await.map_err(ClusterMetadataError::into_diagnostics)?;
         Ok(planned)
     }
@@ -1296,17 +1296,17 @@ impl Resource for ClusterMetadataResource {
         self.read_impl(ctx, &state).await.map_err(ClusterMetadataError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError> {
         self.write(ctx, &planned, config, true).await.map_err(ClusterMetadataError::into_diagnostics)?;
         Ok(planned)
     }
 
-    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
         let (Some(namespace), Some(name)) = (prior.get("namespace").as_str(), prior.get("secret_name").as_str()) else {
             return Ok(());
         };
         let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
-        hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))
+        Ok(hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?)
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -2115,7 +2115,7 @@ users:
         let imported = r.import(&ctx, "argocd/eks-green").await.unwrap();
         assert!(r.read(&ctx, imported).await.is_err());
         let err = r.create(&ctx, state.clone(), &state).await.unwrap_err();
-        assert_eq!(err.0[0].summary, "Hub configuration not known yet");
+        assert_eq!(err.diagnostics.0[0].summary, "Hub configuration not known yet");
     }
 
     #[test]
