@@ -42,7 +42,8 @@ pub fn spokes_with(count: usize, extra: &str) -> String {
     )
 }
 
-/// `count` weighted records `svc-<i>.example.com`, set identifier `blue`.
+/// `count` weighted records `svc-<i>.example.com`, set identifier `blue-<i>`. The identifiers
+/// differ because moto deletes every record of a zone with the set identifier a DELETE names.
 pub fn routes(count: usize) -> String {
     format!(
         r#"resource "{ROUTE}" "svc" {{
@@ -50,7 +51,7 @@ pub fn routes(count: usize) -> String {
   zone_name      = "example.com"
   name           = "svc-${{count.index}}.example.com"
   type           = "CNAME"
-  set_identifier = "blue"
+  set_identifier = "blue-${{count.index}}"
   weight         = 100
   ttl            = 60
   records        = ["blue-${{count.index}}.elb.example.net"]
@@ -108,4 +109,18 @@ pub fn secret_writes(hub: &Hub) -> BTreeMap<String, u64> {
         }
     }
     writes
+}
+
+/// Sets the weight of one CNAME member out of band, as someone with the console would.
+pub fn set_weight(endpoint: &str, zone_id: &str, name: &str, set_identifier: &str, weight: i64, value: &str) {
+    let record = moto::record_set(name, "CNAME", Some(set_identifier), Some(weight), 60, &[value]);
+    let change = aws_sdk_route53::types::Change::builder()
+        .action(aws_sdk_route53::types::ChangeAction::Upsert)
+        .resource_record_set(record)
+        .build()
+        .expect("change");
+    let batch = aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch");
+    let client = moto::sdk_client(endpoint, 1);
+    moto::block_on(client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send())
+        .expect("upsert record");
 }
