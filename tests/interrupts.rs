@@ -140,9 +140,9 @@ fn a_route53_change_in_flight_at_the_stop_is_finished_and_no_retry_is_sent_after
 // Ctrl-C and kill -9 on the real terraform
 
 /// Ctrl-C while 96 cluster Secrets and 4 weighted records are being created, with every slot
-/// stuck: four Route53 changes waiting for INSYNC (the double keeps them PENDING; most Secrets
-/// wait for a first one so that the records take their slots first), and after the first 30
-/// Secrets, six hub writes held in flight.
+/// stuck: four Route53 changes waiting for INSYNC (the double keeps them PENDING), and six hub
+/// writes held in flight after the first 30 went through. The Secrets wait for a gate Secret, whose
+/// write is held until the four changes are in, so the records always have their slots first.
 #[test]
 fn ctrl_c_in_the_middle_of_100_creates_records_every_object_written_and_a_rerun_converges() {
     const HELD: usize = 6;
@@ -151,7 +151,6 @@ fn ctrl_c_in_the_middle_of_100_creates_records_every_object_written_and_a_rerun_
     let moto = Moto::start();
     let double = Route53Double::start(&moto.endpoint());
     let zone = create_zone(&moto.endpoint(), "example.com");
-    // The gate is created when the records start: through the same provider, once it is configured.
     let gate = format!(
         "resource \"{CLUSTER}\" \"gate\" {{\n  cluster_name = \"gate\"\n  server = \"https://gate.example.internal\"\n}}\n"
     );
@@ -159,15 +158,18 @@ fn ctrl_c_in_the_middle_of_100_creates_records_every_object_written_and_a_rerun_
     let body = gate + &spokes + &fleet::routes(ROUTES);
     let ws = fleet::workspace(&hub, &double.endpoint(), &body);
     let server = hub.server();
+    server.add_fault(FaultRule::hold().method("PATCH").path_contains("/secrets/gate"));
     server.add_fault(FaultRule::pass().method("PATCH").times(FIRST));
     server.add_fault(FaultRule::hold().method("PATCH").times(0));
     double.propagate_slowly(usize::MAX);
 
     let apply = ws.spawn(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     let busy = || (server.held(), double.count(CHANGE) as usize);
+    assert!(wait_until(WAIT, || busy() == (1, ROUTES)), "gate and records: {:?}", busy());
+    server.release_held();
     assert!(wait_until(WAIT, || busy() == (HELD, ROUTES)), "in flight: {:?}", busy());
     let done_before = fleet::hub_ids(&hub).len();
-    assert_eq!(done_before, FIRST as usize);
+    assert_eq!(done_before, 1 + FIRST as usize);
     apply.interrupt();
     assert!(wait_for_text(&ws.provider_log(), STOP_LOGGED, WAIT), "StopProvider never reached the provider");
     server.clear_faults();
@@ -223,12 +225,12 @@ fn kill_9_of_the_provider_mid_apply_leaves_orphans_that_import_as_the_error_says
     let apply = ws.spawn(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(server.wait_for_held(SLOTS, WAIT), "held: {}", server.held());
     let providers = apply.providers();
-    assert_eq!(providers.len(), 1, "one provider process: {providers:?}");
-    kill_hard(providers[0]);
+    assert!(!providers.is_empty(), "no provider process found");
+    providers.into_iter().for_each(kill_hard);
     let (status, output) = apply.wait(WAIT);
     server.clear_faults();
     server.release_held();
-    assert!(!status.success(), "{output}");
+    assert!(!status.success() && output.contains("Plugin did not respond"), "{output}");
 
     let in_state = fleet::values(&fleet::state_ids(&ws, CLUSTER));
     let on_hub = fleet::hub_ids(&hub);

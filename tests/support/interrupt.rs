@@ -48,7 +48,7 @@ impl Running {
         signal("-INT", &format!("-{}", self.child.id()));
     }
 
-    /// The provider plugins terraform started: its children, found through /proc.
+    /// The provider plugins terraform started and still runs: its children, found through /proc.
     pub fn providers(&self) -> Vec<u32> {
         children_named(self.child.id(), "terraform-provi")
     }
@@ -99,8 +99,10 @@ fn children_named(parent: u32, name: &str) -> Vec<u32> {
             // "<pid> (<comm>) <state> <ppid> …"; comm may hold spaces and parentheses.
             let (head, tail) = stat.rsplit_once(')')?;
             let comm = head.split_once('(')?.1;
-            let ppid: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == parent && comm.starts_with(name)).then_some(pid)
+            let mut fields = tail.split_whitespace();
+            let alive = fields.next()? != "Z";
+            let ppid: u32 = fields.next()?.parse().ok()?;
+            (alive && ppid == parent && comm.starts_with(name)).then_some(pid)
         })
         .collect()
 }
