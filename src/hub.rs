@@ -542,7 +542,7 @@ where
     /// Any [`HubError`] but `NotFound`.
     pub async fn get(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
-        self.call(ctx, &object, || self.api.get_opt(name)).await
+        self.call(ctx, &object, OnStop::Abandon, || self.api.get_opt(name)).await
     }
 
     /// Server-side applies `object` (which must carry apiVersion, kind and metadata.name) as
@@ -561,7 +561,7 @@ where
         }
         let described = self.describe(name);
         let patch = Patch::Apply(object);
-        self.call(ctx, &described, || self.api.patch(name, &params, &patch)).await
+        self.call(ctx, &described, OnStop::Finish, || self.api.patch(name, &params, &patch)).await
     }
 
     /// Lists the objects matching a label selector (`key=value,other`).
@@ -571,7 +571,7 @@ where
     pub async fn list(&self, ctx: &Context, label_selector: &str) -> Result<Vec<K>, HubError> {
         let params = ListParams::default().labels(label_selector);
         let object = format!("{} in namespace {}", self.kind, self.namespace);
-        let list = self.call(ctx, &object, || self.api.list(&params)).await?;
+        let list = self.call(ctx, &object, OnStop::Abandon, || self.api.list(&params)).await?;
         Ok(list.items)
     }
 
@@ -583,25 +583,33 @@ where
     pub async fn delete(&self, ctx: &Context, name: &str) -> Result<(), HubError> {
         let object = self.describe(name);
         let params = DeleteParams::default();
-        match self.call(ctx, &object, || self.api.delete(name, &params)).await {
+        match self.call(ctx, &object, OnStop::Finish, || self.api.delete(name, &params)).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    /// Runs one API call, retrying transient failures with backoff, and gives up as soon as
-    /// Terraform asks the provider to stop.
-    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, mut op: F) -> Result<T, HubError>
+    /// Runs one API call, retrying transient failures with backoff. When Terraform asks the
+    /// provider to stop, no attempt starts any more and no backoff is waited out; an attempt
+    /// already sent is abandoned only if it is a read (see [`OnStop`]).
+    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, on_stop: OnStop, mut op: F) -> Result<T, HubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
         let mut attempt = 0;
         loop {
-            let result = tokio::select! {
-                result = op() => result,
-                () = ctx.cancelled() => return Err(HubError::Cancelled),
+            if ctx.is_cancelled() {
+                return Err(HubError::Cancelled);
+            }
+            let result = match on_stop {
+                OnStop::Abandon => tokio::select! {
+                    result = op() => result,
+                    () = ctx.cancelled() => return Err(HubError::Cancelled),
+                },
+                // Bounded by the client's read timeout.
+                OnStop::Finish => op().await,
             };
             let error = match result {
                 Ok(value) => return Ok(value),
@@ -619,6 +627,16 @@ where
             }
         }
     }
+}
+
+/// What a request already sent does when Terraform asks the provider to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnStop {
+    /// A read: dropped at once, nothing is lost.
+    Abandon,
+    /// A write: it runs to its answer, because a write abandoned on the way may still land and
+    /// leave an object on the hub that Terraform never hears of.
+    Finish,
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub mod value;
 pub mod wire;
 
 pub use diagnostics::{AttributePath, Diagnostic, Diagnostics, Severity};
-pub use provider_api::{ClientCapabilities, Context, DataSource, Plan, PlanRequest, Provider, Resource};
+pub use provider_api::{ApplyError, ClientCapabilities, Context, DataSource, Plan, PlanRequest, Provider, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use serve::serve;
 pub use value::{Number, Type, Value};

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,6 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use kube_test_server::Holds;
 
 /// A Route53 error answer.
 #[derive(Clone, Debug)]
@@ -56,28 +58,32 @@ struct State {
     faults: HashMap<&'static str, Vec<Fault>>,
     /// GetChange answers still to report PENDING; while above 0, changes are PENDING too.
     pending_polls: usize,
+    /// Requests per operation still to hold (before their faults and forwarding).
+    holds: HashMap<&'static str, usize>,
 }
 
 /// The running double; stops with the test process.
 pub struct Route53Double {
     port: u16,
     state: Arc<Mutex<State>>,
+    held: Arc<Holds>,
 }
 
 impl Route53Double {
     /// Starts the double in front of the Route53 endpoint `upstream` (moto).
     pub fn start(upstream: &str) -> Route53Double {
         let state = Arc::new(Mutex::new(State::default()));
+        let held = Arc::new(Holds::default());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind double");
         listener.set_nonblocking(true).expect("nonblocking listener");
         let port = listener.local_addr().expect("double address").port();
-        let (upstream, shared) = (upstream.trim_end_matches('/').to_string(), state.clone());
+        let (upstream, shared, holds) = (upstream.trim_end_matches('/').to_string(), state.clone(), held.clone());
         std::thread::spawn(move || {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-            runtime.block_on(serve(listener, upstream, shared));
+            runtime.block_on(serve(listener, upstream, shared, holds));
         });
-        Route53Double { port, state }
+        Route53Double { port, state, held }
     }
 
     pub fn endpoint(&self) -> String {
@@ -109,6 +115,22 @@ impl Route53Double {
             .sum()
     }
 
+    /// Holds the next `times` requests of `operation` on arrival, before faults and forwarding,
+    /// until [`Route53Double::release_held`]: to have requests in flight at a chosen moment.
+    pub fn hold(&self, operation: &'static str, times: usize) {
+        *self.state.lock().expect("double state").holds.entry(operation).or_default() += times;
+    }
+
+    /// Blocks until at least `count` requests are held; false on timeout.
+    pub fn wait_for_held(&self, count: usize, timeout: Duration) -> bool {
+        self.held.wait_for_held(count, timeout)
+    }
+
+    /// Lets every held request go on.
+    pub fn release_held(&self) {
+        self.held.release();
+    }
+
     /// Forgets the counts.
     pub fn reset_counts(&self) {
         self.state.lock().expect("double state").counts.clear();
@@ -131,15 +153,17 @@ pub fn operation(method: &str, path: &str) -> &'static str {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>) {
+async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>, holds: Arc<Holds>) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let (client, upstream, state) = (client.clone(), upstream.clone(), state.clone());
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (client, upstream, state, holds) = (client.clone(), upstream.clone(), state.clone(), holds.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(request, client.clone(), upstream.clone(), state.clone())
+                handle(request, client.clone(), upstream.clone(), state.clone(), holds.clone())
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -151,11 +175,22 @@ async fn handle(
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
     state: Arc<Mutex<State>>,
+    holds: Arc<Holds>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let op = operation(request.method().as_str(), request.uri().path());
-    let fault = {
+    let hold = {
         let mut state = state.lock().expect("double state");
         *state.counts.entry(op).or_default() += 1;
+        let left = state.holds.entry(op).or_default();
+        let hold = *left > 0;
+        *left = left.saturating_sub(1);
+        hold
+    };
+    if hold {
+        holds.hold().await;
+    }
+    let fault = {
+        let mut state = state.lock().expect("double state");
         let queue = state.faults.entry(op).or_default();
         (!queue.is_empty()).then(|| queue.remove(0))
     };

@@ -3,7 +3,7 @@
 use crate::protocol::convert;
 use crate::protocol::diagnostics::Diagnostics;
 use crate::protocol::plan::null_write_only;
-use crate::protocol::provider_api::PlanRequest;
+use crate::protocol::provider_api::{ApplyError, PlanRequest};
 use crate::protocol::server::{ProviderService, cancellable, decode, encode, finish};
 use crate::protocol::wire::tfplugin6 as pb;
 use crate::protocol::{json, value::Value};
@@ -26,6 +26,19 @@ pub fn apply_fallback(request: &pb::apply_resource_change::Request) -> pb::apply
         new_state: Some(request.prior_state.clone().unwrap_or_else(convert::null_value)),
         private: request.planned_private.clone(),
         ..Default::default()
+    }
+}
+
+/// A failed ApplyResourceChange as the wire carries it: the state that exists after a write,
+/// when the resource reported one.
+struct ApplyFailure {
+    written: Option<pb::DynamicValue>,
+    diagnostics: Diagnostics,
+}
+
+impl From<Diagnostics> for ApplyFailure {
+    fn from(diagnostics: Diagnostics) -> Self {
+        ApplyFailure { written: None, diagnostics }
     }
 }
 
@@ -157,8 +170,9 @@ impl ProviderService {
 
     /// Create (null prior), delete (null planned) or update. Not raced against StopProvider: the
     /// resource watches its context and decides how to stop safely, because abandoning a write
-    /// half way would lose track of the remote object. On failure the prior state is kept (null
-    /// for a failed create), so nothing Terraform tracked is forgotten.
+    /// half way would lose track of the remote object. A failure keeps the prior state (null for
+    /// a failed create) unless the resource says what exists after a write, so nothing written
+    /// is forgotten.
     pub(crate) async fn apply_resource_change(
         &self,
         request: pb::apply_resource_change::Request,
@@ -169,22 +183,35 @@ impl ProviderService {
             let prior = decode(request.prior_state.as_ref(), &entry.ty, "prior state")?;
             let planned = decode(request.planned_state.as_ref(), &entry.ty, "planned state")?;
             let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
-            let new_state = if planned.is_null() {
-                entry.resource.delete(&ctx, prior).await?;
-                Value::Null
+            let outcome = if planned.is_null() {
+                entry.resource.delete(&ctx, prior).await.map(|()| Value::Null)
             } else if prior.is_null() {
-                entry.resource.create(&ctx, planned, &config).await?
+                entry.resource.create(&ctx, planned, &config).await
             } else {
-                entry.resource.update(&ctx, prior, planned, &config).await?
+                entry.resource.update(&ctx, prior, planned, &config).await
             };
-            let mut new_state = new_state;
-            null_write_only(&entry.schema.block, &mut new_state);
-            encode(&new_state, &entry.ty, "new state")
+            let encode_state = |mut state: Value| {
+                null_write_only(&entry.schema.block, &mut state);
+                encode(&state, &entry.ty, "new state")
+            };
+            match outcome {
+                Ok(state) => Ok(encode_state(state)?),
+                Err(ApplyError { diagnostics, state: None }) => Err(diagnostics.into()),
+                Err(ApplyError { mut diagnostics, state: Some(written) }) => match encode_state(written) {
+                    Ok(encoded) => Err(ApplyFailure { written: Some(encoded), diagnostics }),
+                    Err(more) => {
+                        diagnostics.extend(more);
+                        Err(diagnostics.into())
+                    }
+                },
+            }
         }
         .await;
         let (new_state, errors) = match result {
             Ok(state) => (state, None),
-            Err(errors) => (request.prior_state.unwrap_or_else(convert::null_value), Some(errors)),
+            Err(ApplyFailure { written, diagnostics }) => {
+                (written.unwrap_or_else(|| request.prior_state.unwrap_or_else(convert::null_value)), Some(diagnostics))
+            }
         };
         pb::apply_resource_change::Response {
             new_state: Some(new_state),
