@@ -332,7 +332,14 @@ fn schema() -> Schema {
     let exec_provider = Block::new("Argo CD runs a client-go credential plugin (`execProviderConfig`).")
         .attribute(Attribute::required("command", Type::String, "The command to run."))
         .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
-        .attribute(Attribute::optional("env", Type::map(Type::String), "Extra environment variables of the command."))
+        .attribute(
+            Attribute::optional(
+                "env",
+                Type::map(Type::String),
+                "Extra environment variables of the command; sensitive, as they often carry credentials.",
+            )
+            .sensitive(),
+        )
         .attribute(Attribute::optional(
             "api_version",
             Type::String,

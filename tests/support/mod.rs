@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod hub;
+pub mod leaks;
 pub mod moto;
 pub mod route53_double;
 
