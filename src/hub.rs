@@ -466,6 +466,12 @@ pub enum HubError {
         #[source]
         source: kube::Error,
     },
+    /// The hub's TLS certificate was refused: not signed by a CA we trust, or not for its name.
+    #[error(
+        "the hub's certificate was refused while accessing {object} ({reason}); set cluster_ca_certificate (or \
+         the kubeconfig's certificate-authority-data) to the CA that signed it, or insecure = true for a test cluster"
+    )]
+    UntrustedCertificate { object: String, reason: String },
     /// Credentials could not be obtained (exec plugin failed, token file unreadable, …). No
     /// source: kube's error quotes the plugin's environment and output.
     #[error("cannot obtain hub credentials for {object}: {reason}")]
@@ -506,7 +512,10 @@ impl HubError {
         let object = object.to_string();
         let kube::Error::Api(status) = &error else {
             return match error {
-                kube::Error::HyperError(_) | kube::Error::Service(_) => HubError::Unreachable { object, source: error },
+                kube::Error::HyperError(_) | kube::Error::Service(_) => match certificate_problem(&error) {
+                    Some(problem) => HubError::UntrustedCertificate { object, reason: problem.to_string() },
+                    None => HubError::Unreachable { object, source: error },
+                },
                 kube::Error::Auth(e) => HubError::Credentials { object, reason: describe_auth_error(&e) },
                 _ => HubError::Other { object, source: error },
             };
@@ -561,9 +570,29 @@ fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
             }
             _ => None,
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) if attempt < MAX_CONNECT_RETRIES => Some(backoff),
+        kube::Error::HyperError(_) | kube::Error::Service(_)
+            if attempt < MAX_CONNECT_RETRIES && certificate_problem(error).is_none() =>
+        {
+            Some(backoff)
+        }
         _ => None,
     }
+}
+
+/// The refused certificate somewhere among `error`'s causes, when TLS verification is what failed.
+fn certificate_problem<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_)).then_some(tls);
+        }
+        // An io::Error's `source()` skips the error it wraps, which is where TLS puts its own.
+        next = match cause.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -294,6 +294,7 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         HubError::Invalid { .. } => "The hub rejected the object",
         HubError::CrdMissing { .. } => "Custom resource not installed on the hub",
         HubError::Unreachable { .. } => "Cannot reach the hub",
+        HubError::UntrustedCertificate { .. } => "Hub certificate not trusted",
         HubError::Credentials { .. } => "Cannot obtain hub credentials",
         HubError::Config(_) => "Invalid hub configuration",
         HubError::UnknownConfig => "Hub configuration not known yet",
