@@ -152,6 +152,9 @@ pub enum HubConfigError {
         #[source]
         source: KubeconfigProblem,
     },
+    /// The token holds a character an HTTP header cannot carry, such as a line break inside it.
+    #[error("the hub token contains a control character (a line break?) that cannot be sent in an HTTP header")]
+    UnsendableToken,
     /// The HTTP client could not be built (TLS material rejected, …).
     #[error("cannot build the hub client: {source}")]
     Client {
@@ -273,7 +276,8 @@ fn apply_overrides(kubeconfig: &mut Kubeconfig, context: &kube::config::Context,
     let Some(named) = kubeconfig.auth_infos.iter_mut().find(|u| u.name == user_name) else { return };
     let user = named.auth_info.get_or_insert_with(AuthInfo::default);
     if let Some(token) = &settings.token {
-        user.token = Some(token.clone().into());
+        // `token = file("…")` brings the file's final line break; kubectl trims token files too.
+        user.token = Some(token.trim().to_string().into());
         user.token_file = None;
     }
     if let Some(cert) = &settings.client_certificate {
@@ -313,29 +317,39 @@ fn never_interactive(kubeconfig: &mut Kubeconfig, context: &kube::config::Contex
     }
 }
 
-/// Remembers the secret values of the selected user for redaction: a credential plugin may
-/// print them, and they must not reach a diagnostic.
-fn remember_user_secrets(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) {
+/// The selected context's user, with its secret fields exposed (kube keeps them as
+/// `SecretString`s; serde is how it exposes them).
+fn selected_user(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) -> Option<(AuthInfo, serde_json::Value)> {
     let context = options.context.as_deref().or(kubeconfig.current_context.as_deref());
     let user = kubeconfig
         .contexts
         .iter()
         .find(|c| Some(c.name.as_str()) == context)
-        .and_then(|c| c.context.as_ref()?.user.clone());
-    for named in kubeconfig.auth_infos.iter().filter(|u| Some(&u.name) == user.as_ref()) {
-        let Some(auth) = &named.auth_info else { continue };
-        // kube keeps these as `SecretString`s; serde is how it exposes them.
-        let json = serde_json::to_value(auth).unwrap_or_default();
-        for field in ["token", "password", "client-key-data"] {
-            if let Some(secret) = json.get(field).and_then(|v| v.as_str()) {
-                redact::remember(secret);
-            }
+        .and_then(|c| c.context.as_ref()?.user.clone())?;
+    let auth = kubeconfig.auth_infos.iter().find(|u| u.name == user)?.auth_info.clone()?;
+    let exposed = serde_json::to_value(&auth).unwrap_or_default();
+    Some((auth, exposed))
+}
+
+/// Remembers the secret values of the selected user for redaction (a credential plugin may
+/// print them), and refuses a token that cannot be sent: kube panics on one.
+fn check_user_secrets(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) -> Result<(), HubConfigError> {
+    let Some((auth, exposed)) = selected_user(kubeconfig, options) else { return Ok(()) };
+    for field in ["token", "password", "client-key-data"] {
+        if let Some(secret) = exposed.get(field).and_then(|v| v.as_str()) {
+            redact::remember(secret);
         }
-        for pair in auth.exec.iter().flat_map(|e| e.env.iter().flatten()) {
-            if let Some(value) = pair.get("value") {
-                redact::remember(value);
-            }
+    }
+    for pair in auth.exec.iter().flat_map(|e| e.env.iter().flatten()) {
+        if let Some(value) = pair.get("value") {
+            redact::remember(value);
         }
+    }
+    // What an HTTP header value may hold: visible characters, spaces and tabs.
+    let sendable = |text: &str| text.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+    match exposed.get("token").and_then(|v| v.as_str()) {
+        Some(token) if !sendable(token) => Err(HubConfigError::UnsendableToken),
+        _ => Ok(()),
     }
 }
 
@@ -622,7 +636,7 @@ impl HubClient {
     /// [`HubError::Config`] when the kubeconfig is not usable; [`HubError::Credentials`] when the
     /// exec plugin fails.
     pub async fn from_kubeconfig(kubeconfig: Kubeconfig, options: &KubeConfigOptions) -> Result<HubClient, HubError> {
-        remember_user_secrets(&kubeconfig, options);
+        check_user_secrets(&kubeconfig, options)?;
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, options)
             .await
             .map_err(|e| HubConfigError::Kubeconfig { source: e.into() })?;
@@ -988,5 +1002,35 @@ mod tests {
         assert!(!text.contains("tok-4d1-secret") && !format!("{error:?}").contains("tok-4d1-secret"), "{text}");
         let source = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
         assert!(!source.contains("tok-4d1-secret"), "{source}");
+    }
+
+    /// Found by fuzzing (kubeconfig target): a token with a line break made kube panic while
+    /// building the client.
+    #[tokio::test]
+    async fn a_token_with_a_line_break_is_trimmed_or_refused_not_a_panic() {
+        crate::protocol::tls::install_crypto_provider();
+        let settings = HubSettings {
+            host: Some("https://10.0.0.1:6443".into()),
+            token: Some("tok-1e5-from-a-file\n".into()),
+            ..Default::default()
+        };
+        let (kubeconfig, options) = kubeconfig_for(&settings).unwrap();
+        let token =
+            serde_json::to_value(kubeconfig.auth_infos[0].auth_info.as_ref().unwrap()).unwrap()["token"].clone();
+        assert_eq!(token, "tok-1e5-from-a-file");
+        HubClient::from_kubeconfig(kubeconfig, &options).await.expect("a trimmed token is sent");
+
+        // The fuzzer's input: `host` "\n", `token` ": Co" and so on; here the token keeps an
+        // inner line break, as a kubeconfig file can spell it.
+        let kubeconfig = Kubeconfig::from_yaml(
+            "clusters:\n- name: c\n  cluster:\n    server: https://a:6443\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\ncurrent-context: a\nusers:\n- name: u\n  user:\n    token: \"tok-1e5\\nsecond-line\"\n",
+        )
+        .unwrap();
+        let (kubeconfig, options) = select_context(kubeconfig, &HubSettings::default()).unwrap();
+        match HubClient::from_kubeconfig(kubeconfig, &options).await {
+            Err(HubError::Config(HubConfigError::UnsendableToken)) => {}
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a token with a line break was accepted"),
+        }
     }
 }
