@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,13 +24,16 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_route53::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types::{
     AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet,
     RrType,
 };
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::dns_names;
 
@@ -84,6 +87,14 @@ pub enum Route53Error {
     /// Terraform asked the provider to stop.
     #[error("stopped while {0}")]
     Cancelled(&'static str),
+    /// Terraform asked the provider to stop before the change batch was sent (`retry`: before
+    /// it was sent again after a failed attempt, which may or may not have been applied).
+    #[error("{}", if *retry {
+        "the change was not retried: Terraform asked the provider to stop after a failed attempt"
+    } else {
+        "the change was not sent: Terraform asked the provider to stop first"
+    })]
+    NotSent { retry: bool },
     /// A record we could not express as a Route53 request.
     #[error("cannot build the Route53 request: {0}")]
     Request(String),
@@ -550,6 +561,21 @@ impl Route53 {
         comment: &str,
         changes: &[Change],
     ) -> Result<Option<String>, Route53Error> {
+        self.change_unless_stopped(zone_id, comment, changes, &CancellationToken::new()).await
+    }
+
+    /// [`Route53::change`] that sends no attempt once `stop` is cancelled. An attempt already on
+    /// its way is never abandoned: Route53 may apply it, and the caller must learn that it did.
+    ///
+    /// # Errors
+    /// As [`Route53::change`], and [`Route53Error::NotSent`] after a stop.
+    pub async fn change_unless_stopped(
+        &self,
+        zone_id: &str,
+        comment: &str,
+        changes: &[Change],
+        stop: &CancellationToken,
+    ) -> Result<Option<String>, Route53Error> {
         let zone_id = bare_zone_id(zone_id);
         let changes = changes.iter().map(Change::to_sdk).collect::<Result<Vec<_>, _>>()?;
         let batch_len = changes.len();
@@ -558,11 +584,27 @@ impl Route53 {
             .set_changes(Some(changes))
             .build()
             .map_err(|e| Route53Error::Request(e.to_string()))?;
+        if stop.is_cancelled() {
+            return Err(Route53Error::NotSent { retry: false });
+        }
+        let guard = NoAttemptAfterStop::new(stop.clone());
+        let refused = guard.refused.clone();
         CallCounts::bump(&self.inner.calls.change_record_sets);
-        let result =
-            self.inner.sdk.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await;
+        let result = self
+            .inner
+            .sdk
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .customize()
+            .interceptor(guard)
+            .send()
+            .await;
         // Even a failed call may have been applied (a timeout after Route53 took it).
         self.invalidate(zone_id);
+        if result.is_err() && refused.load(Ordering::Relaxed) {
+            return Err(Route53Error::NotSent { retry: true });
+        }
         let out = result.map_err(|e| self.sdk_error("ChangeResourceRecordSets", e))?;
         crate::tf_debug!("route53: change batch accepted", changes = batch_len);
         Ok(out.change_info().filter(|info| *info.status() != ChangeStatus::Insync).map(|info| info.id().to_string()))
@@ -612,6 +654,40 @@ impl Route53 {
             tokio::time::sleep_until(*next).await;
         }
         *next = Instant::now().max(*next) + POLL_SPACING;
+    }
+}
+
+/// Refuses every attempt of one SDK call that would start after `stop`: the SDK's own retries
+/// (throttling, `PriorRequestNotComplete`, timeouts) must not send a write once Terraform asked
+/// the provider to stop. An interceptor error is not retryable, so the call ends there.
+#[derive(Debug)]
+struct NoAttemptAfterStop {
+    stop: CancellationToken,
+    refused: Arc<AtomicBool>,
+}
+
+impl NoAttemptAfterStop {
+    fn new(stop: CancellationToken) -> Self {
+        NoAttemptAfterStop { stop, refused: Arc::default() }
+    }
+}
+
+impl Intercept for NoAttemptAfterStop {
+    fn name(&self) -> &'static str {
+        "NoAttemptAfterStop"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.stop.is_cancelled() {
+            self.refused.store(true, Ordering::Relaxed);
+            return Err("Terraform asked the provider to stop".into());
+        }
+        Ok(())
     }
 }
 

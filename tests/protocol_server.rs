@@ -18,8 +18,8 @@ use terraform_provider_gitopsbridge::protocol::wire::plugin::grpc_controller_cli
 use terraform_provider_gitopsbridge::protocol::wire::tfplugin6 as pb;
 use terraform_provider_gitopsbridge::protocol::wire::tfplugin6::provider_client::ProviderClient;
 use terraform_provider_gitopsbridge::protocol::{
-    Attribute, AttributePath, Block, Context, DataSource, Diagnostics, NestedBlock, Plan, PlanRequest, Provider,
-    Resource, Schema, Type, Value, msgpack, plan,
+    ApplyError, Attribute, AttributePath, Block, Context, DataSource, Diagnostics, NestedBlock, Plan, PlanRequest,
+    Provider, Resource, Schema, Type, Value, msgpack, plan,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -29,6 +29,8 @@ use terraform_provider_gitopsbridge::protocol::{
 const PANIC: &str = "panic";
 const SLOW: &str = "slow";
 const FAIL: &str = "fail";
+/// Create writes, then waits for StopProvider and reports the written object with an error.
+const WRITE_THEN_WAIT: &str = "write-then-wait";
 
 struct Echo {
     slow_started: Arc<AtomicUsize>,
@@ -84,12 +86,18 @@ impl Resource for Echo {
         Ok(Plan { planned_state: planned, requires_replace })
     }
 
-    async fn create(&self, _ctx: &Context, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError> {
         if mode(&planned) == FAIL {
-            return Err(Diagnostics::error("Create failed", "as asked"));
+            return Err(Diagnostics::error("Create failed", "as asked").into());
         }
         let mut state = planned;
         state.set("id", Value::from(format!("id-{}", state.get("name").as_str().unwrap_or_default())));
+        if mode(&state) == WRITE_THEN_WAIT {
+            self.slow_started.fetch_add(1, Ordering::SeqCst);
+            ctx.cancelled().await;
+            state.set("token_wo", config.get("token_wo").clone());
+            return Err(ApplyError::after_write(state, Diagnostics::error("Not awaited", "stopped after writing")));
+        }
         // The write-only value reaches create through the configuration; echo it to prove the
         // server strips it from state.
         state.set("token_wo", config.get("token_wo").clone());
@@ -116,16 +124,16 @@ impl Resource for Echo {
         _prior: Value,
         planned: Value,
         _config: &Value,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<Value, ApplyError> {
         match mode(&planned) {
-            FAIL => Err(Diagnostics::error("Update failed", "as asked")),
+            FAIL => Err(Diagnostics::error("Update failed", "as asked").into()),
             PANIC => panic!("update exploded"),
             _ => Ok(planned),
         }
     }
 
-    async fn delete(&self, _ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
-        if mode(&prior) == FAIL { Err(Diagnostics::error("Delete failed", "as asked")) } else { Ok(()) }
+    async fn delete(&self, _ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+        if mode(&prior) == FAIL { Err(Diagnostics::error("Delete failed", "as asked").into()) } else { Ok(()) }
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -247,18 +255,7 @@ async fn tls_channel(
     server_cert: CertificateDer<'static>,
 ) -> Result<Channel, tonic::transport::Error> {
     let connector = tokio_rustls::TlsConnector::from(tls::client_config(client, server_cert).unwrap());
-    Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let address = address.clone();
-            let connector = connector.clone();
-            async move {
-                let conn = terraform_provider_gitopsbridge::protocol::listener::connect(&address).await?;
-                let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
-                let tls = connector.connect(name, conn).await?;
-                Ok::<_, io::Error>(TokioIo::new(tls))
-            }
-        }))
-        .await
+    channel_over(address, Some(connector)).await
 }
 
 fn echo_type() -> Type {
@@ -668,6 +665,37 @@ async fn stop_provider_cancels_calls_in_flight_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn stop_provider_lets_an_apply_finish_and_its_written_state_is_kept_with_the_error() {
+    let plugin = Plugin::start().await;
+    let client = plugin.client().await;
+    let ty = echo_type();
+
+    let mut planned = config("written", WRITE_THEN_WAIT);
+    planned.set("id", Value::Unknown);
+    let (mut apply_client, cfg) = (client.clone(), config("written", WRITE_THEN_WAIT));
+    let applying = tokio::spawn(async move { apply(&mut apply_client, &Value::Null, &planned, &cfg).await });
+    while plugin.slow_started.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    client.clone().stop_provider(pb::stop_provider::Request {}).await.unwrap();
+
+    // The apply was not cut off by the stop: the resource's own answer comes back, the state
+    // it wrote included, without the write-only value.
+    let applied = tokio::time::timeout(Duration::from_secs(5), applying).await.expect("answered").unwrap();
+    let errs = errors(&applied.diagnostics);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].summary, "Not awaited");
+    let state = undv(&applied.new_state, &ty);
+    assert_eq!(state.get("id").as_str(), Some("id-written"));
+    assert!(state.get("token_wo").is_null());
+
+    // A failure before anything was written still answers with the prior (here: null) state.
+    let failed = apply(&mut client.clone(), &Value::Null, &config("nothing", FAIL), &config("nothing", FAIL)).await;
+    assert_eq!(errors(&failed.diagnostics)[0].summary, "Create failed");
+    assert!(undv(&failed.new_state, &ty).is_null());
+}
+
+#[tokio::test]
 async fn unsupported_rpcs_answer_with_diagnostics() {
     let plugin = Plugin::start().await;
     let mut client = plugin.client().await;
@@ -709,6 +737,69 @@ async fn a_client_with_another_certificate_is_rejected() {
     };
     assert!(rejected);
     // Terraform's own certificate still works.
+    let mut client = plugin.client().await;
+    assert!(client.get_metadata(pb::get_metadata::Request {}).await.is_ok());
+}
+
+/// A connection, with or without TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+/// A channel to `address` over `tls` (plain text without), as a client that is not Terraform
+/// might open it.
+async fn channel_over(
+    address: Address,
+    tls: Option<tokio_rustls::TlsConnector>,
+) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let (address, tls) = (address.clone(), tls.clone());
+            async move {
+                let conn = terraform_provider_gitopsbridge::protocol::listener::connect(&address).await?;
+                let stream: Box<dyn Stream> = match tls {
+                    Some(tls) => {
+                        let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+                        Box::new(tls.connect(name, conn).await?)
+                    }
+                    None => Box::new(conn),
+                };
+                Ok::<_, io::Error>(TokioIo::new(stream))
+            }
+        }))
+        .await
+}
+
+/// True when the plugin refuses the channel: at the handshake or at the first call, and
+/// promptly (a refusal that hangs would hang Terraform's neighbours too).
+async fn refused(channel: Result<Channel, tonic::transport::Error>) -> bool {
+    let attempt = async {
+        match channel {
+            Err(_) => true,
+            Ok(channel) => ProviderClient::new(channel).get_metadata(pb::get_metadata::Request {}).await.is_err(),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), attempt).await.expect("the plugin answers or closes within 10 s")
+}
+
+#[tokio::test]
+async fn a_client_without_a_certificate_or_without_tls_is_rejected_and_terraform_is_still_served() {
+    let plugin = Plugin::start().await;
+    let server_cert = plugin.running().server_cert.clone().unwrap();
+    // TLS that trusts the plugin's certificate but presents none of its own.
+    let verifier = tls::PinnedCertificates::new(vec![server_cert]);
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+    config.alpn_protocols = vec![tls::ALPN_H2.to_vec()];
+    let anonymous = tokio_rustls::TlsConnector::from(Arc::new(config));
+    assert!(refused(channel_over(plugin.running().address.clone(), Some(anonymous)).await).await);
+    // gRPC in plain text on the plugin's socket.
+    assert!(refused(channel_over(plugin.running().address.clone(), None).await).await);
+    // Terraform's own certificate still works, on a new connection too.
     let mut client = plugin.client().await;
     assert!(client.get_metadata(pb::get_metadata::Request {}).await.is_ok());
 }

@@ -28,7 +28,7 @@ use kube::api::{DynamicObject, ListParams};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use super::{HubError, HubObjects};
+use super::{HubError, HubObjects, OnStop};
 use crate::protocol::Context;
 
 /// Objects per LIST page: bounds what is parsed at once.
@@ -163,7 +163,7 @@ where
         let mut by_name = BTreeMap::new();
         let mut params = ListParams::default().labels(label_selector).limit(PAGE_SIZE);
         loop {
-            let page = self.call(ctx, &object, || self.api.list(&params)).await?;
+            let page = self.call(ctx, &object, OnStop::Abandon, || self.api.list(&params)).await?;
             let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());
             for item in page.items {
                 if let Some(name) = item.meta().name.clone() {

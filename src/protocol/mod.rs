@@ -16,6 +16,7 @@ pub mod log;
 pub mod msgpack;
 pub mod plan;
 pub mod provider_api;
+pub mod redact;
 pub mod rpc;
 pub mod schema;
 pub mod serve;
@@ -25,7 +26,7 @@ pub mod value;
 pub mod wire;
 
 pub use diagnostics::{AttributePath, Diagnostic, Diagnostics, Severity};
-pub use provider_api::{ClientCapabilities, Context, DataSource, Plan, PlanRequest, Provider, Resource};
+pub use provider_api::{ApplyError, ClientCapabilities, Context, DataSource, Plan, PlanRequest, Provider, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use serve::serve;
 pub use value::{Number, Type, Value};

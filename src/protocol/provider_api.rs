@@ -44,6 +44,12 @@ impl Context {
         self.cancel.is_cancelled()
     }
 
+    /// The stop signal itself, for clients that must check it where no future can be raced
+    /// (for example before each retry of a request inside an SDK).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
     /// Adds a warning shown with the call's result.
     pub fn warn(&self, attribute: Option<AttributePath>, summary: impl Into<String>, detail: impl Into<String>) {
         self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push_warning(attribute, summary, detail);
@@ -74,6 +80,32 @@ pub struct Plan {
     pub requires_replace: Vec<AttributePath>,
 }
 
+/// A create, update or delete that failed.
+///
+/// When the failure came after something was written, `state` is the object as it now exists,
+/// so that Terraform records it rather than forgetting it (Terraform saves a state returned
+/// with errors; after a create it marks the object tainted). `None` keeps the prior state: the
+/// right answer whenever nothing was written.
+#[derive(Debug)]
+pub struct ApplyError {
+    pub diagnostics: Diagnostics,
+    pub state: Option<Value>,
+}
+
+impl ApplyError {
+    /// A failure after a write: `state` is what exists now.
+    pub fn after_write(state: Value, diagnostics: Diagnostics) -> Self {
+        ApplyError { diagnostics, state: Some(state) }
+    }
+}
+
+/// A failure before anything was written.
+impl From<Diagnostics> for ApplyError {
+    fn from(diagnostics: Diagnostics) -> Self {
+        ApplyError { diagnostics, state: None }
+    }
+}
+
 /// A managed resource type. Methods read top to bottom in a resource's life.
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
@@ -91,16 +123,19 @@ pub trait Resource: Send + Sync + 'static {
     async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics>;
 
     /// Creates the object; returns the new state.
-    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, Diagnostics>;
+    ///
+    /// Create, update and delete are never abandoned on StopProvider: they watch `ctx` and stop
+    /// at a safe point, so that a write already sent is finished and reported.
+    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError>;
 
     /// Refreshes state from the remote object; `None` when the object is gone.
     async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics>;
 
     /// Updates the object in place; returns the new state.
-    async fn update(&self, ctx: &Context, prior: Value, planned: Value, config: &Value) -> Result<Value, Diagnostics>;
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError>;
 
     /// Deletes the object; an object already gone is success.
-    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics>;
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError>;
 
     /// Turns an import id into a state that `read` can complete.
     async fn import(&self, ctx: &Context, id: &str) -> Result<Value, Diagnostics>;

@@ -24,10 +24,11 @@ use crate::hub::{FIELD_MANAGER, HubError};
 use crate::k8s_names::{check_dns_label, check_dns_subdomain, check_label_key, check_label_value, parse_namespaced_id};
 use crate::owned_fields::FieldSet;
 use crate::protocol::{
-    Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Nesting, Plan, PlanRequest, Resource, Schema,
-    Type, Value,
+    ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Nesting, Plan, PlanRequest,
+    Resource, Schema, Type, Value,
 };
 use crate::provider::{Configured, ProviderState};
+use crate::resources::adoption;
 use crate::resources::cluster_metadata::{cluster_secrets_selector, hub_diagnostics};
 use crate::tf_values;
 
@@ -77,6 +78,14 @@ pub enum AddonSetError {
         if finalizers.is_empty() { "none (the object is still being removed)".to_string() } else { finalizers.join(", ") }
     )]
     DeleteTimeout { namespace: String, name: String, finalizers: Vec<String>, waited: Duration },
+    /// Deletion was accepted, then Terraform asked the provider to stop before the object was
+    /// gone (`finalizers`: those last seen, if it was read before the stop).
+    #[error(
+        "the hub accepted the deletion of the ApplicationSet {namespace}/{name}, but Terraform asked the provider to \
+         stop before it was gone{}",
+        finalizers.as_ref().map(|f| format!(" (finalizers still present: {})", f.join(", "))).unwrap_or_default()
+    )]
+    DeleteNotAwaited { namespace: String, name: String, finalizers: Option<Vec<String>> },
     /// A value needed to write the object is missing or unknown at apply.
     #[error("{attribute} must be known to write the ApplicationSet")]
     Missing { attribute: &'static str },
@@ -102,8 +111,9 @@ impl AddonSetError {
             AddonSetError::AlreadyExists { namespace, name } => Diagnostics::error(
                 "ApplicationSet already exists",
                 format!(
-                    "The ApplicationSet {namespace}/{name} already exists on the hub. To manage it with Terraform, \
-                     import it (terraform import <address> {namespace}/{name}) or set allow_overwrite = true to take it over."
+                    "The ApplicationSet {namespace}/{name} already exists on the hub and is not in this state. {}\n\
+                     Or set allow_overwrite = true to take it over as it is.",
+                    adoption::how_to_import(TYPE_NAME, &format!("{namespace}/{name}"))
                 ),
             ),
             AddonSetError::BadImportId { .. } => Diagnostics::error("Invalid import id", self.to_string()),
@@ -113,6 +123,13 @@ impl AddonSetError {
                 format!(
                     "{self}. Argo CD removes its finalizers once it has cleaned up; check the applicationset \
                      controller, or raise timeouts.delete."
+                ),
+            ),
+            AddonSetError::DeleteNotAwaited { .. } => Diagnostics::error(
+                "ApplicationSet deletion not awaited",
+                format!(
+                    "{self}. It stays in state: the next apply or destroy finds it gone, or deletes it again and \
+                     waits."
                 ),
             ),
             AddonSetError::Missing { .. } => Diagnostics::error("Addon set error", self.to_string()),
@@ -781,8 +798,8 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
 /// until the object is gone, `timeout` passes, or Terraform asks us to stop.
 ///
 /// # Errors
-/// [`WaitError::TimedOut`] with the finalizers still present at the deadline; the probe's error
-/// as is; `HubError::Cancelled` on StopProvider.
+/// [`WaitError::TimedOut`] with the finalizers still present at the deadline;
+/// [`WaitError::Stopped`] on StopProvider; the probe's other errors as they are.
 async fn wait_until_gone<F, Fut>(ctx: &Context, timeout: Duration, mut probe: F) -> Result<(), WaitError>
 where
     F: FnMut() -> Fut,
@@ -791,16 +808,23 @@ where
     // Clamped so that an absurd `timeouts.delete` cannot overflow the clock.
     let deadline = tokio::time::Instant::now() + timeout.min(MAX_DELETE_TIMEOUT);
     let mut pause = DELETE_POLL_FIRST;
+    let mut seen = None;
     loop {
-        let Some(finalizers) = probe().await? else { return Ok(()) };
+        let finalizers = match probe().await {
+            Ok(Some(finalizers)) => finalizers,
+            Ok(None) => return Ok(()),
+            Err(HubError::Cancelled) => return Err(WaitError::Stopped(seen)),
+            Err(e) => return Err(e.into()),
+        };
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(WaitError::TimedOut(finalizers));
         }
         tokio::select! {
             () = tokio::time::sleep(pause.min(deadline - now)) => {}
-            () = ctx.cancelled() => return Err(WaitError::Hub(HubError::Cancelled)),
+            () = ctx.cancelled() => return Err(WaitError::Stopped(Some(finalizers))),
         }
+        seen = Some(finalizers);
         pause = (pause * 2).min(DELETE_POLL_MAX);
     }
 }
@@ -810,6 +834,9 @@ where
 enum WaitError {
     #[error("finalizers still present: {0:?}")]
     TimedOut(Vec<String>),
+    /// Terraform asked the provider to stop; the finalizers last seen, if any were read.
+    #[error("stopped while waiting")]
+    Stopped(Option<Vec<String>>),
     #[error(transparent)]
     Hub(#[from] HubError),
 }
@@ -999,6 +1026,9 @@ impl AddonSetResource {
                 finalizers,
                 waited: timeout,
             },
+            WaitError::Stopped(finalizers) => {
+                AddonSetError::DeleteNotAwaited { namespace: namespace.clone(), name: name.clone(), finalizers }
+            }
             WaitError::Hub(hub) => hub.into(),
         })
     }
@@ -1024,7 +1054,7 @@ impl Resource for AddonSetResource {
         Ok(plan)
     }
 
-    async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
         self.create_impl(ctx, &planned).await.map_err(AddonSetError::into_diagnostics)?;
         Ok(planned)
     }
@@ -1033,21 +1063,17 @@ impl Resource for AddonSetResource {
         self.read_impl(ctx, &state).await.map_err(AddonSetError::into_diagnostics)
     }
 
-    async fn update(
-        &self,
-        ctx: &Context,
-        _prior: Value,
-        planned: Value,
-        _config: &Value,
-    ) -> Result<Value, Diagnostics> {
+    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
         let set = model_from_value(&planned).map_err(AddonSetError::into_diagnostics)?;
         // The plan showed the user these fields: the configuration wins over hand edits.
         self.apply(ctx, &set, true).await.map_err(AddonSetError::into_diagnostics)?;
         Ok(planned)
     }
 
-    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
-        self.delete_impl(ctx, &prior).await.map_err(AddonSetError::into_diagnostics)
+    /// A failed deletion, including one accepted but interrupted while finalizers held the
+    /// object, leaves the object in state: it exists until Argo CD lets it go.
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+        self.delete_impl(ctx, &prior).await.map_err(|e| ApplyError::after_write(prior, e.into_diagnostics()))
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -1586,7 +1612,21 @@ mod tests {
         token.cancel();
         let probe = || async { Ok(Some(vec![])) };
         let err = wait_until_gone(&ctx, Duration::from_secs(600), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Hub(HubError::Cancelled)), "{err:?}");
+        assert!(matches!(err, WaitError::Stopped(Some(ref f)) if f.is_empty()), "{err:?}");
+
+        // The probe itself refuses to ask the hub after the stop: nothing was read yet.
+        let probe = || async { Err(HubError::Cancelled) };
+        let err = wait_until_gone(&ctx, Duration::from_secs(600), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::Stopped(None)), "{err:?}");
+        let finalizer = "resources-finalizer.argocd.argoproj.io";
+        let stopped = AddonSetError::DeleteNotAwaited {
+            namespace: "argocd".into(),
+            name: "cluster-addons".into(),
+            finalizers: Some(vec![finalizer.into()]),
+        };
+        let diags = stopped.into_diagnostics();
+        assert_eq!(diags.0[0].summary, "ApplicationSet deletion not awaited");
+        assert!(diags.0[0].detail.contains("argocd/cluster-addons") && diags.0[0].detail.contains(finalizer));
     }
 
     #[test]

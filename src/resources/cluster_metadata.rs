@@ -24,11 +24,14 @@ use crate::k8s_names::{
 };
 use crate::protocol::plan::null_write_only;
 use crate::protocol::{
-    Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource, Schema, Type,
-    Value,
+    ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
+    Schema, Type, Value,
 };
 use crate::provider::{Configured, ProviderState};
+use crate::resources::adoption;
 use crate::tf_values;
+
+pub const TYPE_NAME: &str = "gitopsbridge_cluster_metadata";
 
 /// The label Argo CD selects cluster Secrets by.
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
@@ -273,8 +276,9 @@ impl ClusterMetadataError {
             ClusterMetadataError::AlreadyExists { namespace, name } => Diagnostics::error(
                 "Cluster Secret already exists",
                 format!(
-                    "The Secret {namespace}/{name} already exists on the hub. To manage it with Terraform, import it \
-                     (terraform import <address> {namespace}/{name}) or set allow_overwrite = true to take it over."
+                    "The Secret {namespace}/{name} already exists on the hub and is not in this state. {}\n\
+                     Or set allow_overwrite = true to take it over as it is.",
+                    adoption::how_to_import(TYPE_NAME, &format!("{namespace}/{name}"))
                 ),
             ),
             ClusterMetadataError::BadImportId { .. } => Diagnostics::error("Invalid import id", self.to_string()),
@@ -300,6 +304,7 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         HubError::Invalid { .. } => "The hub rejected the object",
         HubError::CrdMissing { .. } => "Custom resource not installed on the hub",
         HubError::Unreachable { .. } => "Cannot reach the hub",
+        HubError::UntrustedCertificate { .. } => "Hub certificate not trusted",
         HubError::Credentials { .. } => "Cannot obtain hub credentials",
         HubError::Config(_) => "Invalid hub configuration",
         HubError::UnknownConfig => "Hub configuration not known yet",
@@ -338,7 +343,14 @@ fn schema() -> Schema {
     let exec_provider = Block::new("Argo CD runs a client-go credential plugin (`execProviderConfig`).")
         .attribute(Attribute::required("command", Type::String, "The command to run."))
         .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
-        .attribute(Attribute::optional("env", Type::map(Type::String), "Extra environment variables of the command."))
+        .attribute(
+            Attribute::optional(
+                "env",
+                Type::map(Type::String),
+                "Extra environment variables of the command; sensitive, as they often carry credentials.",
+            )
+            .sensitive(),
+        )
         .attribute(Attribute::optional(
             "api_version",
             Type::String,
@@ -1315,7 +1327,7 @@ impl ClusterMetadataResource {
 #[async_trait]
 impl Resource for ClusterMetadataResource {
     fn type_name(&self) -> &'static str {
-        "gitopsbridge_cluster_metadata"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -1330,7 +1342,7 @@ impl Resource for ClusterMetadataResource {
         self.plan_impl(request)
     }
 
-    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+    async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError> {
         self.create_impl(ctx, &planned, config).await.map_err(ClusterMetadataError::into_diagnostics)?;
         Ok(planned)
     }
@@ -1339,17 +1351,17 @@ impl Resource for ClusterMetadataResource {
         self.read_impl(ctx, &state).await.map_err(ClusterMetadataError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, Diagnostics> {
+    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError> {
         self.write(ctx, &planned, config, true).await.map_err(ClusterMetadataError::into_diagnostics)?;
         Ok(planned)
     }
 
-    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
         let (Some(namespace), Some(name)) = (prior.get("namespace").as_str(), prior.get("secret_name").as_str()) else {
             return Ok(());
         };
         let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
-        hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))
+        Ok(hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?)
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -2179,7 +2191,7 @@ users:
         let imported = r.import(&ctx, "argocd/eks-green").await.unwrap();
         assert!(r.read(&ctx, imported).await.is_err());
         let err = r.create(&ctx, state.clone(), &state).await.unwrap_err();
-        assert_eq!(err.0[0].summary, "Hub configuration not known yet");
+        assert_eq!(err.diagnostics.0[0].summary, "Hub configuration not known yet");
     }
 
     #[test]

@@ -17,16 +17,18 @@ use async_trait::async_trait;
 
 use crate::dns_names;
 use crate::protocol::{
-    Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Number, Plan, PlanRequest, Resource, Schema,
-    Type, Value,
+    ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Number, Plan, PlanRequest,
+    Resource, Schema, Type, Value,
 };
 use crate::resources::weighted_route::{
     RouteError, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name,
     member_attributes, member_has_records, member_record, merge_live_member, name_forces_replacement, parse_import_id,
-    plan_zone, resolve_zone, send, set_zone, warn_all_zero,
+    plan_zone, resolve_zone, send, set_zone, unless_stopped, warn_all_zero,
 };
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
 use crate::weighted_set;
+
+pub const TYPE_NAME: &str = "gitopsbridge_traffic_split";
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -250,12 +252,13 @@ impl TrafficSplitResource {
         changes
     }
 
-    async fn create_split(&self, ctx: &Context, planned: Value) -> Result<Value, RouteError> {
-        let r53 = self.source.route53().await?;
+    async fn create_split(&self, ctx: &Context, planned: Value) -> Result<Value, ApplyError> {
+        let r53 = self.source.route53().await.map_err(RouteError::from)?;
         let split = Split::from_value(&planned)?;
-        let zone = resolve_zone(&r53, &planned).await?;
+        let zone = unless_stopped(ctx, resolve_zone(&r53, &planned)).await?;
         check_in_zone(&split.name, &zone)?;
-        let live = r53.live_records_named(&zone.id, &split.name).await?;
+        let live = unless_stopped(ctx, r53.live_records_named(&zone.id, &split.name)).await?;
+        let id = split_id(&zone.id, &split.name, &split.record_type);
         if !split.allow_overwrite {
             let present: Vec<String> = split.live_members(&live).filter_map(|l| l.set.set_identifier.clone()).collect();
             if !present.is_empty() {
@@ -263,24 +266,30 @@ impl TrafficSplitResource {
                     name: split.name.clone(),
                     record_type: split.record_type.clone(),
                     set_identifiers: present,
-                });
+                    split_id: id,
+                }
+                .into());
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&split.name, &split.record_type);
             let mut txt = live.clone();
-            txt.extend(r53.live_records_named(&zone.id, &prefixed).await?);
-            for id in split.set_identifiers() {
-                if let Some(owner) = weighted_set::external_dns_owner(&txt, &split.name, &split.record_type, id) {
-                    return Err(RouteError::ExternalDns { name: split.name.clone(), owner });
+            txt.extend(unless_stopped(ctx, r53.live_records_named(&zone.id, &prefixed)).await?);
+            for set_identifier in split.set_identifiers() {
+                if let Some(owner) =
+                    weighted_set::external_dns_owner(&txt, &split.name, &split.record_type, set_identifier)
+                {
+                    return Err(RouteError::ExternalDns { name: split.name.clone(), owner }.into());
                 }
             }
         }
-        let changes = Self::changes(&split, &live);
-        if !changes.is_empty() {
-            send(ctx, &r53, &zone.id, "gitopsbridge_traffic_split create", &changes, split.wait_for_sync).await?;
-        }
         let mut state = planned;
         set_zone(&mut state, &zone);
-        state.set("id", Value::from(split_id(&zone.id, &split.name, &split.record_type)));
+        state.set("id", Value::from(id));
+        let changes = Self::changes(&split, &live);
+        if !changes.is_empty() {
+            let sent =
+                send(ctx, &r53, &zone.id, "gitopsbridge_traffic_split create", &changes, split.wait_for_sync).await;
+            sent.map_err(|e| e.recording(state.clone()))?;
+        }
         Ok(state)
     }
 
@@ -329,12 +338,12 @@ impl TrafficSplitResource {
         Ok(Some(state))
     }
 
-    async fn update_split(&self, prior: Value, planned: Value, ctx: &Context) -> Result<Value, RouteError> {
-        let r53 = self.source.route53().await?;
+    async fn update_split(&self, prior: Value, planned: Value, ctx: &Context) -> Result<Value, ApplyError> {
+        let r53 = self.source.route53().await.map_err(RouteError::from)?;
         let old = Split::from_value(&prior)?;
         let new = Split::from_value(&planned)?;
         let zone_id = old.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
-        let live = r53.live_records_named(&zone_id, &new.name).await?;
+        let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &new.name)).await?;
         let mut changes = Self::changes(&new, &live);
         if old.record_type != new.record_type {
             // A new type: the old members leave in the same batch, exactly as read.
@@ -344,20 +353,22 @@ impl TrafficSplitResource {
                 .filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| ours.contains(&id)));
             changes.extend(leaving.map(|l| Change::Delete(Box::new(l.clone()))));
         }
-        if !changes.is_empty() {
-            send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split update", &changes, new.wait_for_sync).await?;
-        }
         let mut state = planned;
         state.set("id", Value::from(split_id(&zone_id, &new.name, &new.record_type)));
+        if !changes.is_empty() {
+            let sent =
+                send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split update", &changes, new.wait_for_sync).await;
+            sent.map_err(|e| e.recording(state.clone()))?;
+        }
         Ok(state)
     }
 
-    async fn delete_split(&self, ctx: &Context, prior: Value) -> Result<(), RouteError> {
-        let r53 = self.source.route53().await?;
+    async fn delete_split(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+        let r53 = self.source.route53().await.map_err(RouteError::from)?;
         let split = Split::from_value(&prior)?;
         let zone_id = split.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
-        let live = match r53.live_records_named(&zone_id, &split.name).await {
-            Err(Route53Error::ZoneNotFound(_)) => return Ok(()),
+        let live = match unless_stopped(ctx, r53.live_records_named(&zone_id, &split.name)).await {
+            Err(RouteError::Route53(Route53Error::ZoneNotFound(_))) => return Ok(()),
             other => other?,
         };
         let ours = split.set_identifiers();
@@ -369,14 +380,14 @@ impl TrafficSplitResource {
         if changes.is_empty() {
             return Ok(());
         }
-        send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split delete", &changes, split.wait_for_sync).await
+        Ok(send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split delete", &changes, split.wait_for_sync).await?)
     }
 }
 
 #[async_trait]
 impl Resource for TrafficSplitResource {
     fn type_name(&self) -> &'static str {
-        "gitopsbridge_traffic_split"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -392,20 +403,20 @@ impl Resource for TrafficSplitResource {
         Ok(plan_split(ctx, request))
     }
 
-    async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
-        self.create_split(ctx, planned).await.map_err(RouteError::into_diagnostics)
+    async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
+        self.create_split(ctx, planned).await
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
         self.read_split(state).await.map_err(RouteError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
-        self.update_split(prior, planned, ctx).await.map_err(RouteError::into_diagnostics)
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
+        self.update_split(prior, planned, ctx).await
     }
 
-    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
-        self.delete_split(ctx, prior).await.map_err(RouteError::into_diagnostics)
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+        self.delete_split(ctx, prior).await
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {

@@ -9,20 +9,24 @@
 //! one zone costs one listing; writes look at the live records of the name first (TTL of the
 //! set, an existing record, external-dns ownership) and send one change batch.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::dns_names;
 use crate::protocol::{
-    Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource, Schema, Type,
-    Value,
+    ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
+    Schema, Type, Value,
 };
+use crate::resources::adoption;
 use crate::route53::{
     Alias, Change, DEFAULT_SYNC_DEADLINE, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
     bare_zone_id,
 };
 use crate::weighted_set;
+
+pub const TYPE_NAME: &str = "gitopsbridge_weighted_route";
 
 /// Record types a weighted route may have.
 pub const RECORD_TYPES: [&str; 4] = ["A", "AAAA", "CNAME", "TXT"];
@@ -141,8 +145,7 @@ pub enum RouteError {
     #[error("{name} is not inside the hosted zone {zone}")]
     OutsideZone { name: String, zone: String },
     #[error(
-        "a record {name} {record_type} with set identifier {set_identifier} already exists; import it \
-         (terraform import … {id}) or set allow_overwrite = true to take it over"
+        "a record {name} {record_type} with set identifier {set_identifier} already exists and is not in this state"
     )]
     AlreadyExists { name: String, record_type: String, set_identifier: String, id: String },
     #[error(
@@ -161,7 +164,7 @@ pub enum RouteError {
          or set allow_overwrite = true to delete them in the same change",
         set_identifiers.join(", ")
     )]
-    ForeignMembers { name: String, record_type: String, set_identifiers: Vec<String> },
+    ForeignMembers { name: String, record_type: String, set_identifiers: Vec<String>, split_id: String },
     /// State or plan lacks an attribute the operation needs (a provider bug, or hand-edited state).
     #[error("the {0} attribute is missing")]
     MissingAttribute(&'static str),
@@ -184,10 +187,26 @@ impl RouteError {
             RouteError::ForeignMembers { .. } => (Some("route"), "Weighted set has other members"),
             RouteError::MissingAttribute(name) => (Some(*name), "Incomplete state"),
         };
+        let detail = match &self {
+            RouteError::AlreadyExists { id, .. } => format!(
+                "{self}. {}\nOr set allow_overwrite = true to take it over as it is.",
+                adoption::how_to_import(TYPE_NAME, id)
+            ),
+            RouteError::ForeignMembers { split_id, .. } => {
+                format!("{self}.\n\n{}", adoption::how_to_import(crate::resources::traffic_split::TYPE_NAME, split_id))
+            }
+            _ => self.to_string(),
+        };
         match attribute {
-            Some(a) => Diagnostics::error_at(AttributePath::root(a), summary, self.to_string()),
-            None => Diagnostics::error(summary, self.to_string()),
+            Some(a) => Diagnostics::error_at(AttributePath::root(a), summary, detail),
+            None => Diagnostics::error(summary, detail),
         }
+    }
+}
+
+impl From<RouteError> for ApplyError {
+    fn from(error: RouteError) -> Self {
+        error.into_diagnostics().into()
     }
 }
 
@@ -598,8 +617,39 @@ pub(crate) fn check_in_zone(name: &str, zone: &Zone) -> Result<(), RouteError> {
     }
 }
 
+/// Why [`send`] failed: before Route53 accepted the batch (nothing changed), or after it (the
+/// change is in; only the wait for INSYNC failed).
+#[derive(Debug)]
+pub(crate) enum SendError {
+    Unsent(RouteError),
+    Unconfirmed(RouteError),
+}
+
+impl SendError {
+    /// The apply's error when the batch writes `state`: once Route53 accepted the batch the
+    /// state is recorded with the error (a create then counts as tainted).
+    pub(crate) fn recording(self, state: Value) -> ApplyError {
+        match self {
+            SendError::Unsent(e) => e.into(),
+            SendError::Unconfirmed(e) => ApplyError::after_write(state, e.into_diagnostics()),
+        }
+    }
+}
+
+impl From<SendError> for ApplyError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Unsent(e) | SendError::Unconfirmed(e) => e.into(),
+        }
+    }
+}
+
 /// Sends a group of changes (coalesced with other resources' changes to the zone) and, when
 /// asked, waits for it to be INSYNC.
+///
+/// On StopProvider: a batch not yet sent is not sent; one on its way is finished; the wait for
+/// INSYNC ends at once with a warning. Route53 applies an accepted batch whole and propagates it
+/// by itself, so the write is complete and the new state is the truth.
 pub(crate) async fn send(
     ctx: &Context,
     r53: &Route53,
@@ -607,12 +657,46 @@ pub(crate) async fn send(
     comment: &str,
     changes: &[Change],
     wait: bool,
-) -> Result<(), RouteError> {
-    let change_id = r53.submit_change(zone_id, comment, changes).await?;
-    if let Some(id) = change_id.filter(|_| wait) {
-        r53.wait_insync_shared(&id, DEFAULT_SYNC_DEADLINE, ctx.cancelled()).await?;
+) -> Result<(), SendError> {
+    let change_id = r53
+        .submit_change(zone_id, comment, changes, &ctx.stop_token())
+        .await
+        .map_err(|e| SendError::Unsent(e.into()))?;
+    let Some(id) = change_id.filter(|_| wait) else {
+        return Ok(());
+    };
+    match r53.wait_insync_shared(&id, DEFAULT_SYNC_DEADLINE, ctx.cancelled()).await {
+        Ok(()) => Ok(()),
+        Err(Route53Error::Cancelled(_)) => {
+            ctx.warn(
+                Some(AttributePath::root("wait_for_sync")),
+                "Change not awaited",
+                format!(
+                    "Route53 accepted change {id}, and Terraform asked the provider to stop before Route53 reported \
+                     it INSYNC, so that was not waited for. Route53 applies an accepted change whole and propagates \
+                     it by itself; the state records it."
+                ),
+            );
+            Ok(())
+        }
+        Err(e) => Err(SendError::Unconfirmed(e.into())),
     }
-    Ok(())
+}
+
+/// A read made while applying, given up at once when Terraform asks the provider to stop:
+/// nothing is written yet, so nothing is lost.
+pub(crate) async fn unless_stopped<T, E>(
+    ctx: &Context,
+    read: impl Future<Output = Result<T, E>>,
+) -> Result<T, RouteError>
+where
+    RouteError: From<E>,
+{
+    tokio::select! {
+        biased;
+        result = read => Ok(result?),
+        () = ctx.cancelled() => Err(Route53Error::Cancelled("reading the live records before the change").into()),
+    }
 }
 
 /// Warns when every weight of the set is 0 after the change.
@@ -648,19 +732,22 @@ impl WeightedRouteResource {
         Ok(())
     }
 
-    async fn create_route(&self, ctx: &Context, planned: Value) -> Result<Value, RouteError> {
+    async fn create_route(&self, ctx: &Context, planned: Value) -> Result<Value, ApplyError> {
         let r53 = self.client().await?;
         let route = Route::from_value(&planned)?;
-        let zone = resolve_zone(&r53, &planned).await?;
+        let zone = unless_stopped(ctx, resolve_zone(&r53, &planned)).await?;
         let r = &route.record;
         check_in_zone(&r.name, &zone)?;
         let set_identifier = r.set_identifier.as_deref().unwrap_or_default();
         let [_, prefixed] = weighted_set::ownership_txt_names(&r.name, &r.record_type);
         // The record's name and external-dns's ownership name are asked for together: one listing.
-        let (live, owners) = futures::join!(r53.live_records_named(&zone.id, &r.name), async {
-            if route.allow_overwrite { Ok(Vec::new()) } else { r53.live_records_named(&zone.id, &prefixed).await }
-        });
-        let live = live?;
+        let lookups = async {
+            let (live, owners) = futures::join!(r53.live_records_named(&zone.id, &r.name), async {
+                if route.allow_overwrite { Ok(Vec::new()) } else { r53.live_records_named(&zone.id, &prefixed).await }
+            });
+            Ok::<_, Route53Error>((live?, owners?))
+        };
+        let (live, owners) = unless_stopped(ctx, lookups).await?;
         let exists = live.iter().any(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
         if !route.allow_overwrite {
             if exists {
@@ -670,23 +757,25 @@ impl WeightedRouteResource {
                     record_type: r.record_type.clone(),
                     set_identifier: set_identifier.into(),
                     id,
-                });
+                }
+                .into());
             }
             let mut txt = live.clone();
-            txt.extend(owners?);
+            txt.extend(owners);
             if let Some(owner) = weighted_set::external_dns_owner(&txt, &r.name, &r.record_type, set_identifier) {
-                return Err(RouteError::ExternalDns { name: r.name.clone(), owner });
+                return Err(RouteError::ExternalDns { name: r.name.clone(), owner }.into());
             }
         }
         Self::check_set(ctx, &live, &route, &[set_identifier])?;
-        // UPSERT only when the user allowed taking over a record that may exist.
-        let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
-        send(ctx, &r53, &zone.id, "gitopsbridge_weighted_route create", &[change], route.wait_for_sync).await?;
-
         let mut state = planned;
         set_zone(&mut state, &zone);
         state.set("id", Value::from(route.id(&zone.id)));
-        Ok(state)
+        // UPSERT only when the user allowed taking over a record that may exist.
+        let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
+        match send(ctx, &r53, &zone.id, "gitopsbridge_weighted_route create", &[change], route.wait_for_sync).await {
+            Ok(()) => Ok(state),
+            Err(e) => Err(e.recording(state)),
+        }
     }
 
     async fn read_route(&self, state: Value) -> Result<Option<Value>, RouteError> {
@@ -715,7 +804,7 @@ impl WeightedRouteResource {
         Ok(Some(state))
     }
 
-    async fn update_route(&self, ctx: &Context, prior: Value, planned: Value) -> Result<Value, RouteError> {
+    async fn update_route(&self, ctx: &Context, prior: Value, planned: Value) -> Result<Value, ApplyError> {
         let r53 = self.client().await?;
         let old = Route::from_value(&prior)?;
         let new = Route::from_value(&planned)?;
@@ -723,7 +812,7 @@ impl WeightedRouteResource {
         let (o, n) = (&old.record, &new.record);
         let old_id = o.set_identifier.as_deref().unwrap_or_default();
         let new_id = n.set_identifier.as_deref().unwrap_or_default();
-        let live = r53.live_records_named(&zone_id, &n.name).await?;
+        let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &n.name)).await?;
         let identity_changed = o.record_type != n.record_type || old_id != new_id;
         let changes = if identity_changed {
             // One batch: the old record goes exactly as Route53 has it, the new one arrives.
@@ -736,7 +825,8 @@ impl WeightedRouteResource {
                     record_type: n.record_type.clone(),
                     set_identifier: new_id.into(),
                     id,
-                });
+                }
+                .into());
             }
             let arrive = if taken { Change::Upsert(n.clone()) } else { Change::Create(n.clone()) };
             current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain([arrive]).collect()
@@ -745,20 +835,21 @@ impl WeightedRouteResource {
         };
         let replaced: Vec<&str> = if o.record_type == n.record_type { vec![old_id, new_id] } else { vec![new_id] };
         Self::check_set(ctx, &live, &new, &replaced)?;
-        send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route update", &changes, new.wait_for_sync).await?;
-
         let mut state = planned;
         state.set("id", Value::from(route_id(&zone_id, &n.name, &n.record_type, new_id)));
-        Ok(state)
+        match send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route update", &changes, new.wait_for_sync).await {
+            Ok(()) => Ok(state),
+            Err(e) => Err(e.recording(state)),
+        }
     }
 
-    async fn delete_route(&self, ctx: &Context, prior: Value) -> Result<(), RouteError> {
+    async fn delete_route(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
         let r53 = self.client().await?;
         let route = Route::from_value(&prior)?;
         let zone_id = route.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
         let r = &route.record;
-        let live = match r53.live_records_named(&zone_id, &r.name).await {
-            Err(Route53Error::ZoneNotFound(_)) => return Ok(()),
+        let live = match unless_stopped(ctx, r53.live_records_named(&zone_id, &r.name)).await {
+            Err(RouteError::Route53(Route53Error::ZoneNotFound(_))) => return Ok(()),
             other => other?,
         };
         let Some(current) = live.into_iter().find(|l| l.set.is(&r.name, &r.record_type, r.set_identifier.as_deref()))
@@ -766,7 +857,7 @@ impl WeightedRouteResource {
             return Ok(());
         };
         let change = Change::Delete(Box::new(current));
-        send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route delete", &[change], route.wait_for_sync).await
+        Ok(send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route delete", &[change], route.wait_for_sync).await?)
     }
 }
 
@@ -839,7 +930,7 @@ pub fn parse_import_id(id: &str, with_set_identifier: bool) -> Result<ImportId, 
 #[async_trait]
 impl Resource for WeightedRouteResource {
     fn type_name(&self) -> &'static str {
-        "gitopsbridge_weighted_route"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -855,20 +946,20 @@ impl Resource for WeightedRouteResource {
         Ok(plan_route(request))
     }
 
-    async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
-        self.create_route(ctx, planned).await.map_err(RouteError::into_diagnostics)
+    async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
+        self.create_route(ctx, planned).await
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
         self.read_route(state).await.map_err(RouteError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
-        self.update_route(ctx, prior, planned).await.map_err(RouteError::into_diagnostics)
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
+        self.update_route(ctx, prior, planned).await
     }
 
-    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
-        self.delete_route(ctx, prior).await.map_err(RouteError::into_diagnostics)
+    async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+        self.delete_route(ctx, prior).await
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -1111,7 +1202,7 @@ mod tests {
         let read = resource.read(&Context::default(), state.clone()).await.expect("read");
         assert_eq!(read, Some(state));
         let created = resource.create(&Context::default(), config(vec![]), &Value::Null).await;
-        assert!(created.is_err_and(|d| d.0[0].detail.contains("not known yet")));
+        assert!(created.is_err_and(|e| e.diagnostics.0[0].detail.contains("not known yet")));
     }
 
     #[test]
@@ -1135,5 +1226,32 @@ mod tests {
         let verbatim =
             RouteError::Route53(Route53Error::InvalidChangeBatch("[Tried to create resource record set]".into()));
         assert_eq!(verbatim.into_diagnostics().0[0].detail, "[Tried to create resource record set]");
+    }
+
+    #[test]
+    fn an_existing_record_or_set_is_named_with_its_import_block() {
+        let record = RouteError::AlreadyExists {
+            name: "burnham.example.com".into(),
+            record_type: "CNAME".into(),
+            set_identifier: "green".into(),
+            id: "Z1_burnham.example.com_CNAME_green".into(),
+        };
+        let detail = &record.into_diagnostics().0[0].detail;
+        assert!(
+            detail.contains("to = gitopsbridge_weighted_route.<name>\n    id = \"Z1_burnham.example.com_CNAME_green\""),
+            "{detail}"
+        );
+        assert!(detail.contains("allow_overwrite"), "{detail}");
+        let set = RouteError::ForeignMembers {
+            name: "burnham.example.com".into(),
+            record_type: "CNAME".into(),
+            set_identifiers: vec!["blue".into()],
+            split_id: "Z1_burnham.example.com_CNAME".into(),
+        };
+        let detail = &set.into_diagnostics().0[0].detail;
+        assert!(
+            detail.contains("to = gitopsbridge_traffic_split.<name>\n    id = \"Z1_burnham.example.com_CNAME\""),
+            "{detail}"
+        );
     }
 }

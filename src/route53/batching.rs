@@ -23,6 +23,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::Shared;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::{Change, Route53, Route53Error};
 use crate::dns_names;
@@ -36,12 +37,14 @@ const MAX_CHANGES_PER_BATCH: usize = 100;
 /// Where batches go: Route53 itself, or a double in tests.
 #[async_trait::async_trait]
 pub trait ChangeSink: Clone + Send + Sync + 'static {
-    /// Sends one batch; returns the change id to wait on, `None` when it is INSYNC already.
+    /// Sends one batch, making no attempt once `stop` is cancelled; returns the change id to wait
+    /// on, `None` when it is INSYNC already.
     async fn send_batch(
         &self,
         zone_id: &str,
         comment: &str,
         changes: &[Change],
+        stop: &CancellationToken,
     ) -> Result<Option<String>, Route53Error>;
     /// Waits until the change is INSYNC or `deadline` passes.
     async fn wait_change(&self, change_id: &str, deadline: Duration) -> Result<(), Route53Error>;
@@ -54,8 +57,9 @@ impl ChangeSink for Route53 {
         zone_id: &str,
         comment: &str,
         changes: &[Change],
+        stop: &CancellationToken,
     ) -> Result<Option<String>, Route53Error> {
-        self.change(zone_id, comment, changes).await
+        self.change_unless_stopped(zone_id, comment, changes, stop).await
     }
 
     async fn wait_change(&self, change_id: &str, deadline: Duration) -> Result<(), Route53Error> {
@@ -65,10 +69,11 @@ impl ChangeSink for Route53 {
 
 type Reply = oneshot::Sender<Result<Option<String>, Route53Error>>;
 
-/// What one resource submitted.
+/// What one resource submitted, and its request's stop signal.
 struct Group {
     comment: String,
     changes: Vec<Change>,
+    stop: CancellationToken,
     reply: Reply,
 }
 
@@ -90,23 +95,25 @@ pub struct ChangeQueues {
 
 impl ChangeQueues {
     /// Submits one group of changes for `zone_id` and returns once the batch carrying it was
-    /// accepted (or rejected): the change id to wait on, `None` when already INSYNC.
+    /// accepted (or rejected): the change id to wait on, `None` when already INSYNC. A group
+    /// whose `stop` is cancelled before its batch leaves is not sent.
     ///
     /// # Errors
     /// The error of the batch that carried the group, or of the group sent alone after its
-    /// batch was rejected for its content.
+    /// batch was rejected for its content; [`Route53Error::NotSent`] after a stop.
     pub async fn submit<S: ChangeSink>(
         self: &Arc<Self>,
         sink: &S,
         zone_id: &str,
         comment: &str,
         changes: Vec<Change>,
+        stop: &CancellationToken,
     ) -> Result<Option<String>, Route53Error> {
         let (reply, answer) = oneshot::channel();
         let start_sender = {
             let mut zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
             let queue = zones.entry(zone_id.to_string()).or_default();
-            queue.waiting.push(Group { comment: comment.to_string(), changes, reply });
+            queue.waiting.push(Group { comment: comment.to_string(), changes, stop: stop.clone(), reply });
             !std::mem::replace(&mut queue.sending, true)
         };
         if start_sender {
@@ -198,23 +205,42 @@ fn next_batch(waiting: &mut Vec<Group>) -> Vec<Group> {
 }
 
 async fn send_batch<S: ChangeSink>(sink: &S, zone_id: &str, batch: Vec<Group>) {
+    // Groups stopped while they queued are not sent.
+    let (stopped, batch): (Vec<Group>, Vec<Group>) = batch.into_iter().partition(|g| g.stop.is_cancelled());
+    for group in stopped {
+        let _ = group.reply.send(Err(Route53Error::NotSent { retry: false }));
+    }
     if let [_] = batch.as_slice() {
         let group = batch.into_iter().next().expect("one group");
-        let result = sink.send_batch(zone_id, &group.comment, &group.changes).await;
+        let result = sink.send_batch(zone_id, &group.comment, &group.changes, &group.stop).await;
         let _ = group.reply.send(result);
+        return;
+    }
+    if batch.is_empty() {
         return;
     }
     let changes: Vec<Change> = batch.iter().flat_map(|g| g.changes.iter().cloned()).collect();
     let comment = format!("gitopsbridge: {} changes of {} resources", changes.len(), batch.len());
     crate::tf_debug!("route53: coalesced changes", resources = batch.len(), changes = changes.len());
-    match sink.send_batch(zone_id, &comment, &changes).await {
+    // No further attempt once any of the resources is told to stop: it must not be sent after.
+    let batch_stop = CancellationToken::new();
+    let any_stopped = async {
+        futures::future::select_all(batch.iter().map(|g| Box::pin(g.stop.clone().cancelled_owned()))).await;
+        batch_stop.cancel();
+        std::future::pending::<()>().await;
+    };
+    let result = tokio::select! {
+        result = sink.send_batch(zone_id, &comment, &changes, &batch_stop) => result,
+        () = any_stopped => unreachable!("waits forever once it has cancelled the batch's stop"),
+    };
+    match result {
         Err(e) if rejects_content(&e) => {
             crate::tf_debug!(
                 "route53: batch rejected; sending its changes resource by resource",
                 resources = batch.len()
             );
             for group in batch {
-                let result = sink.send_batch(zone_id, &group.comment, &group.changes).await;
+                let result = sink.send_batch(zone_id, &group.comment, &group.changes, &group.stop).await;
                 let _ = group.reply.send(result);
             }
         }
@@ -260,18 +286,21 @@ fn weight(change: &Change) -> (usize, usize) {
 
 impl Route53 {
     /// Sends `changes` as one group (all succeed or none), coalesced with the groups other
-    /// resources of this process submit for the same zone at the same time.
+    /// resources of this process submit for the same zone at the same time; nothing is sent once
+    /// `stop` is cancelled.
     ///
     /// # Errors
-    /// As [`Route53::change`]; a batch rejected for another group's change is not an error here.
+    /// As [`Route53::change_unless_stopped`]; a batch rejected for another group's change is not
+    /// an error here.
     pub async fn submit_change(
         &self,
         zone_id: &str,
         comment: &str,
         changes: &[Change],
+        stop: &CancellationToken,
     ) -> Result<Option<String>, Route53Error> {
         let queues = self.inner.batches.clone();
-        queues.submit(self, super::bare_zone_id(zone_id), comment, changes.to_vec()).await
+        queues.submit(self, super::bare_zone_id(zone_id), comment, changes.to_vec(), stop).await
     }
 
     /// [`Route53::wait_insync`], sharing the polls with everyone waiting for the same change.
@@ -332,6 +361,7 @@ mod tests {
             _zone: &str,
             _comment: &str,
             changes: &[Change],
+            _stop: &CancellationToken,
         ) -> Result<Option<String>, Route53Error> {
             let names: Vec<String> =
                 changes.iter().map(|c| record_key(c).0.trim_end_matches(".example.com").to_string()).collect();
@@ -360,27 +390,42 @@ mod tests {
 
     /// Holds the first batch in flight, queues `names` behind it, then lets everything go.
     async fn first_then(names: &[&str]) -> (FakeRoute53, Vec<Result<Option<String>, Route53Error>>) {
+        first_then_stopping(names, &[]).await
+    }
+
+    /// [`first_then`], with the requests of `stopped` told to stop while they queue.
+    async fn first_then_stopping(
+        names: &[&str],
+        stopped: &[&str],
+    ) -> (FakeRoute53, Vec<Result<Option<String>, Route53Error>>) {
         let sink = FakeRoute53::default();
         let release = Arc::new(Notify::new());
         *sink.hold_first.lock().unwrap() = Some(release.clone());
         let queues = Arc::new(ChangeQueues::default());
         let first = {
             let (queues, sink) = (queues.clone(), sink.clone());
-            tokio::spawn(
-                async move { queues.submit(&sink, "Z1", "first", vec![Change::Create(record("first"))]).await },
-            )
+            tokio::spawn(async move {
+                let stop = CancellationToken::new();
+                queues.submit(&sink, "Z1", "first", vec![Change::Create(record("first"))], &stop).await
+            })
         };
         sink.arrived.notified().await;
         let mut rest = Vec::new();
+        let mut stops = Vec::new();
         for name in names {
+            let stop = CancellationToken::new();
+            if stopped.contains(name) {
+                stops.push(stop.clone());
+            }
             let (queues, sink, name) = (queues.clone(), sink.clone(), name.to_string());
             rest.push(tokio::spawn(async move {
-                queues.submit(&sink, "Z1", &name, vec![Change::Upsert(record(&name))]).await
+                queues.submit(&sink, "Z1", &name, vec![Change::Upsert(record(&name))], &stop).await
             }));
         }
         while queues.waiting("Z1") < names.len() {
             tokio::task::yield_now().await;
         }
+        stops.iter().for_each(CancellationToken::cancel);
         release.notify_one();
         let mut results = vec![first.await.unwrap()];
         for handle in rest {
@@ -415,9 +460,18 @@ mod tests {
     async fn a_lone_rejected_change_gets_route53s_answer_unchanged() {
         let sink = FakeRoute53::default();
         let queues = Arc::new(ChangeQueues::default());
-        let result = queues.submit(&sink, "Z1", "bad", vec![Change::Create(record("bad"))]).await;
+        let result =
+            queues.submit(&sink, "Z1", "bad", vec![Change::Create(record("bad"))], &CancellationToken::new()).await;
         assert!(matches!(result, Err(Route53Error::InvalidChangeBatch(m)) if m == "bad is not acceptable"));
         assert_eq!(sink.names(), vec![vec!["bad"]], "sent once, not again");
+    }
+
+    #[tokio::test]
+    async fn a_change_stopped_while_it_queued_is_not_sent() {
+        let (sink, results) = first_then_stopping(&["a", "b", "c"], &["b"]).await;
+        assert_eq!(sink.names(), vec![vec!["first"], vec!["a", "c"]]);
+        assert!(matches!(results[2], Err(Route53Error::NotSent { retry: false })), "{:?}", results[2]);
+        assert!(results[1].is_ok() && results[3].is_ok());
     }
 
     #[tokio::test]
@@ -433,7 +487,7 @@ mod tests {
             let (reply, _) = oneshot::channel();
             let mut set = record(name);
             set.values = (0..values).map(|i| format!("{i:0>100}")).collect();
-            Group { comment: String::new(), changes: vec![Change::Upsert(set)], reply }
+            Group { comment: String::new(), changes: vec![Change::Upsert(set)], stop: CancellationToken::new(), reply }
         };
         // Each UPSERT of 200 values counts 400 records and 40,000 characters: over the
         // character limit alone, so every group goes on its own.

@@ -7,7 +7,10 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod corpus;
+pub mod fleet;
 pub mod hub;
+pub mod interrupt;
+pub mod leaks;
 pub mod moto;
 pub mod route53_double;
 
@@ -147,7 +150,8 @@ impl Workspace {
         std::fs::write(self.dir.path().join(name), content).expect("write config");
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    /// A terraform command in this directory, with the test environment.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("terraform");
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -160,7 +164,11 @@ impl Workspace {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.output().expect("terraform must be installed and on PATH")
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("terraform must be installed and on PATH")
     }
 
     /// Runs terraform and returns stdout; panics with the whole output if it fails.

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,6 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use kube_test_server::Holds;
 
 /// A Route53 error answer.
 #[derive(Clone, Debug)]
@@ -56,28 +58,34 @@ struct State {
     faults: HashMap<&'static str, Vec<Fault>>,
     /// GetChange answers still to report PENDING; while above 0, changes are PENDING too.
     pending_polls: usize,
+    /// Requests per operation still to hold (before their faults and forwarding).
+    holds: HashMap<&'static str, usize>,
+    /// Record changes in the change batches moto accepted.
+    changes_accepted: u64,
 }
 
 /// The running double; stops with the test process.
 pub struct Route53Double {
     port: u16,
     state: Arc<Mutex<State>>,
+    held: Arc<Holds>,
 }
 
 impl Route53Double {
     /// Starts the double in front of the Route53 endpoint `upstream` (moto).
     pub fn start(upstream: &str) -> Route53Double {
         let state = Arc::new(Mutex::new(State::default()));
+        let held = Arc::new(Holds::default());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind double");
         listener.set_nonblocking(true).expect("nonblocking listener");
         let port = listener.local_addr().expect("double address").port();
-        let (upstream, shared) = (upstream.trim_end_matches('/').to_string(), state.clone());
+        let (upstream, shared, holds) = (upstream.trim_end_matches('/').to_string(), state.clone(), held.clone());
         std::thread::spawn(move || {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-            runtime.block_on(serve(listener, upstream, shared));
+            runtime.block_on(serve(listener, upstream, shared, holds));
         });
-        Route53Double { port, state }
+        Route53Double { port, state, held }
     }
 
     pub fn endpoint(&self) -> String {
@@ -109,9 +117,33 @@ impl Route53Double {
             .sum()
     }
 
+    /// Holds the next `times` requests of `operation` on arrival, before faults and forwarding,
+    /// until [`Route53Double::release_held`]: to have requests in flight at a chosen moment.
+    pub fn hold(&self, operation: &'static str, times: usize) {
+        *self.state.lock().expect("double state").holds.entry(operation).or_default() += times;
+    }
+
+    /// Blocks until at least `count` requests are held; false on timeout.
+    pub fn wait_for_held(&self, count: usize, timeout: Duration) -> bool {
+        self.held.wait_for_held(count, timeout)
+    }
+
+    /// Lets every held request go on.
+    pub fn release_held(&self) {
+        self.held.release();
+    }
+
+    /// Record changes in the ChangeResourceRecordSets batches moto accepted: a batch of three
+    /// changes counts three (the provider coalesces concurrent changes into batches).
+    pub fn changes_accepted(&self) -> u64 {
+        self.state.lock().expect("double state").changes_accepted
+    }
+
     /// Forgets the counts.
     pub fn reset_counts(&self) {
-        self.state.lock().expect("double state").counts.clear();
+        let mut state = self.state.lock().expect("double state");
+        state.counts.clear();
+        state.changes_accepted = 0;
     }
 }
 
@@ -131,15 +163,17 @@ pub fn operation(method: &str, path: &str) -> &'static str {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>) {
+async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>, holds: Arc<Holds>) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let (client, upstream, state) = (client.clone(), upstream.clone(), state.clone());
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (client, upstream, state, holds) = (client.clone(), upstream.clone(), state.clone(), holds.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(request, client.clone(), upstream.clone(), state.clone())
+                handle(request, client.clone(), upstream.clone(), state.clone(), holds.clone())
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -151,11 +185,22 @@ async fn handle(
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
     state: Arc<Mutex<State>>,
+    holds: Arc<Holds>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let op = operation(request.method().as_str(), request.uri().path());
-    let fault = {
+    let hold = {
         let mut state = state.lock().expect("double state");
         *state.counts.entry(op).or_default() += 1;
+        let left = state.holds.entry(op).or_default();
+        let hold = *left > 0;
+        *left = left.saturating_sub(1);
+        hold
+    };
+    if hold {
+        holds.hold().await;
+    }
+    let fault = {
+        let mut state = state.lock().expect("double state");
         let queue = state.faults.entry(op).or_default();
         (!queue.is_empty()).then(|| queue.remove(0))
     };
@@ -163,6 +208,12 @@ async fn handle(
         return Ok(fault.response());
     }
     let answer = forward(request, &client, &upstream).await;
+    let answer = answer.map(|(answer, changes)| {
+        if op == "ChangeResourceRecordSets" && answer.status().is_success() {
+            state.lock().expect("double state").changes_accepted += changes;
+        }
+        answer
+    });
     let pending = {
         let mut state = state.lock().expect("double state");
         let pending = state.pending_polls > 0 && matches!(op, "ChangeResourceRecordSets" | "GetChange");
@@ -192,16 +243,18 @@ async fn still_pending(answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     Response::from_parts(parts, Full::new(Bytes::from(text)))
 }
 
+/// Forwards the request; returns moto's answer and how many `<Change>` elements the request held.
 async fn forward(
     request: Request<Incoming>,
     client: &Client<HttpConnector, Full<Bytes>>,
     upstream: &str,
-) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(Response<Full<Bytes>>, u64), Box<dyn std::error::Error + Send + Sync>> {
     let (mut parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = format!("{upstream}{path}").parse()?;
     let body = body.collect().await?.to_bytes();
+    let changes = String::from_utf8_lossy(&body).matches("<Change>").count() as u64;
     let answer = client.request(Request::from_parts(parts, Full::new(body))).await?;
     let (parts, body) = answer.into_parts();
-    Ok(Response::from_parts(parts, Full::new(body.collect().await?.to_bytes())))
+    Ok((Response::from_parts(parts, Full::new(body.collect().await?.to_bytes())), changes))
 }

@@ -3,7 +3,8 @@
 use crate::protocol::convert;
 use crate::protocol::diagnostics::Diagnostics;
 use crate::protocol::plan::null_write_only;
-use crate::protocol::provider_api::PlanRequest;
+use crate::protocol::provider_api::{ApplyError, PlanRequest};
+use crate::protocol::redact;
 use crate::protocol::server::{ProviderService, cancellable, decode, encode, finish};
 use crate::protocol::wire::tfplugin6 as pb;
 use crate::protocol::{json, value::Value};
@@ -29,6 +30,19 @@ pub fn apply_fallback(request: &pb::apply_resource_change::Request) -> pb::apply
     }
 }
 
+/// A failed ApplyResourceChange as the wire carries it: the state that exists after a write,
+/// when the resource reported one.
+struct ApplyFailure {
+    written: Option<pb::DynamicValue>,
+    diagnostics: Diagnostics,
+}
+
+impl From<Diagnostics> for ApplyFailure {
+    fn from(diagnostics: Diagnostics) -> Self {
+        ApplyFailure { written: None, diagnostics }
+    }
+}
+
 impl ProviderService {
     pub(crate) async fn validate_resource_config(
         &self,
@@ -37,7 +51,7 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             let mut problems = if ctx.client.write_only_attributes_allowed {
                 Diagnostics::new()
             } else {
@@ -77,6 +91,7 @@ impl ProviderService {
             let upgraded = entry.resource.upgrade_state(request.version, stored)?;
             let mut value = json::from_json(&upgraded, &entry.ty)
                 .map_err(|e| convert::codec_error("The stored state does not match the schema", &e))?;
+            redact::remember_sensitive(&entry.schema.block, &value);
             null_write_only(&entry.schema.block, &mut value);
             encode(&value, &entry.ty, "upgraded state")
         })();
@@ -95,7 +110,7 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let state = decode(request.current_state.as_ref(), &entry.ty, "state")?;
+            let state = decode(request.current_state.as_ref(), &entry.schema, &entry.ty, "state")?;
             match cancellable(&ctx, entry.resource.read(&ctx, state)).await? {
                 None => Ok(convert::null_value()),
                 Some(mut fresh) => {
@@ -127,12 +142,12 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let proposed = decode(request.proposed_new_state.as_ref(), &entry.ty, "proposed new state")?;
+            let proposed = decode(request.proposed_new_state.as_ref(), &entry.schema, &entry.ty, "proposed new state")?;
             if proposed.is_null() {
                 return Ok((convert::null_value(), Vec::new()));
             }
-            let prior = decode(request.prior_state.as_ref(), &entry.ty, "prior state")?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let prior = decode(request.prior_state.as_ref(), &entry.schema, &entry.ty, "prior state")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             let plan_request = PlanRequest { prior_state: &prior, proposed_new_state: proposed, config: &config };
             let mut plan = cancellable(&ctx, entry.resource.plan(&ctx, plan_request)).await?;
             null_write_only(&entry.schema.block, &mut plan.planned_state);
@@ -157,8 +172,9 @@ impl ProviderService {
 
     /// Create (null prior), delete (null planned) or update. Not raced against StopProvider: the
     /// resource watches its context and decides how to stop safely, because abandoning a write
-    /// half way would lose track of the remote object. On failure the prior state is kept (null
-    /// for a failed create), so nothing Terraform tracked is forgotten.
+    /// half way would lose track of the remote object. A failure keeps the prior state (null for
+    /// a failed create) unless the resource says what exists after a write, so nothing written
+    /// is forgotten.
     pub(crate) async fn apply_resource_change(
         &self,
         request: pb::apply_resource_change::Request,
@@ -166,25 +182,38 @@ impl ProviderService {
         let ctx = self.context(None);
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let prior = decode(request.prior_state.as_ref(), &entry.ty, "prior state")?;
-            let planned = decode(request.planned_state.as_ref(), &entry.ty, "planned state")?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
-            let new_state = if planned.is_null() {
-                entry.resource.delete(&ctx, prior).await?;
-                Value::Null
+            let prior = decode(request.prior_state.as_ref(), &entry.schema, &entry.ty, "prior state")?;
+            let planned = decode(request.planned_state.as_ref(), &entry.schema, &entry.ty, "planned state")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
+            let outcome = if planned.is_null() {
+                entry.resource.delete(&ctx, prior).await.map(|()| Value::Null)
             } else if prior.is_null() {
-                entry.resource.create(&ctx, planned, &config).await?
+                entry.resource.create(&ctx, planned, &config).await
             } else {
-                entry.resource.update(&ctx, prior, planned, &config).await?
+                entry.resource.update(&ctx, prior, planned, &config).await
             };
-            let mut new_state = new_state;
-            null_write_only(&entry.schema.block, &mut new_state);
-            encode(&new_state, &entry.ty, "new state")
+            let encode_state = |mut state: Value| {
+                null_write_only(&entry.schema.block, &mut state);
+                encode(&state, &entry.ty, "new state")
+            };
+            match outcome {
+                Ok(state) => Ok(encode_state(state)?),
+                Err(ApplyError { diagnostics, state: None }) => Err(diagnostics.into()),
+                Err(ApplyError { mut diagnostics, state: Some(written) }) => match encode_state(written) {
+                    Ok(encoded) => Err(ApplyFailure { written: Some(encoded), diagnostics }),
+                    Err(more) => {
+                        diagnostics.extend(more);
+                        Err(diagnostics.into())
+                    }
+                },
+            }
         }
         .await;
         let (new_state, errors) = match result {
             Ok(state) => (state, None),
-            Err(errors) => (request.prior_state.unwrap_or_else(convert::null_value), Some(errors)),
+            Err(ApplyFailure { written, diagnostics }) => {
+                (written.unwrap_or_else(|| request.prior_state.unwrap_or_else(convert::null_value)), Some(diagnostics))
+            }
         };
         pb::apply_resource_change::Response {
             new_state: Some(new_state),

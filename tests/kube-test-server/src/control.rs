@@ -45,6 +45,11 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Value, ApiError> {
             lock(&shared.faults).clear();
             Ok(json!([]))
         }
+        ("GET", "/_test/held") => Ok(json!({"held": shared.holds.held()})),
+        ("POST", "/_test/held/release") => {
+            shared.holds.release();
+            Ok(json!({}))
+        }
         ("GET", "/_test/objects") => {
             let resource = optional_resource(req)?;
             let namespace = req.param("namespace");

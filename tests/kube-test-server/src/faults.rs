@@ -21,6 +21,14 @@ pub enum FaultAction {
     Delay { ms: u64 },
     /// Close the connection without any response.
     Drop,
+    /// Handle the request normally: lets the first `times` matching requests through before
+    /// the rules after it.
+    Pass,
+    /// Keep the request waiting, unhandled, until the test releases held requests.
+    Hold,
+    /// Handle the request (a write takes effect), then keep its answer until the test releases
+    /// held requests: what a client sees when it dies between sending and hearing back.
+    HoldAnswer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +71,18 @@ impl FaultRule {
 
     pub fn drop_connection() -> FaultRule {
         FaultRule::new(FaultAction::Drop)
+    }
+
+    pub fn pass() -> FaultRule {
+        FaultRule::new(FaultAction::Pass)
+    }
+
+    pub fn hold() -> FaultRule {
+        FaultRule::new(FaultAction::Hold)
+    }
+
+    pub fn hold_answer() -> FaultRule {
+        FaultRule::new(FaultAction::HoldAnswer)
     }
 
     pub fn method(mut self, method: &str) -> FaultRule {
@@ -143,5 +163,7 @@ mod tests {
         assert_eq!(rule, FaultRule::too_many_requests(3).method("PATCH").path_contains("/secrets/").times(2));
         let drop: FaultRule = serde_json::from_str(r#"{"action":"drop"}"#).unwrap();
         assert_eq!(drop.action, FaultAction::Drop);
+        let held: FaultRule = serde_json::from_str(r#"{"method":"PATCH","times":0,"action":"holdAnswer"}"#).unwrap();
+        assert_eq!(held, FaultRule::hold_answer().method("PATCH").times(0));
     }
 }

@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::Api;
 use crate::faults::{FaultAction, Faults};
+use crate::holds::Holds;
 use crate::requests::{RecordedRequest, RequestStats};
 use crate::status::ApiError;
 use crate::{control, routes};
@@ -32,6 +33,7 @@ pub struct Shared {
     pub api: Mutex<Api>,
     pub faults: Mutex<Faults>,
     pub requests: Mutex<RequestStats>,
+    pub holds: Holds,
     pub token: String,
     /// `127.0.0.1:<port>`, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
@@ -158,7 +160,17 @@ async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Respo
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 routes::dispatch(&shared, &incoming)
             }
-            None => routes::dispatch(&shared, &incoming),
+            Some(FaultAction::Hold) => {
+                shared.holds.hold().await;
+                routes::dispatch(&shared, &incoming)
+            }
+            Some(FaultAction::HoldAnswer) => {
+                let response = routes::dispatch(&shared, &incoming);
+                record(&shared, &incoming, response.status().as_u16());
+                shared.holds.hold().await;
+                return Ok(response);
+            }
+            Some(FaultAction::Pass) | None => routes::dispatch(&shared, &incoming),
         }
     };
     record(&shared, &incoming, response.status().as_u16());

@@ -22,6 +22,7 @@ mod discovery;
 mod error;
 mod faults;
 mod fields;
+mod holds;
 mod http;
 mod kubeconfig;
 mod managed;
@@ -51,6 +52,7 @@ use tokio_rustls::TlsAcceptor;
 pub use crate::api::CONTROLLER as CONTROLLER_MANAGER;
 pub use crate::error::{Error, Result};
 pub use crate::faults::{FaultAction, FaultRule};
+pub use crate::holds::Holds;
 pub use crate::requests::{RecordedRequest, RequestStats};
 pub use crate::resources::Resource;
 pub use crate::status::{ApiError, Cause};
@@ -194,6 +196,7 @@ impl TestServer {
             api: Mutex::new(api),
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(RequestStats::default()),
+            holds: Holds::default(),
             token: options.token.clone(),
             address: address.clone(),
         });
@@ -342,6 +345,22 @@ impl TestServer {
 
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+    }
+
+    /// Requests (or answers) held by `hold` / `holdAnswer` rules right now.
+    pub fn held(&self) -> usize {
+        self.shared.holds.held()
+    }
+
+    /// Blocks the calling thread until at least `count` requests are held; false on timeout.
+    /// Call it from a thread that does not run the server.
+    pub fn wait_for_held(&self, count: usize, timeout: std::time::Duration) -> bool {
+        self.shared.holds.wait_for_held(count, timeout)
+    }
+
+    /// Lets every held request (or answer) go on.
+    pub fn release_held(&self) {
+        self.shared.holds.release();
     }
 
     /// Stops accepting and closes open connections.

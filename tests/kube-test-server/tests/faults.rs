@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{raw, start_plain, status_of};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube_test_server::FaultRule;
+use kube_test_server::{FaultRule, Resource};
 use serde_json::json;
 
 fn config(name: &str) -> serde_json::Value {
@@ -84,6 +84,40 @@ async fn delays_and_dropped_connections() {
     secrets.list(&ListParams::default()).await.unwrap();
     let log = h.server.requests().log;
     assert!(log.iter().any(|r| r.status == 0), "the dropped request is logged with status 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_requests_and_held_answers_wait_for_the_release() {
+    let h = start_plain().await;
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), "argocd");
+    h.server.add_fault(FaultRule::pass().method("PATCH").times(1));
+    h.server.add_fault(FaultRule::hold_answer().method("PATCH").path_contains("/secrets/b"));
+    h.server.add_fault(FaultRule::hold().method("PATCH").path_contains("/secrets/c"));
+    let pp = PatchParams::apply("tf");
+    // The pass rule lets the first PATCH through before the holds, whatever its path.
+    secrets.patch("b", &pp, &Patch::Apply(config("b"))).await.unwrap();
+    h.server.reset_requests();
+
+    let patch = |name: &'static str| {
+        let (secrets, pp) = (secrets.clone(), pp.clone());
+        let mut changed = config(name);
+        changed["metadata"]["labels"]["a"] = json!("2");
+        tokio::spawn(async move { secrets.patch(name, &pp, &Patch::Apply(changed)).await })
+    };
+    let (b, c) = (patch("b"), patch("c"));
+    assert!(tokio::task::block_in_place(|| h.server.wait_for_held(2, Duration::from_secs(30))));
+    // holdAnswer: the write took effect and is counted, only its answer waits; hold: nothing yet.
+    let stored_b = h.server.get(Resource::Secret, "argocd", "b").unwrap();
+    assert_eq!(stored_b["metadata"]["labels"]["a"], "2");
+    assert!(h.server.get(Resource::Secret, "argocd", "c").is_none());
+    assert_eq!(h.server.request_count("patch", "secrets"), 1);
+    assert!(!b.is_finished() && !c.is_finished());
+
+    h.server.release_held();
+    b.await.unwrap().unwrap();
+    c.await.unwrap().unwrap();
+    assert!(h.server.get(Resource::Secret, "argocd", "c").is_some());
+    assert_eq!((h.server.request_count("patch", "secrets"), h.server.held()), (2, 0));
 }
 
 #[tokio::test]
@@ -173,6 +207,8 @@ async fn the_binary_prints_its_url_writes_a_kubeconfig_and_serves_the_control_ap
     assert_eq!(raw(&client, "POST", "/_test/requests/reset", None, "").await.status, 200);
     assert_eq!(raw(&client, "GET", "/_test/requests", None, "").await.body["total"], 0);
     assert_eq!(raw(&client, "DELETE", "/_test/faults", None, "").await.status, 200);
+    assert_eq!(raw(&client, "GET", "/_test/held", None, "").await.body["held"], 0);
+    assert_eq!(raw(&client, "POST", "/_test/held/release", None, "").await.status, 200);
 
     terminate(child.0.id());
     let status = child.0.wait().unwrap();
