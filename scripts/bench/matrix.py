@@ -83,10 +83,11 @@ class Bench:
             log = self.work / "logs" / f"{kind}-{n}-{op}.log"
             log.parent.mkdir(exist_ok=True)
             env = dict(self.env, TF_LOG_PROVIDER="debug", TF_LOG_PATH=str(log))
+            args = self._ours_args(kind, op)
             self.hub.reset_requests()
             self.proxy.reset()
             hub_cpu, moto_cpu = self.hub.cpu_seconds(), self.moto.cpu_seconds()
-            wall, cpu, plugins = self._run(ours_root, self._ours_args(kind, op), env, probe=True)
+            wall, cpu, plugins = self._run(ours_root, args, env, probe=True)
             hub_cpu, moto_cpu = self.hub.cpu_seconds() - hub_cpu, self.moto.cpu_seconds() - moto_cpu
             kube = self.hub.request_counts()
             route53 = self.proxy.snapshot()

@@ -102,7 +102,7 @@ def api_calls(results, kind):
 
 def cpu_split(results, kind, n):
     out = [
-        "| operation | wall (s) | Terraform CPU (s) | plugin CPU (s) | API server CPU (s) | plugin starts | "
+        "| operation | wall (s) | Terraform CPU (s) | plugin CPU (s) | API server CPU (s) | plugin processes seen | "
         "timed runs: CPU of terraform and plugins, ours / terraform_data (s) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
