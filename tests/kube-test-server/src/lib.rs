@@ -344,6 +344,11 @@ impl TestServer {
         lock(&self.shared.faults).clear();
     }
 
+    /// The rules not used up yet, in order.
+    pub fn pending_faults(&self) -> Vec<FaultRule> {
+        lock(&self.shared.faults).rules()
+    }
+
     /// Stops accepting and closes open connections.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
