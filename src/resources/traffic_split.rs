@@ -21,11 +21,12 @@ use crate::protocol::{
     Type, Value,
 };
 use crate::resources::weighted_route::{
-    RouteError, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name, member_attributes,
+    RouteError, TIMEOUTS, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name, member_attributes,
     member_has_records, member_record, merge_live_member, parse_import_id, plan_zone, resolve_zone, send, set_zone,
     warn_all_zero,
 };
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
+use crate::timeouts::{self, Deadline, Operation};
 use crate::weighted_set;
 
 // ---------------------------------------------------------------------------------------------
@@ -84,6 +85,12 @@ impl Split {
 
 fn routes(v: &Value) -> &[Value] {
     v.get("route").as_list().unwrap_or_default()
+}
+
+/// How errors name a split: `weighted set burnham.example.com CNAME`.
+fn describe(v: &Value) -> String {
+    let part = |name: &str| v.get(name).as_str().unwrap_or("?").to_string();
+    format!("weighted set {} {}", part("name"), part("type"))
 }
 
 /// The id and import id: `<zone id>_<name>_<type>`.
@@ -145,7 +152,8 @@ fn schema() -> Schema {
             Type::map(Type::Number),
             "Each member's share of the answers in percent, by set identifier (equal shares when every weight is 0).",
         ))
-        .block(routes),
+        .block(routes)
+        .block(timeouts::block(TIMEOUTS)),
     )
 }
 
@@ -180,6 +188,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     if !config.get("route").is_unknown() {
         check_ttl(config.get("ttl"), any_records, AttributePath::root("ttl"), &mut diags);
     }
+    timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -251,13 +260,17 @@ impl TrafficSplitResource {
         changes
     }
 
-    async fn create_split(&self, ctx: &Context, planned: Value) -> Result<Value, RouteError> {
+    /// Refuses to take over existing members unless allowed, except a set exactly as planned:
+    /// the trace of an earlier create whose answer never arrived (a timeout, a lost connection),
+    /// which a rerun must pick up without writing again.
+    async fn create_split(&self, ctx: &Context, planned: Value, deadline: Deadline) -> Result<Value, RouteError> {
         let r53 = self.source.route53().await?;
         let split = Split::from_value(&planned)?;
         let zone = resolve_zone(&r53, &planned).await?;
         check_in_zone(&split.name, &zone)?;
         let live = r53.live_records_named(&zone.id, &split.name).await?;
-        if !split.allow_overwrite {
+        let changes = Self::changes(&split, &live);
+        if !split.allow_overwrite && !changes.is_empty() {
             let present: Vec<String> = split.live_members(&live).filter_map(|l| l.set.set_identifier.clone()).collect();
             if !present.is_empty() {
                 return Err(RouteError::ForeignMembers {
@@ -275,9 +288,9 @@ impl TrafficSplitResource {
                 }
             }
         }
-        let changes = Self::changes(&split, &live);
         if !changes.is_empty() {
-            send(ctx, &r53, &zone.id, "gitopsbridge_traffic_split create", &changes, split.wait_for_sync).await?;
+            let comment = "gitopsbridge_traffic_split create";
+            send(ctx, &r53, &zone.id, comment, &changes, split.wait_for_sync, deadline).await?;
         }
         let mut state = planned;
         set_zone(&mut state, &zone);
@@ -330,7 +343,13 @@ impl TrafficSplitResource {
         Ok(Some(state))
     }
 
-    async fn update_split(&self, prior: Value, planned: Value, ctx: &Context) -> Result<Value, RouteError> {
+    async fn update_split(
+        &self,
+        prior: Value,
+        planned: Value,
+        ctx: &Context,
+        deadline: Deadline,
+    ) -> Result<Value, RouteError> {
         let r53 = self.source.route53().await?;
         let old = Split::from_value(&prior)?;
         let new = Split::from_value(&planned)?;
@@ -346,14 +365,15 @@ impl TrafficSplitResource {
             changes.extend(leaving.map(|l| Change::Delete(Box::new(l.clone()))));
         }
         if !changes.is_empty() {
-            send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split update", &changes, new.wait_for_sync).await?;
+            let comment = "gitopsbridge_traffic_split update";
+            send(ctx, &r53, &zone_id, comment, &changes, new.wait_for_sync, deadline).await?;
         }
         let mut state = planned;
         state.set("id", Value::from(split_id(&zone_id, &new.name, &new.record_type)));
         Ok(state)
     }
 
-    async fn delete_split(&self, ctx: &Context, prior: Value) -> Result<(), RouteError> {
+    async fn delete_split(&self, ctx: &Context, prior: Value, deadline: Deadline) -> Result<(), RouteError> {
         let r53 = self.source.route53().await?;
         let split = Split::from_value(&prior)?;
         let zone_id = split.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
@@ -370,7 +390,7 @@ impl TrafficSplitResource {
         if changes.is_empty() {
             return Ok(());
         }
-        send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split delete", &changes, split.wait_for_sync).await
+        send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split delete", &changes, split.wait_for_sync, deadline).await
     }
 }
 
@@ -394,19 +414,26 @@ impl Resource for TrafficSplitResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
-        self.create_split(ctx, planned).await.map_err(RouteError::into_diagnostics)
+        let (deadline, object) = (Deadline::start(&planned, TIMEOUTS, Operation::Create), describe(&planned));
+        deadline.run(self.create_split(ctx, planned, deadline)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
-        self.read_split(state).await.map_err(RouteError::into_diagnostics)
+        let (deadline, object) = (Deadline::start(&state, TIMEOUTS, Operation::Read), describe(&state));
+        deadline.run(self.read_split(state)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, Diagnostics> {
-        self.update_split(prior, planned, ctx).await.map_err(RouteError::into_diagnostics)
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let (deadline, object) = (Deadline::start(&planned, TIMEOUTS, Operation::Update), describe(&planned));
+        deadline.run(self.update_split(prior, planned, ctx, deadline)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), Diagnostics> {
-        self.delete_split(ctx, prior).await.map_err(RouteError::into_diagnostics)
+        let (deadline, object) = (Deadline::start(&prior, TIMEOUTS, Operation::Delete), describe(&prior));
+        deadline.run(self.delete_split(ctx, prior, deadline)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -417,6 +444,7 @@ impl Resource for TrafficSplitResource {
             ("name", Value::from(parsed.name)),
             ("type", Value::from(parsed.record_type)),
             ("route", Value::List(vec![])),
+            ("timeouts", Value::List(vec![])),
         ]))
     }
 }
@@ -503,7 +531,9 @@ mod tests {
         changes
             .iter()
             .map(|c| match c {
-                Change::Create(r) => format!("CREATE {}", r.set_identifier.as_deref().unwrap_or_default()),
+                Change::Create(r) => {
+                    format!("CREATE {}", r.set_identifier.as_deref().unwrap_or_default())
+                }
                 Change::Upsert(r) => {
                     format!("UPSERT {}={}", r.set_identifier.as_deref().unwrap_or_default(), r.weight.unwrap_or(-1))
                 }
