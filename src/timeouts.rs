@@ -168,21 +168,17 @@ pub fn validate(config: &Value, defaults: Defaults, diags: &mut Diagnostics) {
     let Some(timeouts) = tf_values::block(config.get("timeouts")) else { return };
     for operation in defaults.iter().map(|t| t.operation) {
         let Some(text) = timeouts.get(operation.attribute()).as_str() else { continue };
-        let problem = match parse_duration(text) {
-            None => format!("{text:?} is not a duration like \"90s\", \"10m\" or \"1h30m\"."),
+        let (summary, problem) = match parse_duration(text) {
+            None => ("Invalid duration", format!("{text:?} is not a duration like \"90s\", \"10m\" or \"1h30m\".")),
             Some(d) if d.is_zero() => {
-                format!("{text:?} leaves no time at all; give a duration above zero.")
+                ("Invalid timeout", format!("{text:?} leaves no time at all; give a duration above zero."))
             }
             Some(d) if d > MAX_TIMEOUT => {
-                format!("{text:?} is longer than the longest timeout, 168h (a week).")
+                ("Invalid timeout", format!("{text:?} is longer than the longest timeout, 168h (a week)."))
             }
             Some(_) => continue,
         };
-        diags.push_error(
-            Some(AttributePath::root("timeouts").index(0).attr(operation.attribute())),
-            "Invalid timeout",
-            problem,
-        );
+        diags.push_error(Some(AttributePath::root("timeouts").index(0).attr(operation.attribute())), summary, problem);
     }
 }
 

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 
+use crate::data_sources::provider_setting_unknown;
+use crate::hub::HubError;
 use crate::k8s_names::{check_dns_label, check_dns_subdomain};
 use crate::protocol::schema::Block;
 use crate::protocol::{Attribute, AttributePath, Context, DataSource, Diagnostics, Schema, Type, Value};
@@ -112,6 +114,13 @@ fn validate(config: &Value) -> Diagnostics {
             "Set `cluster_name` or `secret_name`.",
         );
     }
+    if cluster_name.as_str() == Some("") {
+        d.push_error(
+            Some(AttributePath::root("cluster_name")),
+            "Empty cluster_name",
+            "`cluster_name` must name a cluster; no cluster Secret has an empty name.",
+        );
+    }
     if !cluster_name.is_null() && !secret_name.is_null() {
         d.push_error(
             Some(AttributePath::root("secret_name")),
@@ -210,14 +219,12 @@ impl DataSource for ClusterMetadataDataSource {
         validate(config).into_result()?;
         let namespace = match (tf_values::string(config.get("namespace")), self.provider.argocd_namespace()) {
             (Some(ns), _) | (None, Configured::Known(ns)) => ns,
-            (None, Configured::Unknown) => {
-                return Err(Diagnostics::error(
-                    "Argo CD namespace not known",
-                    "The provider's argocd_namespace is not known yet.",
-                ));
-            }
+            (None, Configured::Unknown) => return Err(provider_setting_unknown("argocd_namespace")),
         };
-        let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
+        let hub = match self.provider.hub().await {
+            Err(HubError::UnknownConfig) => return Err(provider_setting_unknown("hub")),
+            hub => hub.map_err(|e| hub_diagnostics(&e))?,
+        };
         let secrets = hub.secrets(&namespace).until(Deadline::start(config, TIMEOUTS, Operation::Read));
         let may_be_missing = config.get("must_exist").as_bool() == Some(false);
 
@@ -296,10 +303,29 @@ mod tests {
             (config(vec![]), vec!["cluster_name"]),
             (config(vec![("cluster_name", "a".into()), ("secret_name", "a".into())]), vec!["secret_name"]),
             (config(vec![("secret_name", "Not_A_Name".into())]), vec!["secret_name"]),
+            (config(vec![("cluster_name", "".into())]), vec!["cluster_name"]),
+            (config(vec![("cluster_name", Value::Unknown)]), vec![]),
             (config(vec![("cluster_name", "a".into()), ("namespace", "a.b".into())]), vec!["namespace"]),
         ];
         for (c, want) in cases {
             assert_eq!(paths(&validate(&c)), want, "{c:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_provider_settings_say_how_to_read_during_apply() {
+        use crate::provider::ProviderConfig;
+        let unknown_namespace = ProviderConfig { argocd_namespace: Configured::Unknown, ..ProviderConfig::default() };
+        let cases = [
+            (ProviderConfig { hub: Configured::Unknown, ..ProviderConfig::default() }, "`hub`"),
+            (unknown_namespace, "`argocd_namespace`"),
+        ];
+        for (provider, setting) in cases {
+            let source = ClusterMetadataDataSource::new(Arc::new(ProviderState::with_config(provider)));
+            let config = config(vec![("cluster_name", "eks-blue".into())]);
+            let diags = source.read(&Context::default(), &config).await.expect_err("nothing to read with");
+            assert_eq!(diags.0[0].summary, "Provider configuration not known yet");
+            assert!(diags.0[0].detail.contains(setting) && diags.0[0].detail.contains("depends_on"), "{diags}");
         }
     }
 

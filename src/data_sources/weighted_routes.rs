@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::data_sources::provider_setting_unknown;
 use crate::protocol::{Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Number, Schema, Type, Value};
 use crate::resources::weighted_route::{RouteError, check_type, check_zone_and_name, resolve_zone, set_zone};
-use crate::route53::{RecordSet, Route53Source};
+use crate::route53::{RecordSet, Route53Error, Route53Source};
 use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
 use crate::weighted_set;
 
@@ -162,7 +163,10 @@ impl DataSource for WeightedRoutesDataSource {
         validate_config(config).into_result()?;
         let deadline = Deadline::start(config, TIMEOUTS, Operation::Read);
         let object = format!("weighted records of {}", config.get("name").as_str().unwrap_or("?"));
-        deadline.run(self.read_routes(config)).await.map_err(|e| e.diagnostics_for(&object))
+        deadline.run(self.read_routes(config)).await.map_err(|e| match e {
+            RouteError::Route53(Route53Error::UnknownConfig) => provider_setting_unknown("route53"),
+            e => e.diagnostics_for(&object),
+        })
     }
 }
 
@@ -214,6 +218,29 @@ mod tests {
                 ("TXT".into(), "b".into(), 50.0),
             ]
         );
+    }
+
+    struct UnknownSettings;
+
+    #[async_trait]
+    impl Route53Source for UnknownSettings {
+        async fn route53(&self) -> Result<crate::route53::Route53, Route53Error> {
+            Err(Route53Error::UnknownConfig)
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_route53_settings_say_how_to_read_during_apply() {
+        let source = WeightedRoutesDataSource::new(Arc::new(UnknownSettings));
+        let config = Value::object([
+            ("zone_id", Value::Null),
+            ("zone_name", Value::from("example.com")),
+            ("name", Value::from("burnham.example.com")),
+            ("type", Value::Null),
+        ]);
+        let diags = source.read(&Context::default(), &config).await.expect_err("nothing to read with");
+        assert_eq!(diags.0[0].summary, "Provider configuration not known yet");
+        assert!(diags.0[0].detail.contains("`route53`") && diags.0[0].detail.contains("depends_on"), "{diags}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::application_set::{
     self, AddonSet, Automated, Destination, Directory, Helm, MetadataRepo, Requirement, Selector, ShapeError, Source,
     SyncPolicy, Syntax,
 };
+use crate::http_url::check_http_url;
 use crate::hub::{FIELD_MANAGER, HubError};
 use crate::k8s_names::{check_dns_label, check_dns_subdomain, check_label_key, check_label_value, parse_namespaced_id};
 use crate::owned_fields::{FieldSet, holds_applied};
@@ -568,23 +569,36 @@ pub fn validate_config(config: &Value) -> Diagnostics {
             );
         }
         if from.is_null() && repo_url.is_null() {
+            // On the attribute to add, so that Terraform underlines the `source` block.
             error(
-                at,
+                at.attr("from_metadata"),
                 "Missing repository",
                 "Set `from_metadata = \"addons\"` (or \"workload\") to take the repository from the cluster metadata, or `repo_url`.".into(),
             );
         }
     }
 
-    if let Some(destination) = tf_values::block(config.get("destination"))
-        && !destination.get("name").is_null()
-        && !destination.get("server").is_null()
-    {
-        error(
-            AttributePath::root("destination").index(0).attr("server"),
-            "Conflicting destination settings",
-            "Argo CD takes a destination `name` or `server`, not both.".into(),
-        );
+    if let Some(destination) = tf_values::block(config.get("destination")) {
+        let at = |name: &str| AttributePath::root("destination").index(0).attr(name);
+        if !destination.get("name").is_null() && !destination.get("server").is_null() {
+            error(
+                at("server"),
+                "Conflicting destination settings",
+                "Argo CD takes a destination `name` or `server`, not both.".into(),
+            );
+        }
+        // Templates are filled in per cluster; only literal values can be checked here.
+        let literal = |name: &str| destination.get(name).as_str().filter(|s| !application_set::is_templated(s));
+        if let Some(server) = literal("server")
+            && let Err(e) = check_http_url(server)
+        {
+            error(at("server"), "Invalid destination server", format!("The server {server:?} {e}."));
+        }
+        if let Some(ns) = literal("namespace")
+            && let Err(e) = check_dns_label(ns)
+        {
+            error(at("namespace"), "Invalid destination namespace", format!("The namespace {ns:?} {e}."));
+        }
     }
 
     timeouts::validate(config, TIMEOUTS, &mut diags);
@@ -1369,7 +1383,11 @@ mod tests {
                 edited(|c| in_block(c, "source").set("repo_url", Value::from("https://github.com/x/y"))),
                 "source[0].repo_url",
             ),
-            ("no repository", edited(|c| in_block(c, "source").set("from_metadata", Value::Null)), "source[0]"),
+            (
+                "no repository",
+                edited(|c| in_block(c, "source").set("from_metadata", Value::Null)),
+                "source[0].from_metadata",
+            ),
             (
                 "braces in path",
                 edited(|c| in_block(c, "source").set("path", Value::from("{{metadata.labels.x}"))),
@@ -1386,6 +1404,19 @@ mod tests {
                 "name and server",
                 edited(|c| in_block(c, "destination").set("server", Value::from("{{server}}"))),
                 "destination[0].server",
+            ),
+            (
+                "destination server not a URL",
+                edited(|c| {
+                    in_block(c, "destination").set("name", Value::Null);
+                    in_block(c, "destination").set("server", Value::from("kubernetes.default.svc"));
+                }),
+                "destination[0].server",
+            ),
+            (
+                "destination namespace",
+                edited(|c| in_block(c, "destination").set("namespace", Value::from("Kube_System"))),
+                "destination[0].namespace",
             ),
             (
                 "delete timeout",

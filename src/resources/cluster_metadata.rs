@@ -505,6 +505,18 @@ fn schema() -> Schema {
 const CREDENTIAL_KINDS: [&str; 6] =
     ["bearer_token", "bearer_token_wo", "cert_data", "aws_auth", "exec_provider", "from_kubeconfig"];
 
+/// Where a credential kind is underlined. Terraform cannot underline a nested block from a path
+/// that ends at it, so a block is shown by its required attribute.
+fn credential_path(kind: &str) -> AttributePath {
+    let required = match kind {
+        "aws_auth" => "cluster_name",
+        "exec_provider" => "command",
+        "from_kubeconfig" => "content",
+        attribute => return AttributePath::root(attribute),
+    };
+    AttributePath::root(kind).index(0).attr(required)
+}
+
 /// Labels we derive; `labels` must not set them.
 fn reserved_label(key: &str) -> bool {
     key == SECRET_TYPE_LABEL || key == CLUSTER_NAME_KEY || key == ENVIRONMENT_KEY || key.starts_with(ADDON_LABEL_PREFIX)
@@ -589,6 +601,12 @@ pub fn validate_config(config: &Value) -> Diagnostics {
     {
         d.push_error(Some(root("namespace")), "Invalid namespace", format!("The namespace {ns:?} {e}."));
     }
+    // An AppProject is a Kubernetes object: Argo CD would never find a project of another name.
+    if let Some(project) = config.get("project").as_str()
+        && let Err(e) = check_dns_subdomain(project)
+    {
+        d.push_error(Some(root("project")), "Invalid project", format!("The Argo CD project name {project:?} {e}."));
+    }
 
     // Labels and annotations.
     if let Some(addons) = config.get("addons").as_map() {
@@ -661,7 +679,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
     let kinds: Vec<&str> = CREDENTIAL_KINDS.iter().copied().filter(|k| is_set(k)).collect();
     if let [first, second, ..] = kinds.as_slice() {
         d.push_error(
-            Some(root(second)),
+            Some(credential_path(second)),
             "Conflicting credentials",
             format!(
                 "`{first}` and `{second}` are two ways to authenticate; use one. (ca_data, insecure, server_name and \
@@ -711,14 +729,23 @@ pub fn validate_config(config: &Value) -> Diagnostics {
             "`command` must name a program.",
         );
     }
-    if let Some(aws) = tf_values::block(config.get("aws_auth"))
-        && aws.get("cluster_name").as_str() == Some("")
-    {
-        d.push_error(
-            Some(root("aws_auth").index(0).attr("cluster_name")),
-            "Empty cluster_name",
-            "`cluster_name` must name the EKS cluster.",
-        );
+    if let Some(aws) = tf_values::block(config.get("aws_auth")) {
+        if aws.get("cluster_name").as_str() == Some("") {
+            d.push_error(
+                Some(root("aws_auth").index(0).attr("cluster_name")),
+                "Empty cluster_name",
+                "`cluster_name` must name the EKS cluster.",
+            );
+        }
+        if let Some(arn) = aws.get("role_arn").as_str()
+            && !is_iam_role_arn(arn)
+        {
+            d.push_error(
+                Some(root("aws_auth").index(0).attr("role_arn")),
+                "Invalid role_arn",
+                format!("{arn:?} is not an IAM role ARN such as arn:aws:iam::123456789012:role/argocd."),
+            );
+        }
     }
     if let Some(kubeconfig) = tf_values::block(config.get("from_kubeconfig"))
         && let Some(content) = kubeconfig.get("content").as_str()
@@ -733,6 +760,19 @@ pub fn validate_config(config: &Value) -> Diagnostics {
     }
     timeouts::validate(config, TIMEOUTS, &mut d);
     d
+}
+
+/// `arn:<partition>:iam::<12-digit account>:role/<path and name>`, what Argo CD assumes.
+fn is_iam_role_arn(arn: &str) -> bool {
+    match arn.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            !partition.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+        }
+        _ => false,
+    }
 }
 
 // =============================================================================================
@@ -1455,6 +1495,10 @@ users:
         value: prod
 ";
 
+    const USER_ARN: &str = "arn:aws:iam::123456789012:user/argocd";
+    const SHORT_ARN: &str = "arn:aws:iam::1234:role/argocd";
+    const CN_ARN: &str = "arn:aws-cn:iam::123456789012:role/platform/argocd";
+
     #[test]
     fn validation_errors_point_at_their_attribute() {
         let long_addon = "a".repeat(60);
@@ -1504,7 +1548,7 @@ users:
             (
                 "two credential kinds",
                 base(vec![("bearer_token", "t".into()), ("aws_auth", block(vec![("cluster_name", "c".into())]))]),
-                vec!["aws_auth"],
+                vec!["aws_auth[0].cluster_name"],
             ),
             (
                 "token and write-only token",
@@ -1532,6 +1576,23 @@ users:
             ("bad secret_name", base(vec![("secret_name", "Eks_Green".into())]), vec!["secret_name"]),
             ("bad namespace", base(vec![("namespace", "argo.cd".into())]), vec!["namespace"]),
             ("bad namespaces", base(vec![("namespaces", Value::strings(["ok", "Not-OK"]))]), vec!["namespaces[1]"]),
+            ("bad project", base(vec![("project", "Platform Team".into())]), vec!["project"]),
+            ("project", base(vec![("project", "platform".into())]), vec![]),
+            (
+                "role_arn of a user",
+                base(vec![("aws_auth", block(vec![("cluster_name", "c".into()), ("role_arn", USER_ARN.into())]))]),
+                vec!["aws_auth[0].role_arn"],
+            ),
+            (
+                "role_arn with a short account",
+                base(vec![("aws_auth", block(vec![("cluster_name", "c".into()), ("role_arn", SHORT_ARN.into())]))]),
+                vec!["aws_auth[0].role_arn"],
+            ),
+            (
+                "role_arn with a path, in China",
+                base(vec![("aws_auth", block(vec![("cluster_name", "c".into()), ("role_arn", CN_ARN.into())]))]),
+                vec![],
+            ),
             ("bad proxy", base(vec![("proxy_url", "socks://p".into())]), vec!["proxy_url"]),
             (
                 "kubeconfig gives the server",
@@ -1560,7 +1621,7 @@ users:
                     ("bearer_token", "t".into()),
                     ("from_kubeconfig", block(vec![("content", KUBECONFIG_TOKEN.into())])),
                 ]),
-                vec!["from_kubeconfig"],
+                vec!["from_kubeconfig[0].content"],
             ),
         ];
         for (name, config, want) in cases {
@@ -1959,7 +2020,7 @@ users:
     fn drift_is_computed_over_owned_keys_only() {
         let plan = full_plan();
         type Edit = fn(&mut Secret);
-        type Case = (&'static str, Edit, Vec<(&'static str, Value)>);
+        type Case<'a> = (&'a str, Edit, Vec<(&'a str, Value)>);
         let cases: Vec<Case> = vec![
             (
                 "foreign label and annotation",

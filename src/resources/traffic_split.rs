@@ -21,9 +21,9 @@ use crate::protocol::{
     Type, Value,
 };
 use crate::resources::weighted_route::{
-    RouteError, TIMEOUTS, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name, member_attributes,
-    member_has_records, member_record, merge_live_member, parse_import_id, plan_zone, resolve_zone, send, set_zone,
-    warn_all_zero,
+    RouteError, TIMEOUTS, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name,
+    member_attributes, member_has_records, member_record, merge_live_member, name_forces_replacement, parse_import_id,
+    plan_zone, resolve_zone, send, set_zone, warn_all_zero,
 };
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
 use crate::timeouts::{self, Deadline, Operation};
@@ -164,6 +164,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     check_zone_and_name(config, &mut diags);
     let record_type = check_type(config.get("type"), AttributePath::root("type"), &mut diags);
+    check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     let mut seen: Vec<&str> = Vec::new();
     let mut any_records = Some(false);
     for (i, route) in routes(config).iter().enumerate() {
@@ -202,9 +203,7 @@ fn plan_split(ctx: &Context, request: PlanRequest<'_>) -> Plan {
         let attribute = if config.get("zone_id").is_null() { "zone_name" } else { "zone_id" };
         requires_replace.push(AttributePath::root(attribute));
     }
-    if let (Some(before), Some(after)) = (prior.get("name").as_str(), config.get("name").as_str())
-        && !dns_names::same_name(before, after)
-    {
+    if name_forces_replacement(prior, config) {
         requires_replace.push(AttributePath::root("name"));
     }
     let shares = shares_value(routes(&planned));
@@ -488,9 +487,25 @@ mod tests {
         assert_eq!(paths(&validate_config(&dup)), vec!["route[1].set_identifier"]);
         let heavy = config(vec![route("blue", Value::from(300))]);
         assert_eq!(paths(&validate_config(&heavy)), vec!["route[0].weight"]);
+        let mut apex = config(vec![route("blue", Value::from(1))]);
+        apex.set("zone_id", Value::Null);
+        apex.set("zone_name", Value::from("burnham.example.com"));
+        assert_eq!(paths(&validate_config(&apex)), vec!["name"]);
         let mut no_ttl = config(vec![route("blue", Value::from(1))]);
         no_ttl.set("ttl", Value::Null);
         assert_eq!(paths(&validate_config(&no_ttl)), vec!["ttl"]);
+    }
+
+    #[test]
+    fn an_unknown_name_is_planned_as_a_replacement() {
+        let mut prior = config(vec![route("blue", Value::from(100))]);
+        prior.set("zone_name", Value::from("example.com"));
+        let mut unknown = config(vec![route("blue", Value::from(100))]);
+        unknown.set("name", Value::Unknown);
+        let ctx = Context::default();
+        let request = PlanRequest { prior_state: &prior, proposed_new_state: unknown.clone(), config: &unknown };
+        let plan = plan_split(&ctx, request);
+        assert_eq!(plan.requires_replace, vec![AttributePath::root("name")]);
     }
 
     #[test]

@@ -193,6 +193,7 @@ impl RouteError {
             RouteError::Route53(Route53Error::Throttled { .. }) => (None, "Route53 throttled every attempt"),
             RouteError::Route53(Route53Error::Unavailable { .. }) => (None, "Route53 unavailable"),
             RouteError::Route53(Route53Error::SyncTimeout { .. }) => (Some("wait_for_sync"), "Change not in sync"),
+            RouteError::Route53(Route53Error::UnknownConfig) => (None, "Route53 configuration not known yet"),
             RouteError::Route53(_) => (None, "Route53 request failed"),
             RouteError::Zone { attribute, .. } => (Some(*attribute), "Hosted zone not usable"),
             RouteError::OutsideZone { .. } => (Some("name"), "Name outside the zone"),
@@ -325,6 +326,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     let root = |name: &str| AttributePath::root(name);
     check_zone_and_name(config, &mut diags);
     let record_type = check_type(config.get("type"), root("type"), &mut diags);
+    check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     check_member(config, &root, record_type.as_deref(), &mut diags);
     check_ttl(config.get("ttl"), member_has_records(config), root("ttl"), &mut diags);
     timeouts::validate(config, TIMEOUTS, &mut diags);
@@ -348,7 +350,7 @@ pub(crate) fn check_zone_and_name(config: &Value, diags: &mut Diagnostics) {
         _ => {}
     }
     if let Some(id) = zone_id.as_str()
-        && (bare_zone_id(id).is_empty() || !bare_zone_id(id).chars().all(|c| c.is_ascii_alphanumeric()))
+        && !is_zone_id(id)
     {
         diags.push_error(
             Some(AttributePath::root("zone_id")),
@@ -382,6 +384,26 @@ pub(crate) fn check_zone_and_name(config: &Value, diags: &mut Diagnostics) {
                 format!("{name} is not inside the zone {zone}."),
             );
         }
+    }
+}
+
+/// A hosted zone id, bare (`Z0123…`) or as Route53 returns it (`/hostedzone/Z0123…`).
+fn is_zone_id(id: &str) -> bool {
+    let bare = bare_zone_id(id);
+    !bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Route53 refuses a CNAME at the zone apex, the name of the zone itself.
+pub(crate) fn check_cname_at_apex(config: &Value, record_type: Option<&str>, diags: &mut Diagnostics) {
+    if record_type == Some("CNAME")
+        && let (Some(name), Some(zone)) = (config.get("name").as_str(), config.get("zone_name").as_str())
+        && dns_names::same_name(name, zone)
+    {
+        diags.push_error(
+            Some(AttributePath::root("name")),
+            "CNAME at the zone apex",
+            format!("{name} is the zone itself, where DNS allows no CNAME; use type A or AAAA with an alias block."),
+        );
     }
 }
 
@@ -455,6 +477,15 @@ pub(crate) fn check_member(
             format!("`weight` must be a whole number from 0 to {WEIGHT_MAX}, not {n}."),
         );
     }
+    if let Some(id) = member.get("health_check_id").as_str()
+        && (id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        diags.push_error(
+            Some(at("health_check_id")),
+            "Invalid health check id",
+            format!("{id:?} is not a Route53 health check id such as 3e0e0ef1-7c61-4d6b-a7fe-1f6e1b3a9c2d."),
+        );
+    }
     let records = member.get("records");
     let alias = member.get("alias").single_block();
     if !records.is_null() && alias.is_some() {
@@ -493,11 +524,13 @@ pub(crate) fn check_member(
         {
             diags.push_error(Some(at_alias("name")), "Invalid alias target", format!("The alias name {name:?} {e}."));
         }
-        if alias.get("zone_id").as_str().is_some_and(|z| bare_zone_id(z).is_empty()) {
+        if let Some(zone) = alias.get("zone_id").as_str()
+            && !is_zone_id(zone)
+        {
             diags.push_error(
                 Some(at_alias("zone_id")),
                 "Invalid alias zone",
-                "`zone_id` of the alias target must not be empty.",
+                format!("`zone_id` of the alias target, {zone:?}, is not a hosted zone id such as Z35SXDOTRQ7X7K."),
             );
         }
     }
@@ -527,6 +560,17 @@ pub(crate) fn plan_zone(prior: &Value, planned: &mut Value, config: &Value) -> b
     !prior.is_null() && !same_zone
 }
 
+/// Whether `name` forces a replacement: it names another record, or it is unknown until apply.
+/// An unknown name must be planned as a replacement now, because Terraform refuses a plan whose
+/// action turns from update into replace once the name is known.
+pub(crate) fn name_forces_replacement(prior: &Value, config: &Value) -> bool {
+    let Some(before) = prior.get("name").as_str() else { return false };
+    match config.get("name") {
+        Value::Unknown => true,
+        after => after.as_str().is_some_and(|after| !dns_names::same_name(before, after)),
+    }
+}
+
 fn plan_route(request: PlanRequest<'_>) -> Plan {
     let PlanRequest { prior_state: prior, proposed_new_state: mut planned, config } = request;
     let mut requires_replace = Vec::new();
@@ -534,9 +578,7 @@ fn plan_route(request: PlanRequest<'_>) -> Plan {
         let attribute = if config.get("zone_id").is_null() { "zone_name" } else { "zone_id" };
         requires_replace.push(AttributePath::root(attribute));
     }
-    if let (Some(before), Some(after)) = (prior.get("name").as_str(), config.get("name").as_str())
-        && !dns_names::same_name(before, after)
-    {
+    if name_forces_replacement(prior, config) {
         requires_replace.push(AttributePath::root("name"));
     }
     let identity = [planned.get("zone_id"), planned.get("name"), planned.get("type"), planned.get("set_identifier")];
@@ -964,6 +1006,10 @@ mod tests {
     #[test]
     fn validation_puts_each_error_on_its_attribute() {
         let long_id = "x".repeat(129);
+        let mut alias_zone_with_space = alias("lb.example.com");
+        if let Value::List(items) = &mut alias_zone_with_space {
+            items[0].set("zone_id", Value::from("Z2 X"));
+        }
         type Case<'a> = (Vec<(&'a str, Value)>, Vec<&'a str>);
         let cases: Vec<Case> = vec![
             (vec![], vec![]),
@@ -996,6 +1042,26 @@ mod tests {
             (vec![("type", Value::from("AAAA")), ("records", Value::strings(["2001:db8::1"]))], vec![]),
             (vec![("records", Value::Unknown)], vec![]),
             (vec![("ttl", Value::from(-5))], vec!["ttl"]),
+            (
+                vec![("zone_id", Value::Null), ("zone_name", "example.com".into()), ("name", "Example.com.".into())],
+                vec!["name"],
+            ),
+            (
+                vec![
+                    ("zone_id", Value::Null),
+                    ("zone_name", "example.com".into()),
+                    ("name", "example.com".into()),
+                    ("type", "A".into()),
+                    ("records", Value::strings(["192.0.2.1"])),
+                ],
+                vec![],
+            ),
+            (vec![("health_check_id", Value::from("my check"))], vec!["health_check_id"]),
+            (vec![("health_check_id", Value::from("3e0e0ef1-7c61-4d6b-a7fe-1f6e1b3a9c2d"))], vec![]),
+            (
+                vec![("alias", alias_zone_with_space), ("records", Value::Null), ("ttl", Value::Null)],
+                vec!["alias[0].zone_id"],
+            ),
         ];
         for (pairs, want) in cases {
             let label = format!("{pairs:?}");
@@ -1071,6 +1137,9 @@ mod tests {
 
         let renamed = plan_of(&prior, &config(vec![("name", Value::from("other.example.com"))]));
         assert_eq!(renamed.requires_replace, vec![AttributePath::root("name")]);
+
+        let unknown_name = plan_of(&prior, &config(vec![("name", Value::Unknown)]));
+        assert_eq!(unknown_name.requires_replace, vec![AttributePath::root("name")], "decided now, not at apply");
 
         let set_id = plan_of(&prior, &config(vec![("set_identifier", Value::from("teal"))]));
         assert!(set_id.requires_replace.is_empty(), "set identifier changes are one DELETE+CREATE batch");

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod corpus;
 pub mod hub;
 pub mod moto;
 pub mod route53_double;

@@ -205,6 +205,14 @@ impl Route53Double {
         self.state.lock().expect("double state").counts.get(operation).copied().unwrap_or(0)
     }
 
+    /// Requests that change something in Route53 (changes, creates, deletes, any other non-GET).
+    pub fn writes(&self) -> u64 {
+        ["ChangeResourceRecordSets", "CreateHostedZone", "DeleteHostedZone", "OtherWrite"]
+            .iter()
+            .map(|op| self.count(op))
+            .sum()
+    }
+
     /// Forgets the counts.
     pub fn reset_counts(&self) {
         self.state.lock().expect("double state").counts.clear();
@@ -221,7 +229,9 @@ pub fn operation(method: &str, path: &str) -> &'static str {
         ("GET", ["hostedzonesbyname"]) => "ListHostedZonesByName",
         ("GET", ["hostedzone", _]) => "GetHostedZone",
         ("POST", ["hostedzone"]) => "CreateHostedZone",
-        _ => "Other",
+        ("DELETE", ["hostedzone", _]) => "DeleteHostedZone",
+        ("GET", _) => "Other",
+        _ => "OtherWrite",
     }
 }
 
