@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::Context;
+use crate::timeouts::{Deadline, Expired};
 
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
@@ -285,6 +286,15 @@ pub struct FieldConflict {
     pub message: String,
 }
 
+impl FieldConflict {
+    /// The field manager holding the field: the API server names it only inside the cause's
+    /// message (`conflict with "kubectl-edit" using v1`), as the first quoted word.
+    pub fn manager(&self) -> Option<&str> {
+        let (_, rest) = self.message.split_once('"')?;
+        rest.split_once('"').map(|(manager, _)| manager)
+    }
+}
+
 /// One rejected field of a 422 Invalid answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidField {
@@ -304,8 +314,9 @@ pub enum HubError {
         #[source]
         source: kube::Error,
     },
-    /// Server-side apply conflict: other field managers own fields we tried to set.
-    #[error("{object}: fields are owned by another field manager ({})", describe_conflicts(.conflicts))]
+    /// Server-side apply field conflict (`FieldManagerConflict` causes): other field managers own
+    /// fields we tried to set. Permanent until someone gives the fields up or we force.
+    #[error("{object}: {}", describe_conflicts(.conflicts))]
     Conflict {
         object: String,
         conflicts: Vec<FieldConflict>,
@@ -383,19 +394,50 @@ pub enum HubError {
         #[source]
         source: kube::Error,
     },
+    /// A transient failure (429, 5xx, an optimistic-concurrency 409, a lost connection) that
+    /// retries did not overcome; `last` is the final answer. With `deadline`, retrying stopped
+    /// because one more attempt would have passed the operation's deadline.
+    #[error("{last} (gave up after {attempts} attempts)")]
+    GaveUp {
+        object: String,
+        attempts: u32,
+        deadline: Option<Expired>,
+        #[source]
+        last: Box<HubError>,
+    },
+    /// The operation's deadline passed while a request was still waiting for its answer.
+    #[error("no answer for {object}: {expired}")]
+    TimedOut { object: String, expired: Expired },
 }
 
 fn describe_conflicts(conflicts: &[FieldConflict]) -> String {
     if conflicts.is_empty() {
-        return "no details given".into();
+        return "fields are owned by another field manager (no details given)".into();
     }
-    conflicts.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join("; ")
+    let fields = conflicts
+        .iter()
+        .map(|c| match c.manager() {
+            Some(manager) => format!("{} (held by {manager:?})", c.field),
+            None => format!("{} ({})", c.field, c.message),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let plural = if conflicts.len() == 1 { "field" } else { "fields" };
+    format!("{plural} owned by another field manager: {fields}")
 }
 
 impl HubError {
     /// True when the error means the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, HubError::NotFound { .. })
+    }
+
+    /// The error behind retries: the last answer of a [`HubError::GaveUp`], else itself.
+    pub fn last_answer(&self) -> &HubError {
+        match self {
+            HubError::GaveUp { last, .. } => last,
+            other => other,
+        }
     }
 
     /// Sorts a kube error into our variants by status code and reason, never by message text.
@@ -429,7 +471,7 @@ impl HubError {
                 HubError::CrdMissing { resource: resource.to_string(), source: error }
             }
             (404, _) => HubError::NotFound { object, message, source: error },
-            (409, _) => HubError::Conflict {
+            (409, _) if is_field_conflict(status) => HubError::Conflict {
                 object,
                 conflicts: causes.into_iter().map(|(field, message)| FieldConflict { field, message }).collect(),
                 source: error,
@@ -447,18 +489,40 @@ impl HubError {
     }
 }
 
-/// How long to wait before retrying `error`, or `None` when it is not transient.
-fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
-    let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_BACKOFF);
+/// A 409 is server-side apply's field-manager conflict when its causes say so: permanent until
+/// someone gives the fields up. Any other 409 Conflict is optimistic concurrency ("the object has
+/// been modified"), which the next attempt resolves. Decided by reason, never by message.
+fn is_field_conflict(status: &kube::core::Status) -> bool {
+    status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"))
+}
+
+/// Whether a retry may fix `error`.
+fn is_transient(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => match status.code {
-            429 | 500 | 502 | 503 | 504 => {
-                let asked = status.details.as_ref().map_or(0, |d| d.retry_after_seconds);
-                if asked > 0 { Some(Duration::from_secs(u64::from(asked)).min(MAX_RETRY_AFTER)) } else { Some(backoff) }
-            }
-            _ => None,
+            429 | 500 | 502 | 503 | 504 => true,
+            409 => status.reason == "Conflict" && !is_field_conflict(status),
+            _ => false,
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) if attempt < MAX_CONNECT_RETRIES => Some(backoff),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// How long to wait before retrying `error` after `attempt` retries, or `None` when it is not
+/// transient or its retries are used up.
+fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
+    if !is_transient(error) {
+        return None;
+    }
+    let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_BACKOFF);
+    match error {
+        kube::Error::Api(status) => {
+            let asked = status.details.as_ref().map_or(0, |d| d.retry_after_seconds);
+            if asked > 0 { Some(Duration::from_secs(u64::from(asked)).min(MAX_RETRY_AFTER)) } else { Some(backoff) }
+        }
+        // A dropped connection recovers at once; a hub that is down should fail fast.
+        _ if attempt < MAX_CONNECT_RETRIES => Some(backoff),
         _ => None,
     }
 }
@@ -503,6 +567,7 @@ impl HubClient {
             kind: "Secret".into(),
             namespace: namespace.to_string(),
             custom_resource: None,
+            deadline: None,
         }
     }
 
@@ -514,6 +579,7 @@ impl HubClient {
             kind: resource.kind.clone(),
             namespace: namespace.to_string(),
             custom_resource: Some(format!("{}.{}", resource.plural, resource.group)),
+            deadline: None,
         }
     }
 }
@@ -525,12 +591,20 @@ pub struct HubObjects<K> {
     namespace: String,
     /// `plural.group` of a custom resource, to recognise a missing CRD.
     custom_resource: Option<String>,
+    /// When the operation these calls belong to must be over.
+    deadline: Option<Deadline>,
 }
 
 impl<K> HubObjects<K>
 where
     K: Clone + DeserializeOwned + fmt::Debug,
 {
+    /// Bounds every call, its retries included, by the operation's deadline.
+    pub fn until(mut self, deadline: Deadline) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// `Secret argocd/eks-green`: how errors name an object.
     pub fn describe(&self, name: &str) -> String {
         format!("{} {}/{}", self.kind, self.namespace, name)
@@ -592,12 +666,22 @@ where
 
     /// Runs one API call, retrying transient failures with backoff. When Terraform asks the
     /// provider to stop, no attempt starts any more and no backoff is waited out; an attempt
-    /// already sent is abandoned only if it is a read (see [`OnStop`]).
+    /// already sent is abandoned only if it is a read (see [`OnStop`]). A retry that could only
+    /// start after the deadline is not waited for: the last answer is reported at once.
     async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, on_stop: OnStop, mut op: F) -> Result<T, HubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
+        let expiry = || async {
+            match self.deadline {
+                Some(deadline) => {
+                    tokio::time::sleep_until(deadline.at).await;
+                    deadline.expired()
+                }
+                None => std::future::pending().await,
+            }
+        };
         let mut attempt = 0;
         loop {
             if ctx.is_cancelled() {
@@ -607,23 +691,46 @@ where
                 OnStop::Abandon => tokio::select! {
                     result = op() => result,
                     () = ctx.cancelled() => return Err(HubError::Cancelled),
+                    expired = expiry() => return Err(HubError::TimedOut { object: object.to_string(), expired }),
                 },
                 // Bounded by the client's read timeout.
-                OnStop::Finish => op().await,
+                OnStop::Finish => tokio::select! {
+                    result = op() => result,
+                    expired = expiry() => return Err(HubError::TimedOut { object: object.to_string(), expired }),
+                },
             };
             let error = match result {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            match retry_delay(&error, attempt) {
-                Some(delay) if attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = ctx.cancelled() => return Err(HubError::Cancelled),
+            let transient = is_transient(&error);
+            let delay = retry_delay(&error, attempt).filter(|_| attempt < MAX_RETRIES);
+            let classify = |error| HubError::classify(error, object, self.custom_resource.as_deref());
+            let Some(delay) = delay else {
+                let last = classify(error);
+                return Err(if transient {
+                    HubError::GaveUp {
+                        object: object.to_string(),
+                        attempts: attempt + 1,
+                        deadline: None,
+                        last: Box::new(last),
                     }
-                }
-                _ => return Err(HubError::classify(error, object, self.custom_resource.as_deref())),
+                } else {
+                    last
+                });
+            };
+            if let Some(deadline) = self.deadline
+                && tokio::time::Instant::now() + delay >= deadline.at
+            {
+                let last = Box::new(classify(error));
+                let (object, attempts, deadline) = (object.to_string(), attempt + 1, Some(deadline.expired()));
+                return Err(HubError::GaveUp { object, attempts, deadline, last });
+            }
+            attempt += 1;
+            crate::tf_debug!("hub: retrying", object = object, attempt = attempt, delay_ms = delay.as_millis() as u64);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = ctx.cancelled() => return Err(HubError::Cancelled),
             }
         }
     }
@@ -682,7 +789,11 @@ mod tests {
         assert!(matches!(HubError::classify(api_error(400, "BadRequest", None), obj, None), HubError::Invalid { .. }));
         assert!(matches!(HubError::classify(api_error(403, "Unknown", None), obj, None), HubError::Forbidden { .. }));
         assert!(matches!(HubError::classify(api_error(0, "NotFound", None), obj, None), HubError::NotFound { .. }));
-        assert!(matches!(HubError::classify(api_error(0, "Conflict", None), obj, None), HubError::Conflict { .. }));
+        // A 409 without field-manager causes is optimistic concurrency, not a field conflict.
+        assert!(matches!(
+            HubError::classify(api_error(0, "Conflict", None), obj, None),
+            HubError::Api { code: 409, .. }
+        ));
         assert!(matches!(
             HubError::classify(api_error(500, "InternalError", None), obj, None),
             HubError::Api { code: 500, .. }
@@ -735,6 +846,41 @@ mod tests {
         for code in [400, 401, 403, 404, 409, 422] {
             assert_eq!(retry_delay(&api_error(code, "", None), 0), None, "{code}");
         }
+    }
+
+    #[test]
+    fn a_409_is_retried_only_when_it_is_optimistic_concurrency() {
+        let modified = api_error(409, "Conflict", Some(details("x", &[], 0)));
+        assert_eq!(retry_delay(&modified, 0), Some(FIRST_BACKOFF));
+        let field_conflict = api_error(
+            409,
+            "Conflict",
+            Some(details("", &[(".metadata.labels.environment", "conflict with \"kubectl-edit\" using v1")], 0)),
+        );
+        assert_eq!(retry_delay(&field_conflict, 0), None);
+        assert_eq!(retry_delay(&api_error(409, "AlreadyExists", None), 0), None);
+    }
+
+    #[test]
+    fn a_field_conflict_names_the_fields_and_their_managers() {
+        let conflict = api_error(
+            409,
+            "Conflict",
+            Some(details(
+                "",
+                &[
+                    (".metadata.labels.environment", "conflict with \"kubectl-edit\" using v1"),
+                    (".data.server", "conflict with \"argocd-server\" with subresource \"status\" using v1"),
+                ],
+                0,
+            )),
+        );
+        let error = HubError::classify(conflict, "Secret argocd/eks-a", None);
+        assert_eq!(
+            error.to_string(),
+            "Secret argocd/eks-a: fields owned by another field manager: .metadata.labels.environment (held by \
+             \"kubectl-edit\"), .data.server (held by \"argocd-server\")"
+        );
     }
 
     #[test]

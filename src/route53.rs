@@ -43,8 +43,6 @@ const FULL_LISTING_MAX_RECORDS: i64 = 3000;
 /// Spacing of `GetChange` polls across the whole process: at most four a second, leaving room
 /// under Route53's five for the writes themselves.
 const POLL_SPACING: Duration = Duration::from_millis(250);
-/// Route53 usually reports INSYNC within a minute; this bounds a wait that will not end.
-pub const DEFAULT_SYNC_DEADLINE: Duration = Duration::from_secs(600);
 
 /// The provider's `route53` block.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -73,6 +71,13 @@ pub enum Route53Error {
         "Route53 kept answering {code} to {operation} after {attempts} attempts; raise route53.max_attempts or retry later"
     )]
     Throttled { operation: &'static str, code: String, attempts: u32 },
+    /// Route53 (or the way to it) kept failing after every attempt: 5xx answers, lost
+    /// connections, timeouts. Nothing says the request itself is wrong.
+    #[error(
+        "Route53 did not answer {operation} after {attempts} attempts ({detail}); check that Route53 is reachable \
+         and healthy, then run Terraform again"
+    )]
+    Unavailable { operation: &'static str, attempts: u32, detail: String },
     /// The change was accepted but did not reach INSYNC before the deadline.
     #[error("change {change_id} was not INSYNC after {}s", waited.as_secs())]
     SyncTimeout { change_id: String, waited: Duration },
@@ -113,8 +118,26 @@ impl Route53Error {
             Some(c @ ("Throttling" | "ThrottlingException" | "PriorRequestNotComplete")) => {
                 Route53Error::Throttled { operation, code: c.to_string(), attempts }
             }
+            _ if is_unavailable(&err) => {
+                let detail = match (err.raw_response().map(|r| r.status().as_u16()), err.code()) {
+                    (Some(status), Some(code)) => format!("last answer: {status} {code}"),
+                    (Some(status), None) => format!("last answer: HTTP {status}"),
+                    _ => DisplayErrorContext(&err).to_string(),
+                };
+                Route53Error::Unavailable { operation, attempts, detail }
+            }
             _ => Route53Error::Other { operation, code, detail: DisplayErrorContext(&err).to_string() },
         }
+    }
+}
+
+/// True for failures of Route53 or of the way to it rather than of the request: no answer (lost
+/// connection, timeout, unreadable response) or a 5xx answer.
+fn is_unavailable<E>(err: &SdkError<E>) -> bool {
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => service.raw().status().is_server_error(),
+        _ => false,
     }
 }
 

@@ -22,6 +22,7 @@ use crate::k8s_names::{
     check_annotation_key, check_dns_label, check_dns_subdomain, check_label_key, check_label_value, derive_object_name,
     parse_namespaced_id,
 };
+use crate::owned_fields::holds_applied;
 use crate::protocol::plan::null_write_only;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
@@ -30,6 +31,7 @@ use crate::protocol::{
 use crate::provider::{Configured, ProviderState};
 use crate::resources::adoption;
 use crate::tf_values;
+use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
 
 pub const TYPE_NAME: &str = "gitopsbridge_cluster_metadata";
 
@@ -44,6 +46,15 @@ pub const ENVIRONMENT_KEY: &str = "environment";
 /// Every addon becomes a label `enable_<addon>`.
 pub const ADDON_LABEL_PREFIX: &str = "enable_";
 /// kubectl's client-side-apply record: bookkeeping, not user metadata.
+/// Each operation's timeout when the `timeouts` block does not set it.
+const TIMEOUTS: Defaults = &[
+    Timeout::new(Operation::Create, FIVE_MINUTES),
+    Timeout::new(Operation::Read, FIVE_MINUTES).noting(timeouts::READ_NOTE),
+    Timeout::new(Operation::Update, FIVE_MINUTES),
+    Timeout::new(Operation::Delete, FIVE_MINUTES),
+];
+const FIVE_MINUTES: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 // =============================================================================================
@@ -288,9 +299,19 @@ impl ClusterMetadataError {
 }
 
 /// A hub error as a diagnostic: the summary says what kind, the detail the whole cause chain
-/// (our messages and kube's carry no credentials or Secret data).
+/// (our messages and kube's carry no credentials or Secret data) and what the user can do.
 pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
-    let summary = match error {
+    match error {
+        HubError::TimedOut { object, expired } => {
+            return expired.diagnostics(object, "the hub", None);
+        }
+        HubError::GaveUp { object, deadline: Some(expired), last, .. } => {
+            return expired.diagnostics(object, "the hub", Some(&hub_error_text(last)));
+        }
+        _ => {}
+    }
+    let last = error.last_answer();
+    let summary = match last {
         HubError::NotFound { .. } => "Not found on the hub",
         HubError::Conflict { .. } => "Field ownership conflict on the hub",
         HubError::Unauthorized { .. } => "Hub credentials rejected",
@@ -302,9 +323,37 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         HubError::Config(_) => "Invalid hub configuration",
         HubError::UnknownConfig => "Hub configuration not known yet",
         HubError::Cancelled => "Interrupted",
-        HubError::Api { .. } | HubError::Other { .. } => "Hub API error",
+        HubError::TimedOut { .. } => "Timed out",
+        HubError::Api { .. } | HubError::Other { .. } | HubError::GaveUp { .. } => "Hub API error",
     };
-    let mut detail = error.to_string();
+    let mut detail = hub_error_text(last);
+    if let HubError::GaveUp { attempts, .. } = error {
+        detail.push_str(&format!(
+            " (gave up after {attempts} attempts). The hub kept failing: check that it is reachable and healthy, \
+             then run Terraform again."
+        ));
+    }
+    if let HubError::Conflict { object, conflicts, .. } = last {
+        let id = object.rsplit_once(' ').map_or(object.as_str(), |(_, id)| id);
+        let managers: Vec<&str> =
+            conflicts.iter().filter_map(|c| c.manager()).collect::<BTreeSet<_>>().into_iter().collect();
+        let manager = match managers.as_slice() {
+            [only] => format!("{only:?}"),
+            _ => "the other manager".into(),
+        };
+        detail.push_str(&format!(
+            ". Terraform does not take fields from another manager silently. To resolve: set allow_overwrite = true \
+             to take them over; or import the object (terraform import <address> {id}) and plan again to see the \
+             differences; or have {manager} give the fields up (apply its configuration without them) and run \
+             terraform apply again."
+        ));
+    }
+    Diagnostics::error(summary, detail)
+}
+
+/// The error's message with the transport causes behind it, which lower layers report apart.
+fn hub_error_text(error: &HubError) -> String {
+    let mut text = error.to_string();
     // Api statuses already say everything in our message; lower layers add the transport cause.
     if matches!(
         error,
@@ -313,15 +362,15 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
             // Many layers already quote their cause in their own message.
-            let text = cause.to_string();
-            if !detail.contains(&text) {
-                detail.push_str(": ");
-                detail.push_str(&text);
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
             }
             source = cause.source();
         }
     }
-    Diagnostics::error(summary, detail)
+    text
 }
 
 // =============================================================================================
@@ -447,7 +496,8 @@ fn schema() -> Schema {
         ))
         .block(NestedBlock::at_most_one("aws_auth", aws_auth))
         .block(NestedBlock::at_most_one("exec_provider", exec_provider))
-        .block(NestedBlock::at_most_one("from_kubeconfig", from_kubeconfig)),
+        .block(NestedBlock::at_most_one("from_kubeconfig", from_kubeconfig))
+        .block(timeouts::block(TIMEOUTS)),
     )
 }
 
@@ -712,6 +762,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
         };
         d.push_error(Some(at), "Unusable kubeconfig", e.to_string());
     }
+    timeouts::validate(config, TIMEOUTS, &mut d);
     d
 }
 
@@ -1196,36 +1247,44 @@ impl ClusterMetadataResource {
         ClusterMetadataResource { provider }
     }
 
-    /// Writes the Secret. `force` takes over fields another manager holds: the plan showed the
-    /// user exactly these fields, so the configuration wins (update, or create with
-    /// `allow_overwrite`).
+    /// Writes the Secret within `deadline`. `force` takes over fields another manager holds:
+    /// the plan showed the user exactly these fields, so the configuration wins (update, or
+    /// create with `allow_overwrite`).
     async fn write(
         &self,
         ctx: &Context,
         planned: &Value,
         config: &Value,
         force: bool,
+        deadline: Deadline,
     ) -> Result<(), ClusterMetadataError> {
         let token = config.get("bearer_token_wo").as_str();
         let desired = cluster_secret(planned, token)?;
         let hub = self.provider.hub().await?;
-        let secrets = hub.secrets(&desired.namespace);
+        let secrets = hub.secrets(&desired.namespace).until(deadline);
         secrets.apply(ctx, &desired.name, &desired.to_secret(), force).await?;
         Ok(())
     }
 
+    /// Refuses to adopt an existing Secret unless allowed, or unless it is exactly what this
+    /// create writes under our field manager: the trace of an earlier create whose answer never
+    /// arrived (a timeout, a lost connection), which a rerun must pick up.
     async fn create_impl(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<(), ClusterMetadataError> {
-        let namespace = tf_values::string(planned.get("namespace"))
-            .ok_or(ClusterMetadataError::Missing { attribute: "namespace" })?;
-        let name = tf_values::string(planned.get("secret_name"))
-            .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
+        let deadline = Deadline::start(planned, TIMEOUTS, Operation::Create);
+        let token = config.get("bearer_token_wo").as_str();
+        let desired = cluster_secret(planned, token)?;
         let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
         let hub = self.provider.hub().await?;
-        let existing = hub.secrets(&namespace).get(ctx, &name).await?;
-        if existing.is_some() && !allow_overwrite {
-            return Err(ClusterMetadataError::AlreadyExists { namespace, name });
+        let existing = hub.secrets(&desired.namespace).until(deadline).get(ctx, &desired.name).await?;
+        if let Some(existing) = existing
+            && !allow_overwrite
+        {
+            let as_json = |secret: &Secret| serde_json::to_value(secret).unwrap_or_default();
+            if !holds_applied(&as_json(&existing), &as_json(&desired.to_secret()), FIELD_MANAGER) {
+                return Err(ClusterMetadataError::AlreadyExists { namespace: desired.namespace, name: desired.name });
+            }
         }
-        self.write(ctx, planned, config, allow_overwrite).await
+        self.write(ctx, planned, config, allow_overwrite, deadline).await
     }
 
     async fn read_impl(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ClusterMetadataError> {
@@ -1235,6 +1294,7 @@ impl ClusterMetadataResource {
             .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
         // An import leaves only the id parts in state: map everything back.
         let import = state.get("cluster_name").is_null();
+        let deadline = Deadline::start(state, TIMEOUTS, Operation::Read);
         let hub = match self.provider.hub().await {
             // The hub's address depends on resources not applied yet: keep the state as it is
             // rather than fail the whole plan; the apply reads it again with known settings.
@@ -1248,7 +1308,7 @@ impl ClusterMetadataResource {
             }
             hub => hub?,
         };
-        let Some(secret) = hub.secrets(&namespace).get(ctx, &name).await? else { return Ok(None) };
+        let Some(secret) = hub.secrets(&namespace).until(deadline).get(ctx, &name).await? else { return Ok(None) };
         let live = LiveSecret::from_secret(&secret);
         if import {
             if live.labels.get(SECRET_TYPE_LABEL).map(String::as_str) != Some(SECRET_TYPE_CLUSTER) {
@@ -1336,8 +1396,12 @@ impl Resource for ClusterMetadataResource {
         self.read_impl(ctx, &state).await.map_err(ClusterMetadataError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError> {
-        self.write(ctx, &planned, config, true).await.map_err(ClusterMetadataError::into_diagnostics)?;
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError> {
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
+        self.write(ctx, &planned, config, true, deadline).await.map_err(ClusterMetadataError::into_diagnostics)?;
         Ok(planned)
     }
 
@@ -1345,8 +1409,9 @@ impl Resource for ClusterMetadataResource {
         let (Some(namespace), Some(name)) = (prior.get("namespace").as_str(), prior.get("secret_name").as_str()) else {
             return Ok(());
         };
+        let deadline = Deadline::start(&prior, TIMEOUTS, Operation::Delete);
         let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
-        Ok(hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?)
+        Ok(hub.secrets(namespace).until(deadline).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?)
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {

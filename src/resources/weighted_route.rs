@@ -20,10 +20,8 @@ use crate::protocol::{
     Schema, Type, Value,
 };
 use crate::resources::adoption;
-use crate::route53::{
-    Alias, Change, DEFAULT_SYNC_DEADLINE, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
-    bare_zone_id,
-};
+use crate::route53::{Alias, Change, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone, bare_zone_id};
+use crate::timeouts::{self, Deadline, Defaults, Expired, Operation, Timeout};
 use crate::weighted_set;
 
 pub const TYPE_NAME: &str = "gitopsbridge_weighted_route";
@@ -33,6 +31,17 @@ pub const RECORD_TYPES: [&str; 4] = ["A", "AAAA", "CNAME", "TXT"];
 const WEIGHT_MAX: i64 = 255;
 const SET_IDENTIFIER_MAX: usize = 128;
 const TTL_MAX: i64 = 2_147_483_647;
+
+/// Each operation's timeout when the `timeouts` block does not set it, for `weighted_route` and
+/// `traffic_split`: writes include the wait until Route53 reports the change INSYNC.
+pub(crate) const TIMEOUTS: Defaults = &[
+    Timeout::new(Operation::Create, TEN_MINUTES).noting(INSYNC),
+    Timeout::new(Operation::Read, std::time::Duration::from_secs(5 * 60)).noting(timeouts::READ_NOTE),
+    Timeout::new(Operation::Update, TEN_MINUTES).noting(INSYNC),
+    Timeout::new(Operation::Delete, TEN_MINUTES).noting(INSYNC),
+];
+const TEN_MINUTES: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+const INSYNC: &str = "It includes the wait until Route53 reports the change INSYNC.";
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -168,6 +177,15 @@ pub enum RouteError {
     /// State or plan lacks an attribute the operation needs (a provider bug, or hand-edited state).
     #[error("the {0} attribute is missing")]
     MissingAttribute(&'static str),
+    /// The operation's deadline passed; `last` says what was still pending, when known.
+    #[error("{expired}{}", last.as_ref().map(|l| format!("; {l}")).unwrap_or_default())]
+    TimedOut { expired: Expired, last: Option<String> },
+}
+
+impl From<Expired> for RouteError {
+    fn from(expired: Expired) -> Self {
+        RouteError::TimedOut { expired, last: None }
+    }
 }
 
 impl RouteError {
@@ -176,6 +194,7 @@ impl RouteError {
         let (attribute, summary) = match &self {
             RouteError::Route53(Route53Error::InvalidChangeBatch(_)) => (None, "Route53 rejected the change"),
             RouteError::Route53(Route53Error::Throttled { .. }) => (None, "Route53 throttled every attempt"),
+            RouteError::Route53(Route53Error::Unavailable { .. }) => (None, "Route53 unavailable"),
             RouteError::Route53(Route53Error::SyncTimeout { .. }) => (Some("wait_for_sync"), "Change not in sync"),
             RouteError::Route53(Route53Error::UnknownConfig) => (None, "Route53 configuration not known yet"),
             RouteError::Route53(_) => (None, "Route53 request failed"),
@@ -186,6 +205,7 @@ impl RouteError {
             RouteError::TtlMismatch { .. } => (Some("ttl"), "TTL differs from the weighted set"),
             RouteError::ForeignMembers { .. } => (Some("route"), "Weighted set has other members"),
             RouteError::MissingAttribute(name) => (Some(*name), "Incomplete state"),
+            RouteError::TimedOut { .. } => return self.diagnostics_for("the weighted records"),
         };
         let detail = match &self {
             RouteError::AlreadyExists { id, .. } => format!(
@@ -207,6 +227,26 @@ impl RouteError {
 impl From<RouteError> for ApplyError {
     fn from(error: RouteError) -> Self {
         error.into_diagnostics().into()
+    }
+}
+
+impl RouteError {
+    /// The diagnostic, naming `object` (e.g. `weighted record a.example.com CNAME green`) when
+    /// Route53 failed or the operation timed out.
+    pub(crate) fn diagnostics_for(self, object: &str) -> Diagnostics {
+        match self {
+            RouteError::TimedOut { expired, last } => {
+                expired.diagnostics(object, "Route53", last.as_ref().map(|l| l as &dyn std::fmt::Display))
+            }
+            RouteError::Route53(_) => {
+                let mut diags = self.into_diagnostics();
+                for d in &mut diags.0 {
+                    d.detail = format!("{object}: {}", d.detail);
+                }
+                diags
+            }
+            other => other.into_diagnostics(),
+        }
     }
 }
 
@@ -294,7 +334,7 @@ fn schema() -> Schema {
         Type::Bool,
         "Wait until Route53 reports the change INSYNC on all its name servers (default true).",
     ));
-    Schema::new(0, member_attributes(block))
+    Schema::new(0, member_attributes(block).block(timeouts::block(TIMEOUTS)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +348,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     check_member(config, &root, record_type.as_deref(), &mut diags);
     check_ttl(config.get("ttl"), member_has_records(config), root("ttl"), &mut diags);
+    timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -644,7 +685,7 @@ impl From<SendError> for ApplyError {
     }
 }
 
-/// Sends a batch and, when asked, waits for it to be INSYNC.
+/// Sends a batch and, when asked, waits until it is INSYNC or the deadline passes.
 ///
 /// On StopProvider: a batch not yet sent is not sent; one on its way is finished; the wait for
 /// INSYNC ends at once with a warning. Route53 applies an accepted batch whole and propagates it
@@ -656,6 +697,7 @@ pub(crate) async fn send(
     comment: &str,
     changes: &[Change],
     wait: bool,
+    deadline: Deadline,
 ) -> Result<(), SendError> {
     let change_id = r53
         .change_unless_stopped(zone_id, comment, changes, &ctx.stop_token())
@@ -664,7 +706,7 @@ pub(crate) async fn send(
     let Some(id) = change_id.filter(|_| wait) else {
         return Ok(());
     };
-    match r53.wait_insync(&id, DEFAULT_SYNC_DEADLINE, ctx.cancelled()).await {
+    match r53.wait_insync(&id, deadline.remaining(), ctx.cancelled()).await {
         Ok(()) => Ok(()),
         Err(Route53Error::Cancelled(_)) => {
             ctx.warn(
@@ -677,6 +719,13 @@ pub(crate) async fn send(
                 ),
             );
             Ok(())
+        }
+        Err(Route53Error::SyncTimeout { change_id, .. }) => {
+            let last = format!(
+                "Route53 accepted the change ({change_id}) but still reports it PENDING; it goes on propagating, \
+                 and wait_for_sync = false does not wait for it"
+            );
+            Err(SendError::Unconfirmed(RouteError::TimedOut { expired: deadline.expired(), last: Some(last) }))
         }
         Err(e) => Err(SendError::Unconfirmed(e.into())),
     }
@@ -696,6 +745,24 @@ where
         result = read => Ok(result?),
         () = ctx.cancelled() => Err(Route53Error::Cancelled("reading the live records before the change").into()),
     }
+}
+
+/// The apply's error once the deadline cut `work` short, naming `object`.
+pub(crate) async fn within<T>(
+    deadline: Deadline,
+    object: &str,
+    work: impl Future<Output = Result<T, ApplyError>>,
+) -> Result<T, ApplyError> {
+    match tokio::time::timeout_at(deadline.at, work).await {
+        Ok(result) => result,
+        Err(_) => Err(RouteError::from(deadline.expired()).diagnostics_for(object).into()),
+    }
+}
+
+/// How errors name a weighted record: `weighted record burnham.example.com CNAME green`.
+fn describe(v: &Value) -> String {
+    let part = |name: &str| v.get(name).as_str().unwrap_or("?").to_string();
+    format!("weighted record {} {} {}", part("name"), part("type"), part("set_identifier"))
 }
 
 /// Warns when every weight of the set is 0 after the change.
@@ -731,7 +798,10 @@ impl WeightedRouteResource {
         Ok(())
     }
 
-    async fn create_route(&self, ctx: &Context, planned: Value) -> Result<Value, ApplyError> {
+    /// Refuses to take over an existing record unless allowed, except one exactly equal to the
+    /// planned record: the trace of an earlier create whose answer never arrived (a timeout, a
+    /// lost connection), which a rerun must pick up without writing again.
+    async fn create_route(&self, ctx: &Context, planned: Value, deadline: Deadline) -> Result<Value, ApplyError> {
         let r53 = self.client().await?;
         let route = Route::from_value(&planned)?;
         let zone = unless_stopped(ctx, resolve_zone(&r53, &planned)).await?;
@@ -739,8 +809,10 @@ impl WeightedRouteResource {
         check_in_zone(&r.name, &zone)?;
         let set_identifier = r.set_identifier.as_deref().unwrap_or_default();
         let live = unless_stopped(ctx, r53.live_records_named(&zone.id, &r.name)).await?;
-        let exists = live.iter().any(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
-        if !route.allow_overwrite {
+        let current = live.iter().find(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
+        let exists = current.is_some();
+        let done = current.is_some_and(|l| weighted_set::same_record(r, &l.set));
+        if !route.allow_overwrite && !done {
             if exists {
                 let id = route.id(&zone.id);
                 return Err(RouteError::AlreadyExists {
@@ -762,12 +834,15 @@ impl WeightedRouteResource {
         let mut state = planned;
         set_zone(&mut state, &zone);
         state.set("id", Value::from(route.id(&zone.id)));
-        // UPSERT only when the user allowed taking over a record that may exist.
-        let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
-        match send(ctx, &r53, &zone.id, "gitopsbridge_weighted_route create", &[change], route.wait_for_sync).await {
-            Ok(()) => Ok(state),
-            Err(e) => Err(e.recording(state)),
+        if !done {
+            // UPSERT only when the user allowed taking over a record that may exist.
+            let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
+            let comment = "gitopsbridge_weighted_route create";
+            if let Err(e) = send(ctx, &r53, &zone.id, comment, &[change], route.wait_for_sync, deadline).await {
+                return Err(e.recording(state));
+            }
         }
+        Ok(state)
     }
 
     async fn read_route(&self, state: Value) -> Result<Option<Value>, RouteError> {
@@ -796,7 +871,13 @@ impl WeightedRouteResource {
         Ok(Some(state))
     }
 
-    async fn update_route(&self, ctx: &Context, prior: Value, planned: Value) -> Result<Value, ApplyError> {
+    async fn update_route(
+        &self,
+        ctx: &Context,
+        prior: Value,
+        planned: Value,
+        deadline: Deadline,
+    ) -> Result<Value, ApplyError> {
         let r53 = self.client().await?;
         let old = Route::from_value(&prior)?;
         let new = Route::from_value(&planned)?;
@@ -806,11 +887,13 @@ impl WeightedRouteResource {
         let new_id = n.set_identifier.as_deref().unwrap_or_default();
         let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &n.name)).await?;
         let identity_changed = o.record_type != n.record_type || old_id != new_id;
-        let changes = if identity_changed {
-            // One batch: the old record goes exactly as Route53 has it, the new one arrives.
+        let changes: Vec<Change> = if identity_changed {
+            // One batch: the old record goes exactly as Route53 has it, the new one arrives. A new
+            // record exactly as planned is this update's own earlier write whose answer was lost.
             let current = live.iter().find(|l| l.set.is(&o.name, &o.record_type, Some(old_id)));
-            let taken = live.iter().any(|l| l.set.is(&n.name, &n.record_type, Some(new_id)));
-            if taken && !new.allow_overwrite {
+            let taken = live.iter().find(|l| l.set.is(&n.name, &n.record_type, Some(new_id)));
+            let arrived = taken.is_some_and(|l| weighted_set::same_record(n, &l.set));
+            if taken.is_some() && !arrived && !new.allow_overwrite {
                 let id = route_id(&zone_id, &n.name, &n.record_type, new_id);
                 return Err(RouteError::AlreadyExists {
                     name: n.name.clone(),
@@ -820,8 +903,12 @@ impl WeightedRouteResource {
                 }
                 .into());
             }
-            let arrive = if taken { Change::Upsert(n.clone()) } else { Change::Create(n.clone()) };
-            current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain([arrive]).collect()
+            let arrive = match taken {
+                _ if arrived => None,
+                Some(_) => Some(Change::Upsert(n.clone())),
+                None => Some(Change::Create(n.clone())),
+            };
+            current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain(arrive).collect()
         } else {
             vec![Change::Upsert(n.clone())]
         };
@@ -829,13 +916,16 @@ impl WeightedRouteResource {
         Self::check_set(ctx, &live, &new, &replaced)?;
         let mut state = planned;
         state.set("id", Value::from(route_id(&zone_id, &n.name, &n.record_type, new_id)));
-        match send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route update", &changes, new.wait_for_sync).await {
-            Ok(()) => Ok(state),
-            Err(e) => Err(e.recording(state)),
+        if !changes.is_empty() {
+            let comment = "gitopsbridge_weighted_route update";
+            if let Err(e) = send(ctx, &r53, &zone_id, comment, &changes, new.wait_for_sync, deadline).await {
+                return Err(e.recording(state));
+            }
         }
+        Ok(state)
     }
 
-    async fn delete_route(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+    async fn delete_route(&self, ctx: &Context, prior: Value, deadline: Deadline) -> Result<(), ApplyError> {
         let r53 = self.client().await?;
         let route = Route::from_value(&prior)?;
         let zone_id = route.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
@@ -849,7 +939,8 @@ impl WeightedRouteResource {
             return Ok(());
         };
         let change = Change::Delete(Box::new(current));
-        Ok(send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route delete", &[change], route.wait_for_sync).await?)
+        let comment = "gitopsbridge_weighted_route delete";
+        Ok(send(ctx, &r53, &zone_id, comment, &[change], route.wait_for_sync, deadline).await?)
     }
 }
 
@@ -939,19 +1030,26 @@ impl Resource for WeightedRouteResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.create_route(ctx, planned).await
+        let (deadline, object) = (Deadline::start(&planned, TIMEOUTS, Operation::Create), describe(&planned));
+        within(deadline, &object, self.create_route(ctx, planned, deadline)).await
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
-        self.read_route(state).await.map_err(RouteError::into_diagnostics)
+        let (deadline, object) = (Deadline::start(&state, TIMEOUTS, Operation::Read), describe(&state));
+        deadline.run(self.read_route(state)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.update_route(ctx, prior, planned).await
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let (deadline, object) = (Deadline::start(&planned, TIMEOUTS, Operation::Update), describe(&planned));
+        within(deadline, &object, self.update_route(ctx, prior, planned, deadline)).await
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
-        self.delete_route(ctx, prior).await
+        let (deadline, object) = (Deadline::start(&prior, TIMEOUTS, Operation::Delete), describe(&prior));
+        within(deadline, &object, self.delete_route(ctx, prior, deadline)).await
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -963,6 +1061,7 @@ impl Resource for WeightedRouteResource {
             ("type", Value::from(parsed.record_type)),
             ("set_identifier", Value::from(parsed.set_identifier)),
             ("alias", Value::List(vec![])),
+            ("timeouts", Value::List(vec![])),
         ]))
     }
 }

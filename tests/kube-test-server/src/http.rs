@@ -160,6 +160,13 @@ async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Respo
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 routes::dispatch(&shared, &incoming)
             }
+            Some(FaultAction::DelayAnswer { ms }) => {
+                let response = routes::dispatch(&shared, &incoming);
+                // Counted now: the request took effect even if the client stops listening.
+                record(&shared, &incoming, response.status().as_u16());
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                return Ok(response);
+            }
             Some(FaultAction::Hold) => {
                 shared.holds.hold().await;
                 routes::dispatch(&shared, &incoming)
