@@ -105,13 +105,6 @@ impl FieldSet {
     }
 }
 
-/// True when `live` is what `manager` applied as `desired`: the manager holds fields of `live`
-/// through server-side apply, and every field of `desired` has the same value there. A create
-/// whose write happened but whose answer never arrived finds its own object this way.
-pub fn holds_applied(live: &Json, desired: &Json, manager: &str) -> bool {
-    !FieldSet::managed_by(live, manager).is_empty() && FieldSet::of_object(desired).project(live) == *desired
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,22 +177,5 @@ mod tests {
         let part = FieldSet::of_object(&json!({ "a": { "b": 1 }, "c": 2 }));
         let object = json!({ "a": { "b": 1, "x": 2 }, "c": 2, "d": 3 });
         assert_eq!(whole.union(part).project(&object), json!({ "a": { "b": 1, "x": 2 }, "c": 2 }));
-    }
-
-    #[test]
-    fn our_own_applied_object_is_recognised_and_anything_else_is_not() {
-        let ours = json!({ "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
-            "metadata": { "name": "addons", "namespace": "argocd" },
-            "spec": { "generators": [{ "clusters": {} }],
-                "template": { "metadata": { "name": "a-{{name}}" }, "spec": { "project": "default" } } } });
-        let mut live = live();
-        live["spec"]["template"]["spec"]["destination"]["namespace"] = json!("argocd");
-        assert!(holds_applied(&live, &ours, "terraform-provider-gitopsbridge"));
-        // The same values, but written by someone else.
-        assert!(!holds_applied(&live, &ours, "kubectl"));
-        // Our manager, but a value differs from what we would write.
-        let mut other = ours.clone();
-        other["spec"]["template"]["spec"]["project"] = json!("platform");
-        assert!(!holds_applied(&live, &other, "terraform-provider-gitopsbridge"));
     }
 }

@@ -22,7 +22,7 @@ use crate::application_set::{
 use crate::http_url::check_http_url;
 use crate::hub::{FIELD_MANAGER, HubError};
 use crate::k8s_names::{check_dns_label, check_dns_subdomain, check_label_key, check_label_value, parse_namespaced_id};
-use crate::owned_fields::{FieldSet, holds_applied};
+use crate::owned_fields::FieldSet;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Nesting, Plan, PlanRequest,
     Resource, Schema, Type, Value,
@@ -928,19 +928,15 @@ impl AddonSetResource {
         Ok(())
     }
 
-    /// Refuses to adopt an existing ApplicationSet unless allowed, or unless it is exactly what
-    /// this create writes under our field manager: the trace of an earlier create whose answer
-    /// never arrived (a timeout, a lost connection), which a rerun must pick up.
+    /// Refuses to adopt an ApplicationSet that exists before this create, unless allowed: it may
+    /// be another root's, which destroying this one would then delete.
     async fn create_impl(&self, ctx: &Context, planned: &Value) -> Result<(), AddonSetError> {
         let deadline = Deadline::start(planned, TIMEOUTS, Operation::Create);
         let set = model_from_value(planned)?;
         let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
         let hub = self.provider.hub().await?;
         let existing = hub.application_sets(&set.namespace).until(deadline).get(ctx, &set.name).await?;
-        if let Some(existing) = existing
-            && !allow_overwrite
-            && !holds_applied(&serde_json::to_value(&existing).unwrap_or_default(), &set.to_json(), FIELD_MANAGER)
-        {
+        if existing.is_some() && !allow_overwrite {
             return Err(AddonSetError::AlreadyExists { namespace: set.namespace, name: set.name });
         }
         self.apply(ctx, &set, allow_overwrite, deadline).await

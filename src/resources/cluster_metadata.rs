@@ -22,7 +22,6 @@ use crate::k8s_names::{
     check_annotation_key, check_dns_label, check_dns_subdomain, check_label_key, check_label_value, derive_object_name,
     parse_namespaced_id,
 };
-use crate::owned_fields::holds_applied;
 use crate::protocol::plan::null_write_only;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
@@ -1266,9 +1265,9 @@ impl ClusterMetadataResource {
         Ok(())
     }
 
-    /// Refuses to adopt an existing Secret unless allowed, or unless it is exactly what this
-    /// create writes under our field manager: the trace of an earlier create whose answer never
-    /// arrived (a timeout, a lost connection), which a rerun must pick up.
+    /// Refuses to adopt a Secret that exists before this create, unless allowed: it may be
+    /// another root's (a copy of blue's configuration that kept blue's name), and taking it over
+    /// silently would let destroying one root delete what the other manages.
     async fn create_impl(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<(), ClusterMetadataError> {
         let deadline = Deadline::start(planned, TIMEOUTS, Operation::Create);
         let token = config.get("bearer_token_wo").as_str();
@@ -1276,13 +1275,8 @@ impl ClusterMetadataResource {
         let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
         let hub = self.provider.hub().await?;
         let existing = hub.secrets(&desired.namespace).until(deadline).get(ctx, &desired.name).await?;
-        if let Some(existing) = existing
-            && !allow_overwrite
-        {
-            let as_json = |secret: &Secret| serde_json::to_value(secret).unwrap_or_default();
-            if !holds_applied(&as_json(&existing), &as_json(&desired.to_secret()), FIELD_MANAGER) {
-                return Err(ClusterMetadataError::AlreadyExists { namespace: desired.namespace, name: desired.name });
-            }
+        if existing.is_some() && !allow_overwrite {
+            return Err(ClusterMetadataError::AlreadyExists { namespace: desired.namespace, name: desired.name });
         }
         self.write(ctx, planned, config, allow_overwrite, deadline).await
     }

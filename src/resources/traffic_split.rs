@@ -269,7 +269,7 @@ impl TrafficSplitResource {
         let live = unless_stopped(ctx, r53.live_records_named(&zone.id, &split.name)).await?;
         let id = split_id(&zone.id, &split.name, &split.record_type);
         let changes = Self::changes(&split, &live);
-        if !split.allow_overwrite && !changes.is_empty() {
+        if !split.allow_overwrite {
             let present: Vec<String> = split.live_members(&live).filter_map(|l| l.set.set_identifier.clone()).collect();
             if !present.is_empty() {
                 return Err(RouteError::ForeignMembers {

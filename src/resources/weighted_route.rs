@@ -798,9 +798,8 @@ impl WeightedRouteResource {
         Ok(())
     }
 
-    /// Refuses to take over an existing record unless allowed, except one exactly equal to the
-    /// planned record: the trace of an earlier create whose answer never arrived (a timeout, a
-    /// lost connection), which a rerun must pick up without writing again.
+    /// Refuses to take over a record that exists before this create, unless allowed: even one
+    /// exactly as planned may be another root's (a copy that kept blue's set identifier).
     async fn create_route(&self, ctx: &Context, planned: Value, deadline: Deadline) -> Result<Value, ApplyError> {
         let r53 = self.client().await?;
         let route = Route::from_value(&planned)?;
@@ -809,10 +808,8 @@ impl WeightedRouteResource {
         check_in_zone(&r.name, &zone)?;
         let set_identifier = r.set_identifier.as_deref().unwrap_or_default();
         let live = unless_stopped(ctx, r53.live_records_named(&zone.id, &r.name)).await?;
-        let current = live.iter().find(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
-        let exists = current.is_some();
-        let done = current.is_some_and(|l| weighted_set::same_record(r, &l.set));
-        if !route.allow_overwrite && !done {
+        let exists = live.iter().any(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
+        if !route.allow_overwrite {
             if exists {
                 let id = route.id(&zone.id);
                 return Err(RouteError::AlreadyExists {
@@ -834,15 +831,13 @@ impl WeightedRouteResource {
         let mut state = planned;
         set_zone(&mut state, &zone);
         state.set("id", Value::from(route.id(&zone.id)));
-        if !done {
-            // UPSERT only when the user allowed taking over a record that may exist.
-            let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
-            let comment = "gitopsbridge_weighted_route create";
-            if let Err(e) = send(ctx, &r53, &zone.id, comment, &[change], route.wait_for_sync, deadline).await {
-                return Err(e.recording(state));
-            }
+        // UPSERT only when the user allowed taking over a record that may exist.
+        let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
+        let comment = "gitopsbridge_weighted_route create";
+        match send(ctx, &r53, &zone.id, comment, &[change], route.wait_for_sync, deadline).await {
+            Ok(()) => Ok(state),
+            Err(e) => Err(e.recording(state)),
         }
-        Ok(state)
     }
 
     async fn read_route(&self, state: Value) -> Result<Option<Value>, RouteError> {
@@ -887,13 +882,11 @@ impl WeightedRouteResource {
         let new_id = n.set_identifier.as_deref().unwrap_or_default();
         let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &n.name)).await?;
         let identity_changed = o.record_type != n.record_type || old_id != new_id;
-        let changes: Vec<Change> = if identity_changed {
-            // One batch: the old record goes exactly as Route53 has it, the new one arrives. A new
-            // record exactly as planned is this update's own earlier write whose answer was lost.
+        let changes = if identity_changed {
+            // One batch: the old record goes exactly as Route53 has it, the new one arrives.
             let current = live.iter().find(|l| l.set.is(&o.name, &o.record_type, Some(old_id)));
-            let taken = live.iter().find(|l| l.set.is(&n.name, &n.record_type, Some(new_id)));
-            let arrived = taken.is_some_and(|l| weighted_set::same_record(n, &l.set));
-            if taken.is_some() && !arrived && !new.allow_overwrite {
+            let taken = live.iter().any(|l| l.set.is(&n.name, &n.record_type, Some(new_id)));
+            if taken && !new.allow_overwrite {
                 let id = route_id(&zone_id, &n.name, &n.record_type, new_id);
                 return Err(RouteError::AlreadyExists {
                     name: n.name.clone(),
@@ -903,12 +896,8 @@ impl WeightedRouteResource {
                 }
                 .into());
             }
-            let arrive = match taken {
-                _ if arrived => None,
-                Some(_) => Some(Change::Upsert(n.clone())),
-                None => Some(Change::Create(n.clone())),
-            };
-            current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain(arrive).collect()
+            let arrive = if taken { Change::Upsert(n.clone()) } else { Change::Create(n.clone()) };
+            current.map(|c| Change::Delete(Box::new(c.clone()))).into_iter().chain([arrive]).collect()
         } else {
             vec![Change::Upsert(n.clone())]
         };
@@ -916,13 +905,11 @@ impl WeightedRouteResource {
         Self::check_set(ctx, &live, &new, &replaced)?;
         let mut state = planned;
         state.set("id", Value::from(route_id(&zone_id, &n.name, &n.record_type, new_id)));
-        if !changes.is_empty() {
-            let comment = "gitopsbridge_weighted_route update";
-            if let Err(e) = send(ctx, &r53, &zone_id, comment, &changes, new.wait_for_sync, deadline).await {
-                return Err(e.recording(state));
-            }
+        let comment = "gitopsbridge_weighted_route update";
+        match send(ctx, &r53, &zone_id, comment, &changes, new.wait_for_sync, deadline).await {
+            Ok(()) => Ok(state),
+            Err(e) => Err(e.recording(state)),
         }
-        Ok(state)
     }
 
     async fn delete_route(&self, ctx: &Context, prior: Value, deadline: Deadline) -> Result<(), ApplyError> {
