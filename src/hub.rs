@@ -21,7 +21,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::Context;
-use crate::timeouts::{Deadline, Expired};
+use crate::timeouts::{Deadline, Expired, Halt};
+use crate::unanswered;
 
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
@@ -384,7 +385,7 @@ pub enum HubError {
     /// The provider's `hub` settings are not known yet (they depend on resources not yet applied).
     #[error("the provider's hub settings are not known yet; they depend on values that are only known after apply")]
     UnknownConfig,
-    /// StopProvider (Ctrl-C) arrived while waiting.
+    /// StopProvider (Ctrl-C) arrived before the request was sent, or while a read waited.
     #[error("interrupted: Terraform asked the provider to stop")]
     Cancelled,
     /// Anything else kube reports (response decoding, request building).
@@ -395,19 +396,32 @@ pub enum HubError {
         source: kube::Error,
     },
     /// A transient failure (429, 5xx, an optimistic-concurrency 409, a lost connection) that
-    /// retries did not overcome; `last` is the final answer. With `deadline`, retrying stopped
-    /// because one more attempt would have passed the operation's deadline.
-    #[error("{last} (gave up after {attempts} attempts)")]
+    /// retries did not overcome; `last` is the final answer. With `halt`, retrying stopped because
+    /// Terraform asked the provider to stop or one more attempt would pass the deadline.
+    /// `uncertain`: an attempt of a write got no answer or a 5xx, so the hub may have carried it
+    /// out.
+    #[error("{last} ({})", gave_up(*.attempts, .halt.as_ref()))]
     GaveUp {
         object: String,
         attempts: u32,
-        deadline: Option<Expired>,
+        halt: Option<Halt>,
+        uncertain: bool,
         #[source]
         last: Box<HubError>,
     },
-    /// The operation's deadline passed while a request was still waiting for its answer.
+    /// The operation's deadline passed before the request was sent, or while a read waited.
     #[error("no answer for {object}: {expired}")]
     TimedOut { object: String, expired: Expired },
+}
+
+fn gave_up(attempts: u32, halt: Option<&Halt>) -> String {
+    match halt {
+        None => format!("gave up after {attempts} attempts"),
+        Some(Halt::Deadline(_)) => format!("gave up after {attempts} attempts: one more would pass the deadline"),
+        Some(Halt::Stop) => {
+            format!("not retried after {attempts} attempts: Terraform asked the provider to stop")
+        }
+    }
 }
 
 fn describe_conflicts(conflicts: &[FieldConflict]) -> String {
@@ -430,6 +444,13 @@ impl HubError {
     /// True when the error means the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, HubError::NotFound { .. })
+    }
+
+    /// True when a write that failed may still have been carried out: it got no answer (a lost
+    /// connection, the read timeout) or a 5xx, and retries did not settle it. The caller records
+    /// the planned state; the next refresh finds out what exists.
+    pub fn uncertain(&self) -> bool {
+        matches!(self, HubError::GaveUp { uncertain: true, .. })
     }
 
     /// The error behind retries: the last answer of a [`HubError::GaveUp`], else itself.
@@ -494,6 +515,17 @@ impl HubError {
 /// been modified"), which the next attempt resolves. Decided by reason, never by message.
 fn is_field_conflict(status: &kube::core::Status) -> bool {
     status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"))
+}
+
+/// Whether the hub may have carried out a request that failed with `error`: there was no answer
+/// (a lost connection, the read timeout) or a 5xx. A refused connection, a 429 and other 4xx
+/// answers mean it did not.
+fn may_have_happened(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => status.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => !unanswered::connection_refused(error),
+        _ => false,
+    }
 }
 
 /// Whether a retry may fix `error`.
@@ -616,7 +648,7 @@ where
     /// Any [`HubError`] but `NotFound`.
     pub async fn get(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
-        self.call(ctx, &object, OnStop::Abandon, || self.api.get_opt(name)).await
+        self.call(ctx, &object, Request::Read, || self.api.get_opt(name)).await
     }
 
     /// Server-side applies `object` (which must carry apiVersion, kind and metadata.name) as
@@ -635,7 +667,7 @@ where
         }
         let described = self.describe(name);
         let patch = Patch::Apply(object);
-        self.call(ctx, &described, OnStop::Finish, || self.api.patch(name, &params, &patch)).await
+        self.call(ctx, &described, Request::Write, || self.api.patch(name, &params, &patch)).await
     }
 
     /// Lists the objects matching a label selector (`key=value,other`).
@@ -645,105 +677,99 @@ where
     pub async fn list(&self, ctx: &Context, label_selector: &str) -> Result<Vec<K>, HubError> {
         let params = ListParams::default().labels(label_selector);
         let object = format!("{} in namespace {}", self.kind, self.namespace);
-        let list = self.call(ctx, &object, OnStop::Abandon, || self.api.list(&params)).await?;
+        let list = self.call(ctx, &object, Request::Read, || self.api.list(&params)).await?;
         Ok(list.items)
     }
 
     /// Deletes one object; an object already gone is success. Returns once the API server has
-    /// accepted the deletion (finalizers may still hold the object).
+    /// accepted the deletion: `None` when the object is gone, or the object as it still exists
+    /// while finalizers hold it.
     ///
     /// # Errors
     /// Any [`HubError`] but `NotFound`.
-    pub async fn delete(&self, ctx: &Context, name: &str) -> Result<(), HubError> {
+    pub async fn delete(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
         let params = DeleteParams::default();
-        match self.call(ctx, &object, OnStop::Finish, || self.api.delete(name, &params)).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
+        match self.call(ctx, &object, Request::Write, || self.api.delete(name, &params)).await {
+            Ok(deleted) => Ok(deleted.left()),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Runs one API call, retrying transient failures with backoff. When Terraform asks the
-    /// provider to stop, no attempt starts any more and no backoff is waited out; an attempt
-    /// already sent is abandoned only if it is a read (see [`OnStop`]). A retry that could only
-    /// start after the deadline is not waited for: the last answer is reported at once.
-    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, on_stop: OnStop, mut op: F) -> Result<T, HubError>
+    /// Runs one API call, retrying transient failures with backoff. After StopProvider or past
+    /// the deadline no attempt starts and no backoff is waited out: a retry that could only start
+    /// after the deadline reports the last answer at once. An attempt in flight then is abandoned
+    /// only if it is a read; a write runs to its answer, bounded by the client's read timeout.
+    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, request: Request, mut op: F) -> Result<T, HubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
-        let expiry = || async {
-            match self.deadline {
-                Some(deadline) => {
-                    tokio::time::sleep_until(deadline.at).await;
-                    deadline.expired()
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let mut attempt = 0;
+        let classify = |error| HubError::classify(error, object, self.custom_resource.as_deref());
+        let deadline = self.deadline.as_ref();
+        let (mut attempts, mut uncertain, mut last) = (0, false, None);
         loop {
-            if ctx.is_cancelled() {
-                return Err(HubError::Cancelled);
+            if let Some(halt) = Halt::now(ctx, deadline) {
+                let object = object.to_string();
+                return Err(match (halt, last) {
+                    (halt, Some(last)) => HubError::GaveUp { object, attempts, halt: Some(halt), uncertain, last },
+                    (Halt::Stop, None) => HubError::Cancelled,
+                    (Halt::Deadline(expired), None) => HubError::TimedOut { object, expired },
+                });
             }
-            let result = match on_stop {
-                OnStop::Abandon => tokio::select! {
+            let result = match request {
+                Request::Read => tokio::select! {
                     result = op() => result,
-                    () = ctx.cancelled() => return Err(HubError::Cancelled),
-                    expired = expiry() => return Err(HubError::TimedOut { object: object.to_string(), expired }),
+                    halt = Halt::next(ctx, deadline) => return Err(match halt {
+                        Halt::Stop => HubError::Cancelled,
+                        Halt::Deadline(expired) => HubError::TimedOut { object: object.to_string(), expired },
+                    }),
                 },
-                // Bounded by the client's read timeout.
-                OnStop::Finish => tokio::select! {
-                    result = op() => result,
-                    expired = expiry() => return Err(HubError::TimedOut { object: object.to_string(), expired }),
-                },
+                Request::Write => op().await,
             };
             let error = match result {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let transient = is_transient(&error);
-            let delay = retry_delay(&error, attempt).filter(|_| attempt < MAX_RETRIES);
-            let classify = |error| HubError::classify(error, object, self.custom_resource.as_deref());
-            let Some(delay) = delay else {
-                let last = classify(error);
-                return Err(if transient {
-                    HubError::GaveUp {
-                        object: object.to_string(),
-                        attempts: attempt + 1,
-                        deadline: None,
-                        last: Box::new(last),
-                    }
-                } else {
-                    last
-                });
+            attempts += 1;
+            uncertain |= request == Request::Write && may_have_happened(&error);
+            if !is_transient(&error) {
+                return Err(classify(error));
+            }
+            let delay = retry_delay(&error, attempts - 1).filter(|_| attempts <= MAX_RETRIES);
+            let gave_up = |halt, error| HubError::GaveUp {
+                object: object.to_string(),
+                attempts,
+                halt,
+                uncertain,
+                last: Box::new(classify(error)),
             };
-            if let Some(deadline) = self.deadline
+            let Some(delay) = delay else { return Err(gave_up(None, error)) };
+            if let Some(deadline) = deadline
                 && tokio::time::Instant::now() + delay >= deadline.at
             {
-                let last = Box::new(classify(error));
-                let (object, attempts, deadline) = (object.to_string(), attempt + 1, Some(deadline.expired()));
-                return Err(HubError::GaveUp { object, attempts, deadline, last });
+                return Err(gave_up(Some(Halt::Deadline(deadline.expired())), error));
             }
-            attempt += 1;
-            crate::tf_debug!("hub: retrying", object = object, attempt = attempt, delay_ms = delay.as_millis() as u64);
+            crate::tf_debug!("hub: retrying", object = object, attempt = attempts, delay_ms = delay.as_millis() as u64);
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                () = ctx.cancelled() => return Err(HubError::Cancelled),
+                () = ctx.cancelled() => return Err(gave_up(Some(Halt::Stop), error)),
             }
+            last = Some(Box::new(classify(error)));
         }
     }
 }
 
-/// What a request already sent does when Terraform asks the provider to stop.
+/// What a request does to the hub, which decides what happens to it in flight when Terraform asks
+/// the provider to stop or the deadline passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OnStop {
+enum Request {
     /// A read: dropped at once, nothing is lost.
-    Abandon,
+    Read,
     /// A write: it runs to its answer, because a write abandoned on the way may still land and
     /// leave an object on the hub that Terraform never hears of.
-    Finish,
+    Write,
 }
 
 #[cfg(test)]

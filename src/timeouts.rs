@@ -3,16 +3,16 @@
 //!
 //! A deadline bounds a whole operation: every request, every retry and every wait (INSYNC,
 //! finalizers). Retry loops look at it too, so that they give up with the last answer they got
-//! instead of sleeping past it. When it passes, the error names the operation, the object and
-//! the `timeouts` attribute to raise.
+//! instead of sleeping past it. When it passes, the operation ends as on StopProvider (see
+//! [`Deadline`]) and the error names the operation, the object and the `timeouts` attribute to
+//! raise.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::protocol::{Attribute, AttributePath, Block, Diagnostics, NestedBlock, Type, Value};
+use crate::protocol::{ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Type, Value};
 use crate::tf_values;
 
 /// The note on a resource's read timeout: an import reads before the configuration's timeouts
@@ -207,6 +207,11 @@ pub fn only_timeouts_changed(prior: &Value, planned: &Value) -> bool {
 // Deadlines
 
 /// When one operation must be over.
+///
+/// A deadline ends an operation the way StopProvider does: once it has passed no request and no
+/// retry starts and no wait (backoff, INSYNC, finalizers) goes on; a read in flight is abandoned;
+/// a write already sent runs to its answer (bounded by the client's own timeout), because a write
+/// abandoned on the way may still land and Terraform would never hear of it.
 #[derive(Clone, Copy, Debug)]
 pub struct Deadline {
     pub operation: Operation,
@@ -229,12 +234,23 @@ impl Deadline {
         self.at.saturating_duration_since(Instant::now())
     }
 
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
     /// What to report once the deadline has passed.
     pub fn expired(&self) -> Expired {
         Expired { operation: self.operation, limit: self.limit }
     }
 
-    /// Runs `work` until it finishes or the deadline passes, whichever is first.
+    /// Resolves when the deadline passes.
+    pub async fn reached(&self) -> Expired {
+        tokio::time::sleep_until(self.at).await;
+        self.expired()
+    }
+
+    /// Runs the read `work` until it finishes or the deadline passes, whichever is first: a read
+    /// cut short loses nothing.
     ///
     /// # Errors
     /// `work`'s own errors, or [`Expired`] (converted into `E`) when the deadline passed first.
@@ -247,6 +263,59 @@ impl Deadline {
             Err(_) => Err(self.expired().into()),
         }
     }
+
+    /// Warns that `object`'s operation succeeded only after its deadline: the write was in flight
+    /// when the deadline passed, and a write is finished rather than abandoned.
+    pub fn warn_if_passed(&self, ctx: &Context, object: &str) {
+        if !self.passed() {
+            return;
+        }
+        let attribute = format!("timeouts.{}", self.operation.attribute());
+        ctx.warn(
+            None,
+            format!("{} took longer than {attribute}", self.operation.title()),
+            format!(
+                "{} {object} took longer than {} ({attribute}): its write was on the way when the deadline passed, \
+                 and a write is finished rather than abandoned. It succeeded and the state records it. Raise \
+                 {attribute} if this is the usual pace.",
+                capitalized(self.operation.gerund()),
+                format_duration(self.limit),
+            ),
+        );
+    }
+}
+
+/// Why an operation stops starting requests: Terraform asked the provider to stop, or the
+/// operation's deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    Stop,
+    Deadline(Expired),
+}
+
+impl Halt {
+    /// The halt that applies now, if any.
+    pub fn now(ctx: &Context, deadline: Option<&Deadline>) -> Option<Halt> {
+        if ctx.is_cancelled() {
+            return Some(Halt::Stop);
+        }
+        deadline.filter(|d| d.passed()).map(|d| Halt::Deadline(d.expired()))
+    }
+
+    /// Resolves at the stop or at the deadline, whichever comes first.
+    pub async fn next(ctx: &Context, deadline: Option<&Deadline>) -> Halt {
+        let deadline = async {
+            match deadline {
+                Some(deadline) => deadline.reached().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = ctx.cancelled() => Halt::Stop,
+            expired = deadline => Halt::Deadline(expired),
+        }
+    }
 }
 
 /// An operation's deadline passed.
@@ -257,29 +326,56 @@ pub struct Expired {
     pub limit: Duration,
 }
 
+/// What was still to do when an operation's deadline passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unfinished {
+    /// A read got no answer in time and was abandoned.
+    NoAnswer,
+    /// Requests kept failing and one more attempt would start after the deadline. `last` is the
+    /// last answer; `maybe_written`: an attempt of a write got no answer or a 5xx, so the write
+    /// may have been carried out.
+    Retries { last: String, maybe_written: bool },
+    /// The deadline passed before the write was sent.
+    NotSent,
+    /// The write went through; a wait for what follows it (Route53's INSYNC) was cut short.
+    Wait(String),
+}
+
 impl Expired {
-    /// The diagnostic for `object` on `service` (`the hub`, `Route53`), with the last answer
-    /// received before giving up when there was one.
-    pub fn diagnostics(&self, object: &str, service: &str, last_answer: Option<&dyn fmt::Display>) -> Diagnostics {
+    /// The diagnostic for `object` on `service` (`the hub`, `Route53`): what was unfinished, what
+    /// the state now holds, and what to do.
+    pub fn diagnostics(&self, object: &str, service: &str, unfinished: &Unfinished) -> Diagnostics {
         let attribute = format!("timeouts.{}", self.operation.attribute());
         let title = capitalized(service);
-        let what = match last_answer {
-            Some(answer) => format!(
-                "{title} kept failing, and one more attempt would pass the deadline; its last answer: {answer}."
-            ),
-            None => format!("{title} did not answer in time."),
+        let writes = self.operation != Operation::Read;
+        let what = match unfinished {
+            Unfinished::NoAnswer => format!("{title} did not answer in time."),
+            Unfinished::Retries { last, maybe_written } => {
+                let state = match (writes, *maybe_written) {
+                    (false, _) => "",
+                    (true, false) => "Nothing was written.",
+                    (true, true) => ApplyError::UNCERTAIN,
+                };
+                let space = if state.is_empty() { "" } else { " " };
+                format!(
+                    "{title} kept failing, and one more attempt would pass the deadline; its last answer: \
+                     {last}.{space}{state}"
+                )
+            }
+            Unfinished::NotSent => "The time ran out before the write was sent: nothing was written.".to_string(),
+            Unfinished::Wait(what) => format!("{what}. The state records the change."),
         };
         let advice = match self.operation {
             Operation::Read => {
                 format!("Check that {service} is reachable and healthy, or raise {attribute} if it is only slow.")
             }
             Operation::Delete => format!(
-                "{title} may still carry out the request: once it is healthy, run terraform destroy (or apply) \
-                 again, which picks up from what is left. Raise {attribute} if {service} is only slow."
+                "Once {service} is healthy, run terraform destroy (or apply) again, which picks up from what is left. \
+                 Raise {attribute} if {service} is only slow."
             ),
             _ => format!(
-                "{title} may still carry out the request: once it is healthy, run terraform apply again, which picks \
-                 up from what exists. Raise {attribute} if {service} is only slow."
+                "Once {service} is healthy, run terraform apply again, which picks up from what exists. Raise \
+                 {attribute} if {service} is only slow."
             ),
         };
         Diagnostics::error(
@@ -380,22 +476,56 @@ mod tests {
     }
 
     #[test]
-    fn the_expiry_names_operation_object_timeout_and_what_to_do() {
-        let expired = Expired { operation: Operation::Create, limit: Duration::from_secs(2) };
-        let d = &expired.diagnostics("Secret argocd/eks-a", "the hub", None).0[0];
+    fn the_expiry_names_operation_object_timeout_what_the_state_holds_and_what_to_do() {
+        let create = Expired { operation: Operation::Create, limit: Duration::from_secs(2) };
+        let d = &create.diagnostics("Secret argocd/eks-a", "the hub", &Unfinished::NoAnswer).0[0];
         assert_eq!(d.summary, "Create timed out");
         assert_eq!(
             d.detail,
             "Creating Secret argocd/eks-a did not finish within 2s (timeouts.create). The hub did not answer in time. \
-             The hub may still carry out the request: once it is healthy, run terraform apply again, which picks up \
-             from what exists. Raise timeouts.create if the hub is only slow."
+             Once the hub is healthy, run terraform apply again, which picks up from what exists. Raise \
+             timeouts.create if the hub is only slow."
         );
+        let retries = |maybe_written| Unfinished::Retries { last: "the hub answered 500".into(), maybe_written };
+        let unsure = &create.diagnostics("Secret argocd/eks-a", "the hub", &retries(true)).0[0];
+        assert!(unsure.detail.contains("its last answer: the hub answered 500. The write may have been carried out"));
+        assert!(unsure.detail.contains("the state records the object as planned"), "{}", unsure.detail);
+        let sure = &create.diagnostics("Secret argocd/eks-a", "the hub", &retries(false)).0[0];
+        assert!(sure.detail.contains("its last answer: the hub answered 500. Nothing was written."), "{}", sure.detail);
+
         let read = Expired { operation: Operation::Read, limit: Duration::from_millis(1500) };
-        let d = &read.diagnostics("weighted records of a.example.com", "Route53", Some(&"503 ServiceUnavailable")).0[0];
+        let last = Unfinished::Retries { last: "503 ServiceUnavailable".into(), maybe_written: false };
+        let d = &read.diagnostics("weighted records of a.example.com", "Route53", &last).0[0];
         assert_eq!(d.summary, "Read timed out");
         assert!(d.detail.starts_with("Reading weighted records of a.example.com did not finish within 1500ms (timeouts.read). Route53 kept failing"), "{}", d.detail);
-        assert!(d.detail.contains("its last answer: 503 ServiceUnavailable."), "{}", d.detail);
+        assert!(d.detail.contains("its last answer: 503 ServiceUnavailable. Check"), "{}", d.detail);
         assert!(d.detail.ends_with("or raise timeouts.read if it is only slow."), "{}", d.detail);
+    }
+
+    #[tokio::test]
+    async fn a_halt_is_the_stop_or_the_deadline_whichever_comes_first() {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let ctx = Context::new(stop.clone(), Default::default());
+        let far = Deadline::after(Operation::Create, Duration::from_secs(600));
+        assert_eq!(Halt::now(&ctx, Some(&far)), None);
+        let near = Deadline::after(Operation::Create, Duration::from_millis(20));
+        assert_eq!(Halt::next(&ctx, Some(&near)).await, Halt::Deadline(near.expired()));
+        assert_eq!(Halt::now(&ctx, Some(&near)), Some(Halt::Deadline(near.expired())));
+        stop.cancel();
+        assert_eq!(Halt::now(&ctx, Some(&near)), Some(Halt::Stop));
+        assert_eq!(Halt::next(&ctx, None).await, Halt::Stop);
+    }
+
+    #[test]
+    fn a_late_success_warns_only_once_the_deadline_has_passed() {
+        let ctx = Context::default();
+        Deadline::after(Operation::Create, Duration::from_secs(600)).warn_if_passed(&ctx, "Secret argocd/a");
+        assert!(ctx.take_warnings().0.is_empty());
+        let passed = Deadline { at: Instant::now(), ..Deadline::after(Operation::Update, Duration::from_secs(3)) };
+        passed.warn_if_passed(&ctx, "Secret argocd/a");
+        let warnings = ctx.take_warnings();
+        assert_eq!(warnings.0[0].summary, "Update took longer than timeouts.update");
+        assert!(warnings.0[0].detail.starts_with("Updating Secret argocd/a took longer than 3s (timeouts.update)"));
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use serde_json::json;
 use terraform_provider_gitopsbridge::hub::{HubClient, HubError, HubSettings};
 use terraform_provider_gitopsbridge::protocol::{Context, tls};
 use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
+use terraform_provider_gitopsbridge::timeouts::Halt;
 use tokio_util::sync::CancellationToken;
 
 use support::fleet::{self, CLUSTER, ROUTE};
@@ -107,7 +108,8 @@ fn a_route53_change_in_flight_at_the_stop_is_finished_and_no_retry_is_sent_after
         let stop = CancellationToken::new();
         let sending = tokio::spawn({
             let (r53, zone, stop) = (r53.clone(), zone.clone(), stop.clone());
-            async move { r53.change_unless_stopped(&zone, "t", &[Change::Create(cname(name))], &stop).await }
+            let ctx = Context::new(stop, Default::default());
+            async move { r53.change_within(&zone, "t", &[Change::Create(cname(name))], &ctx, None).await }
         });
         assert!(tokio::task::block_in_place(|| double.wait_for_held(1, WAIT)));
         stop.cancel();
@@ -123,12 +125,17 @@ fn a_route53_change_in_flight_at_the_stop_is_finished_and_no_retry_is_sent_after
         double.hold(CHANGE, 1);
         double.fail(CHANGE, Fault::Throttling, 1);
         let throttled = change_held_at_stop("b.example.com").await.unwrap();
-        assert!(matches!(throttled, Err(Route53Error::NotSent { retry: true })), "{throttled:?}");
+        assert!(
+            matches!(throttled, Err(Route53Error::Halted { halt: Halt::Stop, attempts: 1, uncertain: false, ref last })
+                if last.as_deref() == Some("400 Throttling")),
+            "{throttled:?}"
+        );
 
         let stopped = CancellationToken::new();
         stopped.cancel();
-        let late = r53.change_unless_stopped(&zone, "t", &[Change::Create(cname("c.example.com"))], &stopped).await;
-        assert!(matches!(late, Err(Route53Error::NotSent { retry: false })), "{late:?}");
+        let stopped = Context::new(stopped, Default::default());
+        let late = r53.change_within(&zone, "t", &[Change::Create(cname("c.example.com"))], &stopped, None).await;
+        assert!(matches!(late, Err(Route53Error::Halted { halt: Halt::Stop, attempts: 0, .. })), "{late:?}");
     });
     assert_eq!(double.count(CHANGE), 2, "one attempt each for a and b, none for c");
     let names: Vec<String> =

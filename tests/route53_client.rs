@@ -8,7 +8,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use support::moto::{Moto, block_on, create_zone, sdk_client};
 use support::route53_double::{Fault, Route53Double};
+use terraform_provider_gitopsbridge::protocol::Context;
 use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
+use terraform_provider_gitopsbridge::timeouts::{Deadline, Operation};
+use tokio_util::sync::CancellationToken;
 
 fn cname(name: &str, set_identifier: &str, weight: i64) -> RecordSet {
     RecordSet {
@@ -142,17 +145,23 @@ fn changes_are_polled_until_insync_and_the_wait_has_a_deadline() {
     let change =
         block_on(r53.change(&zone_id, "t", &[Change::Create(cname("a.example.com", "blue", 1))])).expect("change");
     let change = change.expect("a PENDING change to wait for");
-    block_on(r53.wait_insync(&change, Duration::from_secs(30), std::future::pending())).expect("in sync");
+    let ctx = Context::default();
+    let within = |limit| Deadline::after(Operation::Create, limit);
+    block_on(async { r53.wait_insync(&change, &ctx, Some(&within(Duration::from_secs(30)))).await }).expect("in sync");
     assert_eq!(double.count("GetChange"), 3, "two PENDING answers, then INSYNC");
 
     double.propagate_slowly(1000);
     let change =
         block_on(r53.change(&zone_id, "t", &[Change::Create(cname("b.example.com", "blue", 1))])).expect("change");
-    match block_on(r53.wait_insync(&change.expect("pending"), Duration::from_millis(1500), std::future::pending())) {
+    let change = change.expect("pending");
+    match block_on(async { r53.wait_insync(&change, &ctx, Some(&within(Duration::from_millis(1500)))).await }) {
         Err(Route53Error::SyncTimeout { change_id, .. }) => assert!(!change_id.is_empty()),
         other => panic!("expected SyncTimeout, got {other:?}"),
     }
-    match block_on(r53.wait_insync("C123", Duration::from_secs(60), async {})) {
+    let stopped = CancellationToken::new();
+    stopped.cancel();
+    let ctx = Context::new(stopped, Default::default());
+    match block_on(async { r53.wait_insync("C123", &ctx, Some(&within(Duration::from_secs(60)))).await }) {
         Err(Route53Error::Cancelled(_)) => {}
         other => panic!("expected Cancelled, got {other:?}"),
     }

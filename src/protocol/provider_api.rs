@@ -44,12 +44,6 @@ impl Context {
         self.cancel.is_cancelled()
     }
 
-    /// The stop signal itself, for clients that must check it where no future can be raced
-    /// (for example before each retry of a request inside an SDK).
-    pub fn stop_token(&self) -> CancellationToken {
-        self.cancel.clone()
-    }
-
     /// Adds a warning shown with the call's result.
     pub fn warn(&self, attribute: Option<AttributePath>, summary: impl Into<String>, detail: impl Into<String>) {
         self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push_warning(attribute, summary, detail);
@@ -96,6 +90,18 @@ impl ApplyError {
     /// A failure after a write: `state` is what exists now.
     pub fn after_write(state: Value, diagnostics: Diagnostics) -> Self {
         ApplyError { diagnostics, state: Some(state) }
+    }
+
+    /// What a diagnostic says when [`ApplyError::planned_if`] recorded the planned state.
+    pub const UNCERTAIN: &str = "The write may have been carried out before its answer was lost, so the state \
+                                 records the object as planned; the next plan shows what is left to do.";
+
+    /// A failed write whose outcome is unknown when `uncertain` (its answer was lost): `planned`
+    /// is recorded, and the next refresh finds out what exists (after a create Terraform marks
+    /// it tainted: gone means create again, present means replace). Otherwise nothing was
+    /// written and the prior state stays.
+    pub fn planned_if(uncertain: bool, planned: Value, diagnostics: Diagnostics) -> Self {
+        ApplyError { diagnostics, state: uncertain.then_some(planned) }
     }
 }
 

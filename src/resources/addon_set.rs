@@ -80,19 +80,20 @@ pub enum AddonSetError {
     },
     /// Deletion was accepted but finalizers kept the object past the deadline.
     #[error(
-        "the ApplicationSet {namespace}/{name} still exists {} after deletion; finalizers still present: {}",
+        "the ApplicationSet {namespace}/{name} was still being deleted when timeouts.delete ({}) ran out; finalizers \
+         still present: {}",
         format_duration(*waited),
         if finalizers.is_empty() { "none (the object is still being removed)".to_string() } else { finalizers.join(", ") }
     )]
     DeleteTimeout { namespace: String, name: String, finalizers: Vec<String>, waited: Duration },
     /// Deletion was accepted, then Terraform asked the provider to stop before the object was
-    /// gone (`finalizers`: those last seen, if it was read before the stop).
+    /// gone (`finalizers`: those last seen).
     #[error(
         "the hub accepted the deletion of the ApplicationSet {namespace}/{name}, but Terraform asked the provider to \
-         stop before it was gone{}",
-        finalizers.as_ref().map(|f| format!(" (finalizers still present: {})", f.join(", "))).unwrap_or_default()
+         stop before it was gone (finalizers still present: {})",
+        finalizers.join(", ")
     )]
-    DeleteNotAwaited { namespace: String, name: String, finalizers: Option<Vec<String>> },
+    DeleteNotAwaited { namespace: String, name: String, finalizers: Vec<String> },
     /// A value needed to write the object is missing or unknown at apply.
     #[error("{attribute} must be known to write the ApplicationSet")]
     Missing { attribute: &'static str },
@@ -105,6 +106,11 @@ impl From<HubError> for AddonSetError {
 }
 
 impl AddonSetError {
+    /// True when a write failed without knowing whether the hub carried it out.
+    fn uncertain(&self) -> bool {
+        matches!(self, AddonSetError::Hub(hub) if hub.uncertain())
+    }
+
     fn into_diagnostics(self) -> Diagnostics {
         match &self {
             AddonSetError::Hub(hub) if matches!(**hub, HubError::CrdMissing { .. }) => Diagnostics::error(
@@ -766,42 +772,41 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
 // Delete: waiting out finalizers
 // =============================================================================================
 
-/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses
-/// until the object is gone, `deadline` passes, or Terraform asks us to stop. The finalizers
-/// reported at the deadline are the last ones seen, also when the deadline cut a probe short.
+/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses,
+/// from `finalizers` as the accepted deletion left them, until the object is gone, `deadline`
+/// passes, or Terraform asks us to stop. A probe that the deadline or the stop cuts short leaves
+/// the finalizers seen last.
 ///
 /// # Errors
 /// [`WaitError::TimedOut`] with the finalizers still present at the deadline;
 /// [`WaitError::Stopped`] on StopProvider; the probe's other errors as they are.
-async fn wait_until_gone<F, Fut>(ctx: &Context, deadline: tokio::time::Instant, mut probe: F) -> Result<(), WaitError>
+async fn wait_until_gone<F, Fut>(
+    ctx: &Context,
+    deadline: tokio::time::Instant,
+    mut finalizers: Vec<String>,
+    mut probe: F,
+) -> Result<(), WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<Vec<String>>, HubError>>,
 {
     let mut pause = DELETE_POLL_FIRST;
-    let mut seen: Option<Vec<String>> = None;
     loop {
-        let finalizers = match probe().await {
-            Ok(Some(finalizers)) => finalizers,
-            Ok(None) => return Ok(()),
-            Err(HubError::Cancelled) => return Err(WaitError::Stopped(seen)),
-            Err(HubError::TimedOut { .. }) if seen.is_some() => {
-                return Err(WaitError::TimedOut(seen.unwrap_or_default()));
-            }
-            Err(e) => return Err(e.into()),
-        };
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(WaitError::TimedOut(finalizers));
         }
         tokio::select! {
             () = tokio::time::sleep(pause.min(deadline - now)) => {}
-            () = ctx.cancelled() => return Err(WaitError::Stopped(Some(finalizers))),
+            () = ctx.cancelled() => return Err(WaitError::Stopped(finalizers)),
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(WaitError::TimedOut(finalizers));
-        }
-        seen = Some(finalizers);
+        finalizers = match probe().await {
+            Ok(Some(seen)) => seen,
+            Ok(None) => return Ok(()),
+            Err(HubError::Cancelled) => return Err(WaitError::Stopped(finalizers)),
+            Err(HubError::TimedOut { .. }) => return Err(WaitError::TimedOut(finalizers)),
+            Err(e) => return Err(e.into()),
+        };
         pause = (pause * 2).min(DELETE_POLL_MAX);
     }
 }
@@ -811,9 +816,9 @@ where
 enum WaitError {
     #[error("finalizers still present: {0:?}")]
     TimedOut(Vec<String>),
-    /// Terraform asked the provider to stop; the finalizers last seen, if any were read.
+    /// Terraform asked the provider to stop; the finalizers last seen.
     #[error("stopped while waiting")]
-    Stopped(Option<Vec<String>>),
+    Stopped(Vec<String>),
     #[error(transparent)]
     Hub(#[from] HubError),
 }
@@ -924,7 +929,9 @@ impl AddonSetResource {
 
     async fn apply(&self, ctx: &Context, set: &AddonSet, force: bool, deadline: Deadline) -> Result<(), AddonSetError> {
         let hub = self.provider.hub().await?;
-        hub.application_sets(&set.namespace).until(deadline).apply(ctx, &set.name, &set.to_json(), force).await?;
+        let sets = hub.application_sets(&set.namespace).until(deadline);
+        sets.apply(ctx, &set.name, &set.to_json(), force).await?;
+        deadline.warn_if_passed(ctx, &sets.describe(&set.name));
         Ok(())
     }
 
@@ -988,16 +995,21 @@ impl AddonSetResource {
         let deadline = Deadline::start(prior, TIMEOUTS, Operation::Delete);
         let hub = self.provider.hub().await?;
         let sets = hub.application_sets(&namespace).until(deadline);
-        match sets.delete(ctx, &name).await {
+        let deleting = match sets.delete(ctx, &name).await {
             // Without the CRD there can be no ApplicationSet left to delete.
             Err(HubError::CrdMissing { .. }) => return Ok(()),
             other => other?,
-        }
+        };
+        let Some(deleting) = deleting else {
+            deadline.warn_if_passed(ctx, &sets.describe(&name));
+            return Ok(());
+        };
         let probe = || async {
             let object = sets.get(ctx, &name).await?;
             Ok(object.map(|o| o.metadata.finalizers.unwrap_or_default()))
         };
-        wait_until_gone(ctx, deadline.at, probe).await.map_err(|e| match e {
+        let finalizers = deleting.metadata.finalizers.unwrap_or_default();
+        wait_until_gone(ctx, deadline.at, finalizers, probe).await.map_err(|e| match e {
             WaitError::TimedOut(finalizers) => AddonSetError::DeleteTimeout {
                 namespace: namespace.clone(),
                 name: name.clone(),
@@ -1033,8 +1045,10 @@ impl Resource for AddonSetResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.create_impl(ctx, &planned).await.map_err(AddonSetError::into_diagnostics)?;
-        Ok(planned)
+        match self.create_impl(ctx, &planned).await {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
@@ -1048,8 +1062,10 @@ impl Resource for AddonSetResource {
         let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
         let set = model_from_value(&planned).map_err(AddonSetError::into_diagnostics)?;
         // The plan showed the user these fields: the configuration wins over hand edits.
-        self.apply(ctx, &set, true, deadline).await.map_err(AddonSetError::into_diagnostics)?;
-        Ok(planned)
+        match self.apply(ctx, &set, true, deadline).await {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     /// A failed deletion, including one accepted but interrupted while finalizers held the
@@ -1542,53 +1558,67 @@ mod tests {
         assert_eq!(found, [("destination[0].namespace".to_string(), "Clusters lack the annotation team".to_string())]);
     }
 
+    const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+    fn finalizers() -> Vec<String> {
+        vec![FINALIZER.to_string()]
+    }
+
     #[tokio::test]
     async fn delete_waits_until_the_finalizers_are_gone() {
         let ctx = Context::default();
         let polls = std::sync::atomic::AtomicU32::new(0);
         let probe = || async {
             let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok((n < 3).then(|| vec!["resources-finalizer.argocd.argoproj.io".to_string()]))
+            Ok((n < 3).then(finalizers))
         };
-        wait_until_gone(&ctx, tokio::time::Instant::now() + Duration::from_secs(10), probe).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap();
         assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
     async fn delete_timeout_names_the_finalizers_still_present() {
         let ctx = Context::default();
-        let probe = || async { Ok(Some(vec!["resources-finalizer.argocd.argoproj.io".to_string()])) };
-        let err =
-            wait_until_gone(&ctx, tokio::time::Instant::now() + Duration::from_millis(120), probe).await.unwrap_err();
-        let WaitError::TimedOut(finalizers) = err else { panic!("{err:?}") };
+        let probe = || async { Ok(Some(finalizers())) };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(120);
+        let err = wait_until_gone(&ctx, deadline, vec![], probe).await.unwrap_err();
+        let WaitError::TimedOut(still) = err else { panic!("{err:?}") };
         let error = AddonSetError::DeleteTimeout {
             namespace: "argocd".into(),
             name: "cluster-addons".into(),
-            finalizers,
+            finalizers: still,
             waited: Duration::from_secs(300),
         };
         let diags = error.into_diagnostics();
-        assert!(diags.0[0].detail.contains("resources-finalizer.argocd.argoproj.io"), "{diags}");
+        assert!(diags.0[0].detail.contains(FINALIZER), "{diags}");
         assert!(diags.0[0].detail.contains("argocd/cluster-addons"), "{diags}");
+        assert!(diags.0[0].detail.contains("timeouts.delete (5m)"), "{diags}");
+
+        // A deadline already passed when the deletion was accepted: no poll at all.
+        let polls = std::sync::atomic::AtomicU32::new(0);
+        let probe = || async {
+            polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        };
+        let err = wait_until_gone(&ctx, tokio::time::Instant::now(), finalizers(), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::TimedOut(ref f) if *f == finalizers()), "{err:?}");
+        assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
     async fn a_probe_cut_short_by_the_deadline_reports_the_finalizers_seen_last() {
         let ctx = Context::default();
-        let polls = std::sync::atomic::AtomicU32::new(0);
         let probe = || async {
-            match polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-                0 => Ok(Some(vec!["resources-finalizer.argocd.argoproj.io".to_string()])),
-                _ => Err(HubError::TimedOut {
-                    object: "ApplicationSet argocd/stuck".into(),
-                    expired: Deadline::after(Operation::Delete, Duration::from_secs(1)).expired(),
-                }),
-            }
+            Err(HubError::TimedOut {
+                object: "ApplicationSet argocd/stuck".into(),
+                expired: Deadline::after(Operation::Delete, Duration::from_secs(1)).expired(),
+            })
         };
-        let err =
-            wait_until_gone(&ctx, tokio::time::Instant::now() + Duration::from_secs(10), probe).await.unwrap_err();
-        let WaitError::TimedOut(finalizers) = err else { panic!("{err:?}") };
-        assert_eq!(finalizers, ["resources-finalizer.argocd.argoproj.io"]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
+        let WaitError::TimedOut(seen) = err else { panic!("{err:?}") };
+        assert_eq!(seen, finalizers());
     }
 
     #[tokio::test]
@@ -1597,24 +1627,27 @@ mod tests {
         let ctx = Context::new(token.clone(), Default::default());
         token.cancel();
         let probe = || async { Ok(Some(vec![])) };
-        let err =
-            wait_until_gone(&ctx, tokio::time::Instant::now() + Duration::from_secs(600), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Stopped(Some(ref f)) if f.is_empty()), "{err:?}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::Stopped(ref f) if *f == finalizers()), "{err:?}");
 
-        // The probe itself refuses to ask the hub after the stop: nothing was read yet.
-        let probe = || async { Err(HubError::Cancelled) };
-        let err =
-            wait_until_gone(&ctx, tokio::time::Instant::now() + Duration::from_secs(600), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Stopped(None)), "{err:?}");
-        let finalizer = "resources-finalizer.argocd.argoproj.io";
+        // The probe itself refuses to ask the hub after the stop.
+        let token = tokio_util::sync::CancellationToken::new();
+        let ctx = Context::new(token.clone(), Default::default());
+        let probe = || async {
+            token.cancel();
+            Err(HubError::Cancelled)
+        };
+        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::Stopped(ref f) if *f == finalizers()), "{err:?}");
         let stopped = AddonSetError::DeleteNotAwaited {
             namespace: "argocd".into(),
             name: "cluster-addons".into(),
-            finalizers: Some(vec![finalizer.into()]),
+            finalizers: finalizers(),
         };
         let diags = stopped.into_diagnostics();
         assert_eq!(diags.0[0].summary, "ApplicationSet deletion not awaited");
-        assert!(diags.0[0].detail.contains("argocd/cluster-addons") && diags.0[0].detail.contains(finalizer));
+        assert!(diags.0[0].detail.contains("argocd/cluster-addons") && diags.0[0].detail.contains(FINALIZER));
     }
 
     #[test]

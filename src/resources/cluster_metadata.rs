@@ -30,7 +30,7 @@ use crate::protocol::{
 use crate::provider::{Configured, ProviderState};
 use crate::resources::adoption;
 use crate::tf_values;
-use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
+use crate::timeouts::{self, Deadline, Defaults, Halt, Operation, Timeout, Unfinished};
 
 pub const TYPE_NAME: &str = "gitopsbridge_cluster_metadata";
 
@@ -275,6 +275,11 @@ impl From<HubError> for ClusterMetadataError {
 }
 
 impl ClusterMetadataError {
+    /// True when a write failed without knowing whether the hub carried it out.
+    pub fn uncertain(&self) -> bool {
+        matches!(self, ClusterMetadataError::Hub(hub) if hub.uncertain())
+    }
+
     fn into_diagnostics(self) -> Diagnostics {
         match &self {
             ClusterMetadataError::AlreadyExists { namespace, name } => Diagnostics::error(
@@ -302,15 +307,18 @@ impl ClusterMetadataError {
 pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
     match error {
         HubError::TimedOut { object, expired } => {
-            return expired.diagnostics(object, "the hub", None);
+            return expired.diagnostics(object, "the hub", &Unfinished::NoAnswer);
         }
-        HubError::GaveUp { object, deadline: Some(expired), last, .. } => {
-            return expired.diagnostics(object, "the hub", Some(&hub_error_text(last)));
+        HubError::GaveUp { object, halt: Some(Halt::Deadline(expired)), last, uncertain, .. } => {
+            let unfinished = Unfinished::Retries { last: hub_error_text(last), maybe_written: *uncertain };
+            return expired.diagnostics(object, "the hub", &unfinished);
         }
         _ => {}
     }
     let last = error.last_answer();
+    let stopped = matches!(error, HubError::GaveUp { halt: Some(Halt::Stop), .. });
     let summary = match last {
+        _ if stopped => "Interrupted",
         HubError::NotFound { .. } => "Not found on the hub",
         HubError::Conflict { .. } => "Field ownership conflict on the hub",
         HubError::Unauthorized { .. } => "Hub credentials rejected",
@@ -326,11 +334,20 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         HubError::Api { .. } | HubError::Other { .. } | HubError::GaveUp { .. } => "Hub API error",
     };
     let mut detail = hub_error_text(last);
-    if let HubError::GaveUp { attempts, .. } = error {
-        detail.push_str(&format!(
-            " (gave up after {attempts} attempts). The hub kept failing: check that it is reachable and healthy, \
-             then run Terraform again."
-        ));
+    if let HubError::GaveUp { attempts, halt, uncertain, .. } = error {
+        detail.push_str(&match halt {
+            Some(Halt::Stop) => {
+                format!(" (not retried after {attempts} attempts: Terraform asked the provider to stop).")
+            }
+            _ => format!(
+                " (gave up after {attempts} attempts). The hub kept failing: check that it is reachable and healthy, \
+                 then run Terraform again."
+            ),
+        });
+        if *uncertain {
+            detail.push(' ');
+            detail.push_str(ApplyError::UNCERTAIN);
+        }
     }
     if let HubError::Conflict { object, conflicts, .. } = last {
         let id = object.rsplit_once(' ').map_or(object.as_str(), |(_, id)| id);
@@ -1252,16 +1269,14 @@ impl ClusterMetadataResource {
     async fn write(
         &self,
         ctx: &Context,
-        planned: &Value,
-        config: &Value,
+        desired: &ClusterSecret,
         force: bool,
         deadline: Deadline,
     ) -> Result<(), ClusterMetadataError> {
-        let token = config.get("bearer_token_wo").as_str();
-        let desired = cluster_secret(planned, token)?;
         let hub = self.provider.hub().await?;
         let secrets = hub.secrets(&desired.namespace).until(deadline);
         secrets.apply(ctx, &desired.name, &desired.to_secret(), force).await?;
+        deadline.warn_if_passed(ctx, &secrets.describe(&desired.name));
         Ok(())
     }
 
@@ -1278,7 +1293,7 @@ impl ClusterMetadataResource {
         if existing.is_some() && !allow_overwrite {
             return Err(ClusterMetadataError::AlreadyExists { namespace: desired.namespace, name: desired.name });
         }
-        self.write(ctx, planned, config, allow_overwrite, deadline).await
+        self.write(ctx, &desired, allow_overwrite, deadline).await
     }
 
     async fn read_impl(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ClusterMetadataError> {
@@ -1382,8 +1397,10 @@ impl Resource for ClusterMetadataResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError> {
-        self.create_impl(ctx, &planned, config).await.map_err(ClusterMetadataError::into_diagnostics)?;
-        Ok(planned)
+        match self.create_impl(ctx, &planned, config).await {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
@@ -1395,8 +1412,14 @@ impl Resource for ClusterMetadataResource {
             return Ok(planned);
         }
         let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
-        self.write(ctx, &planned, config, true, deadline).await.map_err(ClusterMetadataError::into_diagnostics)?;
-        Ok(planned)
+        let written = match cluster_secret(&planned, config.get("bearer_token_wo").as_str()) {
+            Ok(desired) => self.write(ctx, &desired, true, deadline).await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
@@ -1405,7 +1428,10 @@ impl Resource for ClusterMetadataResource {
         };
         let deadline = Deadline::start(&prior, TIMEOUTS, Operation::Delete);
         let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
-        Ok(hub.secrets(namespace).until(deadline).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?)
+        let secrets = hub.secrets(namespace).until(deadline);
+        secrets.delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?;
+        deadline.warn_if_passed(ctx, &secrets.describe(name));
+        Ok(())
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {

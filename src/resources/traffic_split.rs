@@ -21,9 +21,9 @@ use crate::protocol::{
     Resource, Schema, Type, Value,
 };
 use crate::resources::weighted_route::{
-    RouteError, TIMEOUTS, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name,
-    member_attributes, member_has_records, member_record, merge_live_member, name_forces_replacement, parse_import_id,
-    plan_zone, resolve_zone, send, set_zone, unless_stopped, warn_all_zero, within,
+    Apply, Failure, RouteError, TIMEOUTS, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type,
+    check_zone_and_name, member_attributes, member_has_records, member_record, merge_live_member,
+    name_forces_replacement, parse_import_id, plan_zone, resolve_zone, set_zone, warn_all_zero,
 };
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
 use crate::timeouts::{self, Deadline, Operation};
@@ -261,12 +261,12 @@ impl TrafficSplitResource {
         changes
     }
 
-    async fn create_split(&self, ctx: &Context, planned: Value, deadline: Deadline) -> Result<Value, ApplyError> {
-        let r53 = self.source.route53().await.map_err(RouteError::from)?;
+    async fn create_split(&self, op: &Apply<'_>, planned: Value) -> Result<Value, Failure> {
+        let r53 = self.source.route53().await?;
         let split = Split::from_value(&planned)?;
-        let zone = unless_stopped(ctx, resolve_zone(&r53, &planned)).await?;
+        let zone = op.read(resolve_zone(&r53, &planned)).await?;
         check_in_zone(&split.name, &zone)?;
-        let live = unless_stopped(ctx, r53.live_records_named(&zone.id, &split.name)).await?;
+        let live = op.read(r53.live_records_named(&zone.id, &split.name)).await?;
         let id = split_id(&zone.id, &split.name, &split.record_type);
         let changes = Self::changes(&split, &live);
         if !split.allow_overwrite {
@@ -282,7 +282,7 @@ impl TrafficSplitResource {
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&split.name, &split.record_type);
             let mut txt = live.clone();
-            txt.extend(unless_stopped(ctx, r53.live_records_named(&zone.id, &prefixed)).await?);
+            txt.extend(op.read(r53.live_records_named(&zone.id, &prefixed)).await?);
             for set_identifier in split.set_identifiers() {
                 if let Some(owner) =
                     weighted_set::external_dns_owner(&txt, &split.name, &split.record_type, set_identifier)
@@ -296,7 +296,7 @@ impl TrafficSplitResource {
         state.set("id", Value::from(id));
         if !changes.is_empty() {
             let comment = "gitopsbridge_traffic_split create";
-            let sent = send(ctx, &r53, &zone.id, comment, &changes, split.wait_for_sync, deadline).await;
+            let sent = op.send(&r53, &zone.id, comment, &changes, split.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
         }
         Ok(state)
@@ -347,18 +347,12 @@ impl TrafficSplitResource {
         Ok(Some(state))
     }
 
-    async fn update_split(
-        &self,
-        prior: Value,
-        planned: Value,
-        ctx: &Context,
-        deadline: Deadline,
-    ) -> Result<Value, ApplyError> {
-        let r53 = self.source.route53().await.map_err(RouteError::from)?;
+    async fn update_split(&self, prior: Value, planned: Value, op: &Apply<'_>) -> Result<Value, Failure> {
+        let r53 = self.source.route53().await?;
         let old = Split::from_value(&prior)?;
         let new = Split::from_value(&planned)?;
         let zone_id = old.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
-        let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &new.name)).await?;
+        let live = op.read(r53.live_records_named(&zone_id, &new.name)).await?;
         let mut changes = Self::changes(&new, &live);
         if old.record_type != new.record_type {
             // A new type: the old members leave in the same batch, exactly as read.
@@ -372,17 +366,17 @@ impl TrafficSplitResource {
         state.set("id", Value::from(split_id(&zone_id, &new.name, &new.record_type)));
         if !changes.is_empty() {
             let comment = "gitopsbridge_traffic_split update";
-            let sent = send(ctx, &r53, &zone_id, comment, &changes, new.wait_for_sync, deadline).await;
+            let sent = op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
         }
         Ok(state)
     }
 
-    async fn delete_split(&self, ctx: &Context, prior: Value, deadline: Deadline) -> Result<(), ApplyError> {
-        let r53 = self.source.route53().await.map_err(RouteError::from)?;
+    async fn delete_split(&self, op: &Apply<'_>, prior: Value) -> Result<(), Failure> {
+        let r53 = self.source.route53().await?;
         let split = Split::from_value(&prior)?;
         let zone_id = split.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
-        let live = match unless_stopped(ctx, r53.live_records_named(&zone_id, &split.name)).await {
+        let live = match op.read(r53.live_records_named(&zone_id, &split.name)).await {
             Err(RouteError::Route53(Route53Error::ZoneNotFound(_))) => return Ok(()),
             other => other?,
         };
@@ -396,7 +390,7 @@ impl TrafficSplitResource {
             return Ok(());
         }
         let comment = "gitopsbridge_traffic_split delete";
-        Ok(send(ctx, &r53, &zone_id, comment, &changes, split.wait_for_sync, deadline).await?)
+        Ok(op.send(&r53, &zone_id, comment, &changes, split.wait_for_sync).await?)
     }
 }
 
@@ -420,8 +414,9 @@ impl Resource for TrafficSplitResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        let (deadline, object) = (Deadline::start(&planned, TIMEOUTS, Operation::Create), describe(&planned));
-        within(deadline, &object, self.create_split(ctx, planned, deadline)).await
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Create);
+        let op = Apply { ctx, deadline, object: describe(&planned) };
+        self.create_split(&op, planned).await.map_err(|e| op.failed(e))
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
@@ -433,13 +428,15 @@ impl Resource for TrafficSplitResource {
         if timeouts::only_timeouts_changed(&prior, &planned) {
             return Ok(planned);
         }
-        let (deadline, object) = (Deadline::start(&planned, TIMEOUTS, Operation::Update), describe(&planned));
-        within(deadline, &object, self.update_split(prior, planned, ctx, deadline)).await
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
+        let op = Apply { ctx, deadline, object: describe(&planned) };
+        self.update_split(prior, planned, &op).await.map_err(|e| op.failed(e))
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
-        let (deadline, object) = (Deadline::start(&prior, TIMEOUTS, Operation::Delete), describe(&prior));
-        within(deadline, &object, self.delete_split(ctx, prior, deadline)).await
+        let deadline = Deadline::start(&prior, TIMEOUTS, Operation::Delete);
+        let op = Apply { ctx, deadline, object: describe(&prior) };
+        self.delete_split(&op, prior).await.map_err(|e| op.failed(e))
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
