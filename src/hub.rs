@@ -36,8 +36,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Longest server-requested wait we honour; a larger Retry-After is clamped.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// A hung response fails instead of blocking `terraform apply` forever.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// A hung response fails instead of blocking `terraform apply` forever; `hub.request_timeout`
+/// overrides it.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Argo CD's ApplicationSet, for the resources that manage them through [`DynamicObject`].
 pub fn application_set_resource() -> ApiResource {
@@ -69,6 +70,8 @@ pub struct HubSettings {
     /// PEM text.
     pub client_key: Option<String>,
     pub insecure: Option<bool>,
+    /// How long one request may wait for its answer (default [`READ_TIMEOUT`]).
+    pub request_timeout: Option<Duration>,
     pub exec: Option<ExecSettings>,
 }
 
@@ -97,6 +100,7 @@ impl fmt::Debug for HubSettings {
             .field("client_certificate", &self.client_certificate.as_ref().map(|_| "<pem>"))
             .field("client_key", &redacted(&self.client_key))
             .field("insecure", &self.insecure)
+            .field("request_timeout", &self.request_timeout)
             .field("exec", &self.exec)
             .finish()
     }
@@ -581,7 +585,7 @@ impl HubClient {
             .map_err(|source| HubConfigError::Kubeconfig { source })?;
         // Our own retry loop (below) honours StopProvider and retries 500s and dropped connections.
         config.default_retry = false;
-        config.read_timeout = Some(READ_TIMEOUT);
+        config.read_timeout = Some(settings.request_timeout.unwrap_or(READ_TIMEOUT));
         config.reset_reader_on_write = true;
         let client = kube::Client::try_from(config).map_err(|source| HubConfigError::Client { source })?;
         Ok(HubClient { client })
