@@ -146,10 +146,19 @@ pub fn format_duration(duration: Duration) -> String {
 
 /// The `timeouts` block for these operations.
 pub fn block(defaults: Defaults) -> NestedBlock {
-    let mut block = Block::new(
+    let writes = defaults.iter().any(|t| t.operation != Operation::Read);
+    let mut block = Block::new(if writes {
         "How long each operation may take, retries and waits included, e.g. `30s`, `10m` or `1h30m`. When one \
-         passes, the operation fails with an error naming it.",
-    );
+         passes, no request or retry starts any more and waits (INSYNC, finalizers) end; a read still waiting is \
+         dropped, but a write already sent is finished, never abandoned (each request waits at most the hub's \
+         `request_timeout` or Route53's attempt timeout of 60s). If that write succeeded and nothing else was left \
+         to do, the operation succeeds with a warning; otherwise it fails with an error naming the operation, the \
+         object and the timeout to raise, and the state records what was written (as planned when the write's \
+         answer was lost, so that the next plan finds out what exists)."
+    } else {
+        "How long reading may take, retries included, e.g. `30s`, `10m` or `1h30m`. When it passes, the read is \
+         dropped and fails with an error naming the timeout to raise."
+    });
     for timeout in defaults {
         let description = format!(
             "How long {} may take (default `{}`).{}{}",
