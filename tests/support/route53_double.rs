@@ -1,6 +1,7 @@
 //! A Route53 double in front of moto: it forwards every request, counts them per operation, and
 //! answers chosen operations with Route53's error responses (or none at all, or late) a given
-//! number of times first, or until cleared.
+//! number of times first, or until cleared. Holds decide when a request goes on (the test
+//! releases it), fault rules what it then gets, so one request can be held and then throttled.
 //!
 //! moto never throttles, never fails and never rejects a batch the way Route53 does, so the
 //! double proves the retries (`Throttling`, `PriorRequestNotComplete`, 5xx, lost connections),
@@ -37,6 +38,9 @@ pub enum Fault {
     Delay(Duration),
     /// The request goes to moto at once (a change takes effect); its answer waits this long.
     DelayAnswer(Duration),
+    /// The request goes to moto (a change takes effect), then the connection closes without the
+    /// answer: the client cannot know that its write happened.
+    DropAnswer,
 }
 
 impl Fault {
@@ -65,7 +69,7 @@ impl Fault {
                 "InternalFailure",
                 "The request processing has failed because of an unknown error.".to_string(),
             ),
-            Fault::Drop | Fault::Delay(_) | Fault::DelayAnswer(_) => return None,
+            Fault::Drop | Fault::Delay(_) | Fault::DelayAnswer(_) | Fault::DropAnswer => return None,
         };
         let body = format!(
             "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
@@ -299,16 +303,20 @@ async fn handle(
         let mut state = state.lock().expect("double state");
         state.take_fault(op, &query, &body)
     };
+    // An error from the service makes hyper close the connection without an answer.
+    let dropped = || std::io::Error::other("connection dropped by fault injection");
     let mut late_by = None;
-    match fault {
-        None => {}
-        // An error from the service makes hyper close the connection without an answer.
-        Some(Fault::Drop) => return Err(std::io::Error::other("connection dropped by fault injection")),
-        Some(Fault::Delay(wait)) => tokio::time::sleep(wait).await,
-        Some(Fault::DelayAnswer(wait)) => late_by = Some(wait),
+    match &fault {
+        None | Some(Fault::DropAnswer) => {}
+        Some(Fault::Drop) => return Err(dropped()),
+        Some(Fault::Delay(wait)) => tokio::time::sleep(*wait).await,
+        Some(Fault::DelayAnswer(wait)) => late_by = Some(*wait),
         Some(error) => return Ok(error.error_response().expect("an error answer")),
     }
     let answer = forward(parts, body, &client, &upstream).await;
+    if matches!(fault, Some(Fault::DropAnswer)) {
+        return Err(dropped());
+    }
     if let Some(wait) = late_by {
         tokio::time::sleep(wait).await;
     }
