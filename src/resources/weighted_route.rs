@@ -679,11 +679,13 @@ pub(crate) fn check_in_zone(name: &str, zone: &Zone) -> Result<(), RouteError> {
 pub(crate) struct Failure {
     error: RouteError,
     state: Option<Value>,
+    /// `state` is the plan, recorded because the write's answer was lost.
+    planned: bool,
 }
 
 impl From<RouteError> for Failure {
     fn from(error: RouteError) -> Self {
-        Failure { error, state: None }
+        Failure { error, state: None, planned: false }
     }
 }
 
@@ -693,12 +695,13 @@ impl From<Route53Error> for Failure {
     }
 }
 
-/// Why [`Apply::send`] failed: certainly before Route53 applied the batch (nothing changed), or
-/// after it or perhaps after it (accepted but not INSYNC in time, or its answer lost).
+/// Why [`Apply::send`] failed: certainly before Route53 applied the batch (nothing changed), after
+/// it (accepted, but not INSYNC in time), or perhaps after it (its answer was lost).
 #[derive(Debug)]
 pub(crate) enum SendError {
     Unsent(RouteError),
     Unconfirmed(RouteError),
+    Uncertain(RouteError),
 }
 
 impl SendError {
@@ -707,8 +710,9 @@ impl SendError {
     /// finds out what exists).
     pub(crate) fn recording(self, state: Value) -> Failure {
         match self {
-            SendError::Unsent(error) => Failure { error, state: None },
-            SendError::Unconfirmed(error) => Failure { error, state: Some(state) },
+            SendError::Unsent(error) => Failure { error, state: None, planned: false },
+            SendError::Unconfirmed(error) => Failure { error, state: Some(state), planned: false },
+            SendError::Uncertain(error) => Failure { error, state: Some(state), planned: true },
         }
     }
 }
@@ -716,7 +720,7 @@ impl SendError {
 impl From<SendError> for Failure {
     fn from(error: SendError) -> Self {
         match error {
-            SendError::Unsent(error) | SendError::Unconfirmed(error) => Failure { error, state: None },
+            SendError::Unsent(error) | SendError::Unconfirmed(error) | SendError::Uncertain(error) => error.into(),
         }
     }
 }
@@ -766,7 +770,7 @@ impl Apply<'_> {
             r53.change_within(zone_id, comment, changes, self.ctx, Some(&self.deadline)).await.map_err(|e| {
                 let uncertain = e.uncertain();
                 let error = RouteError::from(e);
-                if uncertain { SendError::Unconfirmed(error) } else { SendError::Unsent(error) }
+                if uncertain { SendError::Uncertain(error) } else { SendError::Unsent(error) }
             })?;
         let id = match changed {
             Changed::Pending(id) if wait => id,
@@ -816,7 +820,11 @@ impl Apply<'_> {
 
     /// The apply's error, naming the object, with the state to record if any.
     pub(crate) fn failed(&self, failure: Failure) -> ApplyError {
-        ApplyError { diagnostics: failure.error.diagnostics_for(&self.object), state: failure.state }
+        let diagnostics = failure.error.diagnostics_for(&self.object);
+        match failure.state {
+            Some(planned) if failure.planned => ApplyError::planned_if(true, planned, diagnostics),
+            state => ApplyError { diagnostics, state },
+        }
     }
 }
 
