@@ -23,6 +23,7 @@ use support::fleet::{self, CLUSTER, ROUTE};
 use support::hub::Hub;
 use support::interrupt::{STOP_LOGGED, kill_hard, wait_for_text, wait_until};
 use support::moto::{Moto, create_zone, records, sdk_client};
+use support::outcome::warnings;
 use support::route53_double::{Fault, Route53Double};
 
 const CHANGE: &str = "ChangeResourceRecordSets";
@@ -348,22 +349,6 @@ fn kill_9_of_the_provider_mid_apply_leaves_orphans_that_import_as_the_error_says
         FIRST as usize + SLOTS,
         orphans.len()
     );
-}
-
-/// How many warnings with this summary terraform printed, counting those it folded into one
-/// ("and N more similar warnings elsewhere").
-fn warnings(output: &str, summary: &str) -> usize {
-    let heading = format!("Warning: {summary}\n");
-    output
-        .split(&heading)
-        .skip(1)
-        .map(|block| {
-            let block =
-                block.split("\nWarning: ").next().unwrap_or_default().split("\nError: ").next().unwrap_or_default();
-            let more = block.split("(and ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok());
-            1 + more.unwrap_or(0)
-        })
-        .sum()
 }
 
 /// The `import` blocks that "already exists" errors print, with `to` set to the address

@@ -11,6 +11,8 @@ pub mod fleet;
 pub mod hub;
 pub mod interrupt;
 pub mod moto;
+pub mod moto_changes;
+pub mod outcome;
 pub mod route53_double;
 
 use std::path::{Path, PathBuf};

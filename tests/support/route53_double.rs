@@ -21,6 +21,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kube_test_server::Holds;
 
+use super::moto_changes;
+
 /// What a faulted request gets instead of (or around) moto's answer.
 #[derive(Clone, Debug)]
 pub enum Fault {
@@ -263,14 +265,19 @@ pub fn operation(method: &str, path: &str) -> &'static str {
 async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>, holds: Arc<Holds>) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    // Route53 applies the change batches of a zone one after another; moto handles requests on
+    // several threads and loses updates when two batches of one zone meet.
+    let changes = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (client, upstream, state, holds) = (client.clone(), upstream.clone(), state.clone(), holds.clone());
+        let (client, upstream, state, holds, changes) =
+            (client.clone(), upstream.clone(), state.clone(), holds.clone(), changes.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(request, client.clone(), upstream.clone(), state.clone(), holds.clone())
+                let (state, holds, changes) = (state.clone(), holds.clone(), changes.clone());
+                handle(request, client.clone(), upstream.clone(), state, holds, changes)
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -283,6 +290,7 @@ async fn handle(
     upstream: String,
     state: Arc<Mutex<State>>,
     holds: Arc<Holds>,
+    changes: Arc<tokio::sync::Mutex<()>>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let op = operation(request.method().as_str(), request.uri().path());
     let query = request.uri().query().unwrap_or_default().to_string();
@@ -313,7 +321,21 @@ async fn handle(
         Some(Fault::DelayAnswer(wait)) => late_by = Some(*wait),
         Some(error) => return Ok(error.error_response().expect("an error answer")),
     }
+    let in_turn = if op == "ChangeResourceRecordSets" { Some(changes.lock().await) } else { None };
+    let body = if op == "ChangeResourceRecordSets" {
+        match moto_changes::as_route53(body, &parts, &client, &upstream).await {
+            Ok(body) => body,
+            Err(refusal) if matches!(fault, Some(Fault::DropAnswer)) => {
+                drop(refusal);
+                return Err(dropped());
+            }
+            Err(refusal) => return Ok(refusal),
+        }
+    } else {
+        body
+    };
     let answer = forward(parts, body, &client, &upstream).await;
+    drop(in_turn);
     if matches!(fault, Some(Fault::DropAnswer)) {
         return Err(dropped());
     }
