@@ -1,6 +1,6 @@
 //! The hub cluster's Kubernetes API: connection settings, the client, and the few operations the
 //! resources need (get, server-side apply, list by label, delete), with typed errors and
-//! bounded retries that give way to StopProvider.
+//! bounded retries that give way to StopProvider and to the operation's deadline.
 //!
 //! Nothing here knows what an Argo CD cluster Secret means; resources build the objects.
 
@@ -583,7 +583,8 @@ impl HubClient {
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|source| HubConfigError::Kubeconfig { source })?;
-        // Our own retry loop (below) honours StopProvider and retries 500s and dropped connections.
+        // Our own retry loop (below) honours StopProvider and the deadline, and retries 500s and
+        // dropped connections.
         config.default_retry = false;
         config.read_timeout = Some(settings.request_timeout.unwrap_or(READ_TIMEOUT));
         config.reset_reader_on_write = true;

@@ -11,6 +11,10 @@
 //! so refreshing 200 records of a zone costs one `ListResourceRecordSets` page per 300 records
 //! instead of one call per record. Our own writes drop the zone's listing; writes themselves
 //! always look at the live records ([`Route53::live_records_named`]).
+//!
+//! Change batches give way to StopProvider and to the operation's deadline without ever
+//! abandoning an attempt on its way ([`Route53::change_within`]); an attempt whose answer was lost
+//! makes the outcome uncertain unless a retry finds the batch in place.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
