@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build build-release release install test demo docs bench-handshake bench-plan
+.PHONY: build build-release release install test demo docs bench-handshake bench-plan fuzz
 
 build:
 	cargo build --locked --workspace --bins
@@ -40,3 +40,17 @@ bench-handshake: build-release
 bench-plan: install
 	cargo build --locked --release -p kube-test-server
 	python3 scripts/bench_plan.py
+
+# Fuzzing with cargo fuzz (cargo install cargo-fuzz --locked): each target for FUZZ_SECONDS.
+# `-s none`: no sanitizer, so the stable toolchain builds it (the code is unsafe-free).
+# fuzz/seeds/ are committed; what the fuzzer finds goes to fuzz/corpus/, crashes to fuzz/artifacts/.
+FUZZ_TARGETS ?= msgpack_value json_state kubeconfig
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD   ?= --codegen-units 16
+fuzz:
+	cd fuzz && cargo fuzz build -s none $(FUZZ_BUILD)
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  (cd fuzz && cargo fuzz run -s none $(FUZZ_BUILD) $$t corpus/$$t seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1); \
+	done

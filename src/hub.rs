@@ -14,13 +14,13 @@ use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{
-    AuthInfo, Cluster, ExecConfig, KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo, NamedCluster,
-    NamedContext,
+    AuthInfo, Cluster, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo,
+    NamedCluster, NamedContext,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::protocol::Context;
+use crate::protocol::{Context, redact};
 use crate::timeouts::{Deadline, Expired, Halt};
 use crate::unanswered;
 
@@ -138,13 +138,13 @@ pub enum HubConfigError {
     ReadKubeconfig {
         path: String,
         #[source]
-        source: KubeconfigError,
+        source: KubeconfigProblem,
     },
     /// No `hub` settings and no kubeconfig in `KUBECONFIG` or `~/.kube/config`.
     #[error("no hub connection configured and no usable kubeconfig found (KUBECONFIG or ~/.kube/config): {source}")]
     NoDefaultKubeconfig {
         #[source]
-        source: KubeconfigError,
+        source: KubeconfigProblem,
     },
     /// The requested context (or the current context) does not exist.
     #[error("kubeconfig context {context:?} not found (available: {available})")]
@@ -156,8 +156,11 @@ pub enum HubConfigError {
     #[error("the hub kubeconfig is not usable: {source}")]
     Kubeconfig {
         #[source]
-        source: KubeconfigError,
+        source: KubeconfigProblem,
     },
+    /// The token holds a character an HTTP header cannot carry, such as a line break inside it.
+    #[error("the hub token contains a control character (a line break?) that cannot be sent in an HTTP header")]
+    UnsendableToken,
     /// The HTTP client could not be built (TLS material rejected, …).
     #[error("cannot build the hub client: {source}")]
     Client {
@@ -166,19 +169,48 @@ pub enum HubConfigError {
     },
 }
 
+/// kube's kubeconfig error, told without quoting the file: its YAML errors show the lines around
+/// the fault, tokens and keys included, and serde's words quote wrongly typed values.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KubeconfigProblem(String);
+
+impl From<KubeconfigError> for KubeconfigProblem {
+    fn from(error: KubeconfigError) -> Self {
+        KubeconfigProblem(match error {
+            KubeconfigError::Parse(yaml) => match yaml.location() {
+                Some(at) => format!("not valid kubeconfig YAML (line {}, column {})", at.line(), at.column()),
+                None => "not valid kubeconfig YAML".to_string(),
+            },
+            other => other.to_string(),
+        })
+    }
+}
+
 /// The connection settings as an in-memory kubeconfig, so that kube's own loader handles
 /// TLS material, tokens and exec plugins exactly as it does for files.
 fn kubeconfig_for(settings: &HubSettings) -> Result<(Kubeconfig, KubeConfigOptions), HubConfigError> {
-    let mut kubeconfig = if let Some(path) = &settings.config_path {
+    let kubeconfig = if let Some(path) = &settings.config_path {
         let path_buf = expand_home(path);
         Kubeconfig::read_from(&path_buf)
-            .map_err(|source| HubConfigError::ReadKubeconfig { path: path_buf.display().to_string(), source })?
+            .map_err(|e| HubConfigError::ReadKubeconfig { path: path_buf.display().to_string(), source: e.into() })?
     } else if settings.host.is_some() {
         Kubeconfig::default()
     } else {
-        Kubeconfig::read().map_err(|source| HubConfigError::NoDefaultKubeconfig { source })?
+        Kubeconfig::read().map_err(|e| HubConfigError::NoDefaultKubeconfig { source: e.into() })?
     };
+    select_context(kubeconfig, settings)
+}
 
+/// Picks the context the settings ask for (or the current one) in a loaded kubeconfig and writes
+/// the explicit settings over its cluster and user. Reads no file and runs nothing.
+///
+/// # Errors
+/// [`HubConfigError::NoCurrentContext`] or [`HubConfigError::ContextNotFound`].
+pub fn select_context(
+    mut kubeconfig: Kubeconfig,
+    settings: &HubSettings,
+) -> Result<(Kubeconfig, KubeConfigOptions), HubConfigError> {
     let context_name = if kubeconfig.contexts.is_empty() && settings.config_path.is_none() {
         // Host-only settings: one synthetic context carries the overrides below.
         const SYNTHETIC: &str = "gitopsbridge-hub";
@@ -218,6 +250,7 @@ fn kubeconfig_for(settings: &HubSettings) -> Result<(Kubeconfig, KubeConfigOptio
             },
         )?;
     apply_overrides(&mut kubeconfig, &context, settings);
+    never_interactive(&mut kubeconfig, &context);
 
     let options = KubeConfigOptions { context: Some(context_name), ..Default::default() };
     Ok((kubeconfig, options))
@@ -249,7 +282,8 @@ fn apply_overrides(kubeconfig: &mut Kubeconfig, context: &kube::config::Context,
     let Some(named) = kubeconfig.auth_infos.iter_mut().find(|u| u.name == user_name) else { return };
     let user = named.auth_info.get_or_insert_with(AuthInfo::default);
     if let Some(token) = &settings.token {
-        user.token = Some(token.clone().into());
+        // `token = file("…")` brings the file's final line break; kubectl trims token files too.
+        user.token = Some(token.trim().to_string().into());
         user.token_file = None;
     }
     if let Some(cert) = &settings.client_certificate {
@@ -275,6 +309,92 @@ fn apply_overrides(kubeconfig: &mut Kubeconfig, context: &kube::config::Context,
             ),
             ..Default::default()
         });
+    }
+}
+
+/// A provider has no terminal: an exec plugin that inherited our stdin and stderr would write its
+/// output (which may quote its environment) into Terraform's log instead of into its error.
+fn never_interactive(kubeconfig: &mut Kubeconfig, context: &kube::config::Context) {
+    let user = context.user.as_deref().unwrap_or_default();
+    for named in kubeconfig.auth_infos.iter_mut().filter(|u| u.name == user) {
+        if let Some(exec) = named.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
+            exec.interactive_mode = Some(ExecInteractiveMode::Never);
+        }
+    }
+}
+
+/// The selected context's user, with its secret fields exposed (kube keeps them as
+/// `SecretString`s; serde is how it exposes them).
+fn selected_user(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) -> Option<(AuthInfo, serde_json::Value)> {
+    let context = options.context.as_deref().or(kubeconfig.current_context.as_deref());
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| Some(c.name.as_str()) == context)
+        .and_then(|c| c.context.as_ref()?.user.clone())?;
+    let auth = kubeconfig.auth_infos.iter().find(|u| u.name == user)?.auth_info.clone()?;
+    let exposed = serde_json::to_value(&auth).unwrap_or_default();
+    Some((auth, exposed))
+}
+
+/// Remembers the secret values of the selected user for redaction (a credential plugin may
+/// print them), and refuses a token that cannot be sent: kube panics on one.
+fn check_user_secrets(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) -> Result<(), HubConfigError> {
+    let Some((auth, exposed)) = selected_user(kubeconfig, options) else { return Ok(()) };
+    for field in ["token", "password", "client-key-data"] {
+        if let Some(secret) = exposed.get(field).and_then(|v| v.as_str()) {
+            redact::remember(secret);
+        }
+    }
+    for pair in auth.exec.iter().flat_map(|e| e.env.iter().flatten()) {
+        if let Some(value) = pair.get("value") {
+            redact::remember(value);
+        }
+    }
+    // What an HTTP header value may hold: visible characters, spaces and tabs.
+    let sendable = |text: &str| text.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+    match exposed.get("token").and_then(|v| v.as_str()) {
+        Some(token) if !sendable(token) => Err(HubConfigError::UnsendableToken),
+        _ => Ok(()),
+    }
+}
+
+/// Longest excerpt of a credential plugin's error output an error carries.
+const MAX_PLUGIN_OUTPUT: usize = 2000;
+
+/// Why credentials could not be obtained, in words that carry no secret. kube's own messages
+/// for a failed plugin quote the command with its environment and everything it printed.
+fn describe_auth_error(error: &kube::client::AuthError) -> String {
+    use kube::client::AuthError as E;
+    match error {
+        E::AuthExecRun { out, .. } => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            let mut start = stderr.len().saturating_sub(MAX_PLUGIN_OUTPUT);
+            while !stderr.is_char_boundary(start) {
+                start += 1;
+            }
+            let excerpt = redact::redact(&stderr[start..]);
+            if excerpt.is_empty() {
+                format!("the exec credential plugin failed ({}) and printed no error", out.status)
+            } else {
+                format!("the exec credential plugin failed ({}): {excerpt}", out.status)
+            }
+        }
+        E::AuthExecParse(_) => "the exec credential plugin's output is not an ExecCredential".into(),
+        E::ExecPluginFailed => "the exec credential plugin's ExecCredential has no status".into(),
+        E::AuthExecStart(source) => format!("cannot start the exec credential plugin: {source}"),
+        E::ReadTokenFile(source, path) => {
+            format!("cannot read the token file {}: {source}", path.display())
+        }
+        E::MissingCommand => "the exec block names no command".into(),
+        E::InvalidBearerToken(_) => "the token is not valid in an HTTP header".into(),
+        E::InvalidBasicAuth(_) => "the username or password is not valid in an HTTP header".into(),
+        E::MalformedTokenExpirationDate(_) => {
+            "the exec credential plugin's expirationTimestamp is not an RFC 3339 time".into()
+        }
+        // The rest carry no command output; redacted all the same.
+        other => redact::redact(&other.to_string()).into_owned(),
     }
 }
 
@@ -376,13 +496,16 @@ pub enum HubError {
         #[source]
         source: kube::Error,
     },
-    /// Credentials could not be obtained (exec plugin failed, token file unreadable, …).
-    #[error("cannot obtain hub credentials for {object}")]
-    Credentials {
-        object: String,
-        #[source]
-        source: kube::Error,
-    },
+    /// The hub's TLS certificate was refused: not signed by a CA we trust, or not for its name.
+    #[error(
+        "the hub's certificate was refused while accessing {object} ({reason}); set cluster_ca_certificate (or \
+         the kubeconfig's certificate-authority-data) to the CA that signed it, or insecure = true for a test cluster"
+    )]
+    UntrustedCertificate { object: String, reason: String },
+    /// Credentials could not be obtained (exec plugin failed, token file unreadable, …). No
+    /// source: kube's error quotes the plugin's environment and output.
+    #[error("cannot obtain hub credentials for {object}: {reason}")]
+    Credentials { object: String, reason: String },
     /// The connection settings are wrong.
     #[error(transparent)]
     Config(#[from] HubConfigError),
@@ -470,8 +593,11 @@ impl HubError {
         let object = object.to_string();
         let kube::Error::Api(status) = &error else {
             return match error {
-                kube::Error::HyperError(_) | kube::Error::Service(_) => HubError::Unreachable { object, source: error },
-                kube::Error::Auth(_) => HubError::Credentials { object, source: error },
+                kube::Error::HyperError(_) | kube::Error::Service(_) => match certificate_problem(&error) {
+                    Some(problem) => HubError::UntrustedCertificate { object, reason: problem.to_string() },
+                    None => HubError::Unreachable { object, source: error },
+                },
+                kube::Error::Auth(e) => HubError::Credentials { object, reason: describe_auth_error(&e) },
                 _ => HubError::Other { object, source: error },
             };
         };
@@ -527,7 +653,10 @@ fn is_field_conflict(status: &kube::core::Status) -> bool {
 fn may_have_happened(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => status.code >= 500,
-        kube::Error::HyperError(_) | kube::Error::Service(_) => !unanswered::connection_refused(error),
+        // A rejected certificate, like a refused connection, stops the request before it is sent.
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            !unanswered::connection_refused(error) && certificate_problem(error).is_none()
+        }
         _ => false,
     }
 }
@@ -540,7 +669,7 @@ fn is_transient(error: &kube::Error) -> bool {
             409 => status.reason == "Conflict" && !is_field_conflict(status),
             _ => false,
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => certificate_problem(error).is_none(),
         _ => false,
     }
 }
@@ -563,6 +692,22 @@ fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
     }
 }
 
+/// The refused certificate somewhere among `error`'s causes, when TLS verification is what failed.
+fn certificate_problem<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_)).then_some(tls);
+        }
+        // An io::Error's `source()` skips the error it wraps, which is where TLS puts its own.
+        next = match cause.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
+}
+
 // ---------------------------------------------------------------------------------------------
 // Client
 // ---------------------------------------------------------------------------------------------
@@ -580,15 +725,41 @@ impl HubClient {
     /// [`HubError::Config`] when the kubeconfig cannot be read or the context is missing.
     pub async fn connect(settings: &HubSettings) -> Result<HubClient, HubError> {
         let (kubeconfig, options) = kubeconfig_for(settings)?;
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        HubClient::build(kubeconfig, &options, settings.request_timeout.unwrap_or(READ_TIMEOUT)).await
+    }
+
+    /// Builds the client from a loaded kubeconfig (as [`select_context`] leaves it). Makes no
+    /// request, but runs the user's exec credential plugin, if any.
+    ///
+    /// # Errors
+    /// [`HubError::Config`] when the kubeconfig is not usable; [`HubError::Credentials`] when the
+    /// exec plugin fails.
+    pub async fn from_kubeconfig(kubeconfig: Kubeconfig, options: &KubeConfigOptions) -> Result<HubClient, HubError> {
+        HubClient::build(kubeconfig, options, READ_TIMEOUT).await
+    }
+
+    /// [`HubClient::from_kubeconfig`] whose requests wait `read_timeout` for their answers.
+    async fn build(
+        kubeconfig: Kubeconfig,
+        options: &KubeConfigOptions,
+        read_timeout: Duration,
+    ) -> Result<HubClient, HubError> {
+        check_user_secrets(&kubeconfig, options)?;
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, options)
             .await
-            .map_err(|source| HubConfigError::Kubeconfig { source })?;
+            .map_err(|e| HubConfigError::Kubeconfig { source: e.into() })?;
         // Our own retry loop (below) honours StopProvider and the deadline, and retries 500s and
         // dropped connections.
         config.default_retry = false;
-        config.read_timeout = Some(settings.request_timeout.unwrap_or(READ_TIMEOUT));
+        config.read_timeout = Some(read_timeout);
         config.reset_reader_on_write = true;
-        let client = kube::Client::try_from(config).map_err(|source| HubConfigError::Client { source })?;
+        let client = kube::Client::try_from(config).map_err(|source| match source {
+            // The exec plugin runs here, the first time.
+            kube::Error::Auth(e) => {
+                HubError::Credentials { object: "the hub client".into(), reason: describe_auth_error(&e) }
+            }
+            source => HubConfigError::Client { source }.into(),
+        })?;
         Ok(HubClient { client })
     }
 
@@ -977,6 +1148,92 @@ mod tests {
                 assert_eq!(available, "a, b");
             }
             other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn exec_plugins_never_inherit_the_terminal() {
+        let kubeconfig = Kubeconfig::from_yaml(
+            "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c\n  cluster:\n    server: https://a:6443\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      interactiveMode: IfAvailable\n",
+        )
+        .unwrap();
+        let (kubeconfig, _) = select_context(kubeconfig, &HubSettings::default()).unwrap();
+        let exec = kubeconfig.auth_infos[0].auth_info.as_ref().unwrap().exec.as_ref().unwrap();
+        assert!(matches!(exec.interactive_mode, Some(ExecInteractiveMode::Never)));
+
+        let settings = HubSettings {
+            host: Some("https://10.0.0.1:6443".into()),
+            exec: Some(ExecSettings { command: "aws".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let (kubeconfig, _) = kubeconfig_for(&settings).unwrap();
+        let exec = kubeconfig.auth_infos[0].auth_info.as_ref().unwrap().exec.as_ref().unwrap();
+        assert!(matches!(exec.interactive_mode, Some(ExecInteractiveMode::Never)));
+    }
+
+    #[test]
+    fn a_failing_exec_plugin_is_described_without_its_environment_or_output_secrets() {
+        use std::os::unix::process::ExitStatusExt;
+        redact::remember("plugin-env-0b7e-secret");
+        let failed = kube::client::AuthError::AuthExecRun {
+            cmd: r#"PLUGIN_SECRET="plugin-env-0b7e-secret" "aws" "eks" "get-token""#.into(),
+            out: Box::new(std::process::Output {
+                status: std::process::ExitStatus::from_raw(256),
+                stdout: b"{\"status\":{\"token\":\"half-written-0b7e\"".to_vec(),
+                stderr: b"error: the key plugin-env-0b7e-secret has expired\n".to_vec(),
+            }),
+        };
+        let reason = describe_auth_error(&failed);
+        assert_eq!(
+            reason,
+            "the exec credential plugin failed (exit status: 1): error: the key (sensitive value) has expired"
+        );
+        // kube's own words would have carried all of it.
+        assert!(failed.to_string().contains("plugin-env-0b7e-secret") && failed.to_string().contains("half-written"));
+    }
+
+    #[test]
+    fn a_kubeconfig_that_does_not_parse_is_reported_by_position_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "users:\n- name: u\n  user:\n    token: tok-4d1-secret\n    bad: [tok-4d1-secret\n")
+            .unwrap();
+        let settings = HubSettings { config_path: Some(path.display().to_string()), ..Default::default() };
+        let Err(error) = kubeconfig_for(&settings) else { panic!("a broken kubeconfig was read") };
+        let text = error.to_string();
+        assert!(text.contains("not valid kubeconfig YAML (line"), "{text}");
+        assert!(!text.contains("tok-4d1-secret") && !format!("{error:?}").contains("tok-4d1-secret"), "{text}");
+        let source = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+        assert!(!source.contains("tok-4d1-secret"), "{source}");
+    }
+
+    /// Found by fuzzing (kubeconfig target): a token with a line break made kube panic while
+    /// building the client.
+    #[tokio::test]
+    async fn a_token_with_a_line_break_is_trimmed_or_refused_not_a_panic() {
+        crate::protocol::tls::install_crypto_provider();
+        let settings = HubSettings {
+            host: Some("https://10.0.0.1:6443".into()),
+            token: Some("tok-1e5-from-a-file\n".into()),
+            ..Default::default()
+        };
+        let (kubeconfig, options) = kubeconfig_for(&settings).unwrap();
+        let token =
+            serde_json::to_value(kubeconfig.auth_infos[0].auth_info.as_ref().unwrap()).unwrap()["token"].clone();
+        assert_eq!(token, "tok-1e5-from-a-file");
+        HubClient::from_kubeconfig(kubeconfig, &options).await.expect("a trimmed token is sent");
+
+        // The fuzzer's input: `host` "\n", `token` ": Co" and so on; here the token keeps an
+        // inner line break, as a kubeconfig file can spell it.
+        let kubeconfig = Kubeconfig::from_yaml(
+            "clusters:\n- name: c\n  cluster:\n    server: https://a:6443\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\ncurrent-context: a\nusers:\n- name: u\n  user:\n    token: \"tok-1e5\\nsecond-line\"\n",
+        )
+        .unwrap();
+        let (kubeconfig, options) = select_context(kubeconfig, &HubSettings::default()).unwrap();
+        match HubClient::from_kubeconfig(kubeconfig, &options).await {
+            Err(HubError::Config(HubConfigError::UnsendableToken)) => {}
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a token with a line break was accepted"),
         }
     }
 }

@@ -145,7 +145,14 @@ fn provider_schema() -> Schema {
             "The ExecCredential API version the plugin speaks (default `client.authentication.k8s.io/v1beta1`).",
         ))
         .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
-        .attribute(Attribute::optional("env", Type::map(Type::String), "Extra environment variables of the command."));
+        .attribute(
+            Attribute::optional(
+                "env",
+                Type::map(Type::String),
+                "Extra environment variables of the command; sensitive, as they often carry credentials.",
+            )
+            .sensitive(),
+        );
     let hub = Block::new(
         "How to reach the hub cluster that runs Argo CD. Same names and meaning as the kubernetes provider. \
          Without this block, `KUBECONFIG` or `~/.kube/config` is used like kubectl does.",

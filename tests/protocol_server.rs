@@ -255,18 +255,7 @@ async fn tls_channel(
     server_cert: CertificateDer<'static>,
 ) -> Result<Channel, tonic::transport::Error> {
     let connector = tokio_rustls::TlsConnector::from(tls::client_config(client, server_cert).unwrap());
-    Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let address = address.clone();
-            let connector = connector.clone();
-            async move {
-                let conn = terraform_provider_gitopsbridge::protocol::listener::connect(&address).await?;
-                let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
-                let tls = connector.connect(name, conn).await?;
-                Ok::<_, io::Error>(TokioIo::new(tls))
-            }
-        }))
-        .await
+    channel_over(address, Some(connector)).await
 }
 
 fn echo_type() -> Type {
@@ -748,6 +737,69 @@ async fn a_client_with_another_certificate_is_rejected() {
     };
     assert!(rejected);
     // Terraform's own certificate still works.
+    let mut client = plugin.client().await;
+    assert!(client.get_metadata(pb::get_metadata::Request {}).await.is_ok());
+}
+
+/// A connection, with or without TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+/// A channel to `address` over `tls` (plain text without), as a client that is not Terraform
+/// might open it.
+async fn channel_over(
+    address: Address,
+    tls: Option<tokio_rustls::TlsConnector>,
+) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let (address, tls) = (address.clone(), tls.clone());
+            async move {
+                let conn = terraform_provider_gitopsbridge::protocol::listener::connect(&address).await?;
+                let stream: Box<dyn Stream> = match tls {
+                    Some(tls) => {
+                        let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+                        Box::new(tls.connect(name, conn).await?)
+                    }
+                    None => Box::new(conn),
+                };
+                Ok::<_, io::Error>(TokioIo::new(stream))
+            }
+        }))
+        .await
+}
+
+/// True when the plugin refuses the channel: at the handshake or at the first call, and
+/// promptly (a refusal that hangs would hang Terraform's neighbours too).
+async fn refused(channel: Result<Channel, tonic::transport::Error>) -> bool {
+    let attempt = async {
+        match channel {
+            Err(_) => true,
+            Ok(channel) => ProviderClient::new(channel).get_metadata(pb::get_metadata::Request {}).await.is_err(),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), attempt).await.expect("the plugin answers or closes within 10 s")
+}
+
+#[tokio::test]
+async fn a_client_without_a_certificate_or_without_tls_is_rejected_and_terraform_is_still_served() {
+    let plugin = Plugin::start().await;
+    let server_cert = plugin.running().server_cert.clone().unwrap();
+    // TLS that trusts the plugin's certificate but presents none of its own.
+    let verifier = tls::PinnedCertificates::new(vec![server_cert]);
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+    config.alpn_protocols = vec![tls::ALPN_H2.to_vec()];
+    let anonymous = tokio_rustls::TlsConnector::from(Arc::new(config));
+    assert!(refused(channel_over(plugin.running().address.clone(), Some(anonymous)).await).await);
+    // gRPC in plain text on the plugin's socket.
+    assert!(refused(channel_over(plugin.running().address.clone(), None).await).await);
+    // Terraform's own certificate still works, on a new connection too.
     let mut client = plugin.client().await;
     assert!(client.get_metadata(pb::get_metadata::Request {}).await.is_ok());
 }

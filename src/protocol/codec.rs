@@ -85,8 +85,9 @@ pub fn infer_type(value: &Value) -> Type {
 }
 
 /// Parses a number written as decimal text (cty's form for numbers that fit neither int64 nor
-/// float64 exactly). Integers that fit become [`Number::Int`]; anything else that is a plain
-/// decimal is kept as text so no precision is lost.
+/// float64 exactly). Integers that fit become [`Number::Int`]; other decimals in JSON's number
+/// syntax are kept as text so no precision is lost. Spellings JSON cannot carry as they are
+/// (`.5`, `+1`, `1.`) are read as float64, so that every value read can be written again.
 pub fn parse_number_text(text: &str) -> Option<Number> {
     let text = text.trim();
     if let Ok(i) = text.parse::<i64>() {
@@ -95,7 +96,13 @@ pub fn parse_number_text(text: &str) -> Option<Number> {
     let plain = !text.is_empty()
         && text.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E'))
         && text.chars().any(|c| c.is_ascii_digit());
-    (plain && text.parse::<f64>().is_ok()).then(|| Number::Decimal(text.to_string()))
+    if !plain {
+        return None;
+    }
+    if serde_json::from_str::<serde_json::Number>(text).is_ok() {
+        return Some(Number::Decimal(text.to_string()));
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Number::Float)
 }
 
 /// Deepest nesting of values the decoders follow when skipping data they do not need.
@@ -121,9 +128,21 @@ mod tests {
         let big = "123456789012345678901234567890";
         assert_eq!(parse_number_text(big), Some(Number::Decimal(big.to_string())));
         assert_eq!(parse_number_text("1.5e3"), Some(Number::Decimal("1.5e3".to_string())));
-        for bad in ["", "inf", "NaN", "1,5", "abc", "-"] {
+        for bad in ["", "inf", "NaN", "1,5", "abc", "-", "1e400"] {
             assert_eq!(parse_number_text(bad), None, "{bad}");
         }
+    }
+
+    /// Found by fuzzing (json_state target): stored state with `"weight": ".00"` was read as the
+    /// text ".00", which JSON cannot write back ("expected number, found a number").
+    #[test]
+    fn number_text_outside_json_syntax_is_read_as_a_float() {
+        for (text, expected) in [(".00", 0.0), ("+1.5", 1.5), ("2.", 2.0), (".5e1", 5.0)] {
+            assert_eq!(parse_number_text(text), Some(Number::Float(expected)), "{text}");
+        }
+        let ty = Type::Object([("weight".to_string(), Type::Number)].into());
+        let value = super::super::json::decode(br#"{"weight": ".00"}"#, &ty).unwrap();
+        assert_eq!(super::super::json::encode(&value, &ty).unwrap(), br#"{"weight":0.0}"#);
     }
 
     #[test]

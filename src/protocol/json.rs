@@ -280,4 +280,18 @@ mod tests {
         assert_eq!(err.path(), Some(&AttributePath::root("m").key("k")));
         assert!(matches!(decode(b"{not json", &ty), Err(CodecError::Json(_))));
     }
+
+    /// Found by fuzzing (json_state target): serde_json's default float parsing came out one
+    /// unit in the last place off for some numbers, so a number read back from state changed.
+    #[test]
+    fn numbers_read_from_state_keep_their_exact_value() {
+        for text in ["1e+64", "10000000000000000000000000000000000000000000000000000000000000000", "33.333333333333336"]
+        {
+            let expected: f64 = text.parse().unwrap();
+            match decode(text.as_bytes(), &Type::Number).unwrap() {
+                Value::Number(Number::Float(read)) => assert_eq!(read.to_bits(), expected.to_bits(), "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
 }

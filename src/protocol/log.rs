@@ -5,7 +5,8 @@
 //! are written (Terraform discards plugin output then anyway). A disabled level costs one atomic
 //! load: the macros check it before building anything.
 //!
-//! Never log values from configuration, plan or state: they may hold secrets.
+//! Never log values from configuration, plan or state: they may hold secrets. (Lines are redacted
+//! of every secret the provider has seen all the same.)
 //!
 //! ```ignore
 //! tf_debug!("planned", resource = "gitopsbridge_cluster_metadata", millis = 3);
@@ -128,7 +129,7 @@ pub fn emit(level: Level, message: &str, fields: &[(&str, serde_json::Value)]) {
     if !enabled(level) {
         return;
     }
-    let mut line = format_line(level, message, fields, jiff::Timestamp::now());
+    let mut line = super::redact::redact(&format_line(level, message, fields, jiff::Timestamp::now())).into_owned();
     line.push('\n');
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }

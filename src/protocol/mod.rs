@@ -16,6 +16,7 @@ pub mod log;
 pub mod msgpack;
 pub mod plan;
 pub mod provider_api;
+pub mod redact;
 pub mod rpc;
 pub mod schema;
 pub mod serve;

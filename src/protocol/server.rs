@@ -14,6 +14,7 @@ use super::convert;
 use super::diagnostics::Diagnostics;
 use super::guard;
 use super::provider_api::{Context, DataSource, Provider, Resource};
+use super::redact;
 use super::schema::Schema;
 use super::value::{Type, Value};
 use super::wire::tfplugin6 as pb;
@@ -117,9 +118,18 @@ impl ProviderService {
     }
 }
 
-/// Decodes a value Terraform sent; `what` names it in the error ("configuration", "prior state").
-pub(crate) fn decode(value: Option<&pb::DynamicValue>, ty: &Type, what: &str) -> Result<Value, Diagnostics> {
-    convert::decode(value, ty).map_err(|e| convert::codec_error(&format!("Invalid {what} received from Terraform"), &e))
+/// Decodes a value Terraform sent for `schema`, and remembers its sensitive strings so that no
+/// answer carries them; `what` names it in the error ("configuration", "prior state").
+pub(crate) fn decode(
+    value: Option<&pb::DynamicValue>,
+    schema: &Schema,
+    ty: &Type,
+    what: &str,
+) -> Result<Value, Diagnostics> {
+    let value = convert::decode(value, ty)
+        .map_err(|e| convert::codec_error(&format!("Invalid {what} received from Terraform"), &e))?;
+    redact::remember_sensitive(&schema.block, &value);
+    Ok(value)
 }
 
 /// Encodes a value produced by the provider; `what` names it in the error.
@@ -151,6 +161,15 @@ pub(crate) fn finish(ctx: &Context, errors: Option<Diagnostics>) -> Vec<pb::Diag
 pub(crate) trait Reply: Send + 'static {
     fn add_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>);
     fn error_count(&self) -> usize;
+    /// Removes every remembered secret from the texts for the user.
+    fn redact(&mut self);
+}
+
+/// Replaces `text` by its redacted form when that differs.
+fn redact_in_place(text: &mut String) {
+    if let std::borrow::Cow::Owned(clean) = redact::redact(text) {
+        *text = clean;
+    }
 }
 
 macro_rules! replies {
@@ -162,6 +181,12 @@ macro_rules! replies {
             fn error_count(&self) -> usize {
                 let error = pb::diagnostic::Severity::Error as i32;
                 self.diagnostics.iter().filter(|d| d.severity == error).count()
+            }
+            fn redact(&mut self) {
+                for d in &mut self.diagnostics {
+                    redact_in_place(&mut d.summary);
+                    redact_in_place(&mut d.detail);
+                }
             }
         }
     )*};
@@ -198,6 +223,11 @@ impl Reply for pb::call_function::Response {
     fn error_count(&self) -> usize {
         usize::from(self.error.is_some())
     }
+    fn redact(&mut self) {
+        if let Some(error) = &mut self.error {
+            redact_in_place(&mut error.text);
+        }
+    }
 }
 
 impl Reply for pb::stop_provider::Response {
@@ -206,6 +236,9 @@ impl Reply for pb::stop_provider::Response {
     }
     fn error_count(&self) -> usize {
         usize::from(!self.error.is_empty())
+    }
+    fn redact(&mut self) {
+        redact_in_place(&mut self.error);
     }
 }
 
@@ -230,7 +263,7 @@ async fn run_for<R: Reply>(
     // Untyped RPCs log no type name rather than an empty one.
     let type_name = (!type_name.is_empty()).then_some(type_name);
     crate::tf_trace!("rpc started", rpc = rpc, type_name = type_name);
-    let reply = match guard::catch_panic(body).await {
+    let mut reply = match guard::catch_panic(body).await {
         Ok(reply) => reply,
         Err(panic) => {
             let mut reply = fallback();
@@ -238,6 +271,7 @@ async fn run_for<R: Reply>(
             reply
         }
     };
+    reply.redact();
     crate::tf_debug!(
         "rpc finished",
         rpc = rpc,

@@ -326,6 +326,7 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         HubError::Invalid { .. } => "The hub rejected the object",
         HubError::CrdMissing { .. } => "Custom resource not installed on the hub",
         HubError::Unreachable { .. } => "Cannot reach the hub",
+        HubError::UntrustedCertificate { .. } => "Hub certificate not trusted",
         HubError::Credentials { .. } => "Cannot obtain hub credentials",
         HubError::Config(_) => "Invalid hub configuration",
         HubError::UnknownConfig => "Hub configuration not known yet",
@@ -401,7 +402,14 @@ fn schema() -> Schema {
     let exec_provider = Block::new("Argo CD runs a client-go credential plugin (`execProviderConfig`).")
         .attribute(Attribute::required("command", Type::String, "The command to run."))
         .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
-        .attribute(Attribute::optional("env", Type::map(Type::String), "Extra environment variables of the command."))
+        .attribute(
+            Attribute::optional(
+                "env",
+                Type::map(Type::String),
+                "Extra environment variables of the command; sensitive, as they often carry credentials.",
+            )
+            .sensitive(),
+        )
         .attribute(Attribute::optional(
             "api_version",
             Type::String,

@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod fleet;
 pub mod hub;
 pub mod interrupt;
+pub mod leaks;
 pub mod moto;
 pub mod moto_changes;
 pub mod outcome;

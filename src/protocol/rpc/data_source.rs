@@ -11,7 +11,7 @@ impl ProviderService {
         let ctx = self.context(None);
         let result = async {
             let entry = self.data_source(&request.type_name)?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             cancellable(&ctx, entry.data_source.validate(&ctx, &config)).await
         }
         .await;
@@ -25,7 +25,7 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.data_source(&request.type_name)?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             let state = cancellable(&ctx, entry.data_source.read(&ctx, &config)).await?;
             encode(&state, &entry.ty, "data source state")
         }

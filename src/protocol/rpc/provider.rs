@@ -1,16 +1,23 @@
 //! ValidateProviderConfig and ConfigureProvider.
 
+use crate::protocol::diagnostics::Diagnostics;
 use crate::protocol::server::{ProviderService, cancellable, decode, finish};
+use crate::protocol::value::Value;
 use crate::protocol::wire::tfplugin6 as pb;
 
 impl ProviderService {
+    fn decode_provider_config(&self, config: Option<&pb::DynamicValue>) -> Result<Value, Diagnostics> {
+        let catalog = self.catalog();
+        decode(config, &catalog.provider_schema, &catalog.provider_type, "provider configuration")
+    }
+
     pub(crate) async fn validate_provider_config(
         &self,
         request: pb::validate_provider_config::Request,
     ) -> pb::validate_provider_config::Response {
         let ctx = self.context(None);
         let result = async {
-            let config = decode(request.config.as_ref(), &self.catalog().provider_type, "provider configuration")?;
+            let config = self.decode_provider_config(request.config.as_ref())?;
             cancellable(&ctx, self.provider.validate(&ctx, &config)).await
         }
         .await;
@@ -25,7 +32,7 @@ impl ProviderService {
     ) -> pb::configure_provider::Response {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
-            let config = decode(request.config.as_ref(), &self.catalog().provider_type, "provider configuration")?;
+            let config = self.decode_provider_config(request.config.as_ref())?;
             cancellable(&ctx, self.provider.configure(&ctx, &config)).await
         }
         .await;

@@ -4,6 +4,7 @@ use crate::protocol::convert;
 use crate::protocol::diagnostics::Diagnostics;
 use crate::protocol::plan::null_write_only;
 use crate::protocol::provider_api::{ApplyError, PlanRequest};
+use crate::protocol::redact;
 use crate::protocol::server::{ProviderService, cancellable, decode, encode, finish};
 use crate::protocol::wire::tfplugin6 as pb;
 use crate::protocol::{json, value::Value};
@@ -50,7 +51,7 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             let mut problems = if ctx.client.write_only_attributes_allowed {
                 Diagnostics::new()
             } else {
@@ -90,6 +91,7 @@ impl ProviderService {
             let upgraded = entry.resource.upgrade_state(request.version, stored)?;
             let mut value = json::from_json(&upgraded, &entry.ty)
                 .map_err(|e| convert::codec_error("The stored state does not match the schema", &e))?;
+            redact::remember_sensitive(&entry.schema.block, &value);
             null_write_only(&entry.schema.block, &mut value);
             encode(&value, &entry.ty, "upgraded state")
         })();
@@ -108,7 +110,7 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let state = decode(request.current_state.as_ref(), &entry.ty, "state")?;
+            let state = decode(request.current_state.as_ref(), &entry.schema, &entry.ty, "state")?;
             match cancellable(&ctx, entry.resource.read(&ctx, state)).await? {
                 None => Ok(convert::null_value()),
                 Some(mut fresh) => {
@@ -140,12 +142,12 @@ impl ProviderService {
         let ctx = self.context(request.client_capabilities.as_ref());
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let proposed = decode(request.proposed_new_state.as_ref(), &entry.ty, "proposed new state")?;
+            let proposed = decode(request.proposed_new_state.as_ref(), &entry.schema, &entry.ty, "proposed new state")?;
             if proposed.is_null() {
                 return Ok((convert::null_value(), Vec::new()));
             }
-            let prior = decode(request.prior_state.as_ref(), &entry.ty, "prior state")?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let prior = decode(request.prior_state.as_ref(), &entry.schema, &entry.ty, "prior state")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             let plan_request = PlanRequest { prior_state: &prior, proposed_new_state: proposed, config: &config };
             let mut plan = cancellable(&ctx, entry.resource.plan(&ctx, plan_request)).await?;
             null_write_only(&entry.schema.block, &mut plan.planned_state);
@@ -180,9 +182,9 @@ impl ProviderService {
         let ctx = self.context(None);
         let result = async {
             let entry = self.resource(&request.type_name)?;
-            let prior = decode(request.prior_state.as_ref(), &entry.ty, "prior state")?;
-            let planned = decode(request.planned_state.as_ref(), &entry.ty, "planned state")?;
-            let config = decode(request.config.as_ref(), &entry.ty, "configuration")?;
+            let prior = decode(request.prior_state.as_ref(), &entry.schema, &entry.ty, "prior state")?;
+            let planned = decode(request.planned_state.as_ref(), &entry.schema, &entry.ty, "planned state")?;
+            let config = decode(request.config.as_ref(), &entry.schema, &entry.ty, "configuration")?;
             let outcome = if planned.is_null() {
                 entry.resource.delete(&ctx, prior).await.map(|()| Value::Null)
             } else if prior.is_null() {
