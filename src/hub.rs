@@ -1,6 +1,6 @@
 //! The hub cluster's Kubernetes API: connection settings, the client, and the few operations the
 //! resources need (get, server-side apply, list by label, delete), with typed errors and
-//! bounded retries that give way to StopProvider.
+//! bounded retries that give way to StopProvider and to the operation's deadline.
 //!
 //! Nothing here knows what an Argo CD cluster Secret means; resources build the objects.
 
@@ -22,6 +22,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::{Context, redact};
+use crate::timeouts::{Deadline, Expired, Halt};
+use crate::unanswered;
 
 mod listing;
 
@@ -37,8 +39,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Longest server-requested wait we honour; a larger Retry-After is clamped.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// A hung response fails instead of blocking `terraform apply` forever.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// A hung response fails instead of blocking `terraform apply` forever; `hub.request_timeout`
+/// overrides it.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Argo CD's ApplicationSet, for the resources that manage them through [`DynamicObject`].
 pub fn application_set_resource() -> ApiResource {
@@ -70,6 +73,8 @@ pub struct HubSettings {
     /// PEM text.
     pub client_key: Option<String>,
     pub insecure: Option<bool>,
+    /// How long one request may wait for its answer (default [`READ_TIMEOUT`]).
+    pub request_timeout: Option<Duration>,
     pub exec: Option<ExecSettings>,
 }
 
@@ -98,6 +103,7 @@ impl fmt::Debug for HubSettings {
             .field("client_certificate", &self.client_certificate.as_ref().map(|_| "<pem>"))
             .field("client_key", &redacted(&self.client_key))
             .field("insecure", &self.insecure)
+            .field("request_timeout", &self.request_timeout)
             .field("exec", &self.exec)
             .finish()
     }
@@ -408,6 +414,15 @@ pub struct FieldConflict {
     pub message: String,
 }
 
+impl FieldConflict {
+    /// The field manager holding the field: the API server names it only inside the cause's
+    /// message (`conflict with "kubectl-edit" using v1`), as the first quoted word.
+    pub fn manager(&self) -> Option<&str> {
+        let (_, rest) = self.message.split_once('"')?;
+        rest.split_once('"').map(|(manager, _)| manager)
+    }
+}
+
 /// One rejected field of a 422 Invalid answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidField {
@@ -427,8 +442,9 @@ pub enum HubError {
         #[source]
         source: kube::Error,
     },
-    /// Server-side apply conflict: other field managers own fields we tried to set.
-    #[error("{object}: fields are owned by another field manager ({})", describe_conflicts(.conflicts))]
+    /// Server-side apply field conflict (`FieldManagerConflict` causes): other field managers own
+    /// fields we tried to set. Permanent until someone gives the fields up or we force.
+    #[error("{object}: {}", describe_conflicts(.conflicts))]
     Conflict {
         object: String,
         conflicts: Vec<FieldConflict>,
@@ -499,7 +515,7 @@ pub enum HubError {
     /// The provider's `hub` settings are not known yet (they depend on resources not yet applied).
     #[error("the provider's hub settings are not known yet; they depend on values that are only known after apply")]
     UnknownConfig,
-    /// StopProvider (Ctrl-C) arrived while waiting.
+    /// StopProvider (Ctrl-C) arrived before the request was sent, or while a read waited.
     #[error("interrupted: Terraform asked the provider to stop")]
     Cancelled,
     /// Anything else kube reports (response decoding, request building).
@@ -509,19 +525,76 @@ pub enum HubError {
         #[source]
         source: kube::Error,
     },
+    /// A transient failure (429, 5xx, an optimistic-concurrency 409, a lost connection) that
+    /// retries did not overcome; `last` is the final answer. With `halt`, retrying stopped because
+    /// Terraform asked the provider to stop or one more attempt would pass the deadline.
+    /// `uncertain`: an attempt of a write got no answer or a 5xx, so the hub may have carried it
+    /// out.
+    #[error("{last} ({})", gave_up(*.attempts, .halt.as_ref()))]
+    GaveUp {
+        object: String,
+        attempts: u32,
+        halt: Option<Halt>,
+        uncertain: bool,
+        #[source]
+        last: Box<HubError>,
+    },
+    /// The operation's deadline passed before the request was sent, or while a read waited.
+    #[error("no answer for {object}: {expired}")]
+    TimedOut { object: String, expired: Expired },
+}
+
+fn gave_up(attempts: u32, halt: Option<&Halt>) -> String {
+    match halt {
+        None => format!("gave up after {attempts} attempts"),
+        Some(Halt::Deadline(_)) => format!("gave up after {attempts} attempts: one more would pass the deadline"),
+        Some(Halt::Stop) => {
+            format!("not retried after {attempts} attempts: Terraform asked the provider to stop")
+        }
+    }
 }
 
 fn describe_conflicts(conflicts: &[FieldConflict]) -> String {
     if conflicts.is_empty() {
-        return "no details given".into();
+        return "fields are owned by another field manager (no details given)".into();
     }
-    conflicts.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join("; ")
+    let fields = conflicts
+        .iter()
+        .map(|c| match c.manager() {
+            Some(manager) => format!("{} (held by {manager:?})", c.field),
+            None => format!("{} ({})", c.field, c.message),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let plural = if conflicts.len() == 1 { "field" } else { "fields" };
+    format!("{plural} owned by another field manager: {fields}")
 }
 
 impl HubError {
     /// True when the error means the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, HubError::NotFound { .. })
+    }
+
+    /// True when a write that failed may still have been carried out: it got no answer (a lost
+    /// connection, the read timeout) or a 5xx, and retries did not settle it. The caller records
+    /// the planned state; the next refresh finds out what exists.
+    pub fn uncertain(&self) -> bool {
+        matches!(self, HubError::GaveUp { uncertain: true, .. })
+    }
+
+    /// True when the request ended because of StopProvider or the operation's deadline rather
+    /// than an answer from the hub.
+    pub fn halted(&self) -> bool {
+        matches!(self, HubError::Cancelled | HubError::TimedOut { .. } | HubError::GaveUp { halt: Some(_), .. })
+    }
+
+    /// The error behind retries: the last answer of a [`HubError::GaveUp`], else itself.
+    pub fn last_answer(&self) -> &HubError {
+        match self {
+            HubError::GaveUp { last, .. } => last,
+            other => other,
+        }
     }
 
     /// Sorts a kube error into our variants by status code and reason, never by message text.
@@ -558,7 +631,7 @@ impl HubError {
                 HubError::CrdMissing { resource: resource.to_string(), source: error }
             }
             (404, _) => HubError::NotFound { object, message, source: error },
-            (409, _) => HubError::Conflict {
+            (409, _) if is_field_conflict(status) => HubError::Conflict {
                 object,
                 conflicts: causes.into_iter().map(|(field, message)| FieldConflict { field, message }).collect(),
                 source: error,
@@ -576,22 +649,54 @@ impl HubError {
     }
 }
 
-/// How long to wait before retrying `error`, or `None` when it is not transient.
-fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
-    let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_BACKOFF);
+/// A 409 is server-side apply's field-manager conflict when its causes say so: permanent until
+/// someone gives the fields up. Any other 409 Conflict is optimistic concurrency ("the object has
+/// been modified"), which the next attempt resolves. Decided by reason, never by message.
+fn is_field_conflict(status: &kube::core::Status) -> bool {
+    status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"))
+}
+
+/// Whether the hub may have carried out a request that failed with `error`: there was no answer
+/// (a lost connection, the read timeout) or a 5xx. A refused connection, a 429 and other 4xx
+/// answers mean it did not.
+fn may_have_happened(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => status.code >= 500,
+        // A rejected certificate, like a refused connection, stops the request before it is sent.
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            !unanswered::connection_refused(error) && certificate_problem(error).is_none()
+        }
+        _ => false,
+    }
+}
+
+/// Whether a retry may fix `error`.
+fn is_transient(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => match status.code {
-            429 | 500 | 502 | 503 | 504 => {
-                let asked = status.details.as_ref().map_or(0, |d| d.retry_after_seconds);
-                if asked > 0 { Some(Duration::from_secs(u64::from(asked)).min(MAX_RETRY_AFTER)) } else { Some(backoff) }
-            }
-            _ => None,
+            429 | 500 | 502 | 503 | 504 => true,
+            409 => status.reason == "Conflict" && !is_field_conflict(status),
+            _ => false,
         },
-        kube::Error::HyperError(_) | kube::Error::Service(_)
-            if attempt < MAX_CONNECT_RETRIES && certificate_problem(error).is_none() =>
-        {
-            Some(backoff)
+        kube::Error::HyperError(_) | kube::Error::Service(_) => certificate_problem(error).is_none(),
+        _ => false,
+    }
+}
+
+/// How long to wait before retrying `error` after `attempt` retries, or `None` when it is not
+/// transient or its retries are used up.
+fn retry_delay(error: &kube::Error, attempt: u32) -> Option<Duration> {
+    if !is_transient(error) {
+        return None;
+    }
+    let backoff = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_BACKOFF);
+    match error {
+        kube::Error::Api(status) => {
+            let asked = status.details.as_ref().map_or(0, |d| d.retry_after_seconds);
+            if asked > 0 { Some(Duration::from_secs(u64::from(asked)).min(MAX_RETRY_AFTER)) } else { Some(backoff) }
         }
+        // A dropped connection recovers at once; a hub that is down should fail fast.
+        _ if attempt < MAX_CONNECT_RETRIES => Some(backoff),
         _ => None,
     }
 }
@@ -631,7 +736,7 @@ impl HubClient {
     /// [`HubError::Config`] when the kubeconfig cannot be read or the context is missing.
     pub async fn connect(settings: &HubSettings) -> Result<HubClient, HubError> {
         let (kubeconfig, options) = kubeconfig_for(settings)?;
-        HubClient::from_kubeconfig(kubeconfig, &options).await
+        HubClient::build(kubeconfig, &options, settings.request_timeout.unwrap_or(READ_TIMEOUT)).await
     }
 
     /// Builds the client from a loaded kubeconfig (as [`select_context`] leaves it). Makes no
@@ -641,13 +746,23 @@ impl HubClient {
     /// [`HubError::Config`] when the kubeconfig is not usable; [`HubError::Credentials`] when the
     /// exec plugin fails.
     pub async fn from_kubeconfig(kubeconfig: Kubeconfig, options: &KubeConfigOptions) -> Result<HubClient, HubError> {
+        HubClient::build(kubeconfig, options, READ_TIMEOUT).await
+    }
+
+    /// [`HubClient::from_kubeconfig`] whose requests wait `read_timeout` for their answers.
+    async fn build(
+        kubeconfig: Kubeconfig,
+        options: &KubeConfigOptions,
+        read_timeout: Duration,
+    ) -> Result<HubClient, HubError> {
         check_user_secrets(&kubeconfig, options)?;
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, options)
             .await
             .map_err(|e| HubConfigError::Kubeconfig { source: e.into() })?;
-        // Our own retry loop (below) honours StopProvider and retries 500s and dropped connections.
+        // Our own retry loop (below) honours StopProvider and the deadline, and retries 500s and
+        // dropped connections.
         config.default_retry = false;
-        config.read_timeout = Some(READ_TIMEOUT);
+        config.read_timeout = Some(read_timeout);
         config.reset_reader_on_write = true;
         let client = kube::Client::try_from(config).map_err(|source| match source {
             // The exec plugin runs here, the first time.
@@ -672,6 +787,7 @@ impl HubClient {
             namespace: namespace.to_string(),
             custom_resource: None,
             listings: self.secret_listings.clone(),
+            deadline: None,
         }
     }
 
@@ -684,6 +800,7 @@ impl HubClient {
             namespace: namespace.to_string(),
             custom_resource: Some(format!("{}.{}", resource.plural, resource.group)),
             listings: self.set_listings.clone(),
+            deadline: None,
         }
     }
 }
@@ -697,12 +814,20 @@ pub struct HubObjects<K> {
     custom_resource: Option<String>,
     /// What this process listed of this kind, for refresh reads (see `listing`).
     listings: Arc<listing::Listings<K>>,
+    /// When the operation these calls belong to must be over.
+    deadline: Option<Deadline>,
 }
 
 impl<K> HubObjects<K>
 where
     K: Clone + DeserializeOwned + fmt::Debug,
 {
+    /// Bounds every call, its retries included, by the operation's deadline.
+    pub fn until(mut self, deadline: Deadline) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// `Secret argocd/eks-green`: how errors name an object.
     pub fn describe(&self, name: &str) -> String {
         format!("{} {}/{}", self.kind, self.namespace, name)
@@ -714,7 +839,7 @@ where
     /// Any [`HubError`] but `NotFound`.
     pub async fn get(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
-        self.call(ctx, &object, OnStop::Abandon, || self.api.get_opt(name)).await
+        self.call(ctx, &object, Request::Read, || self.api.get_opt(name)).await
     }
 
     /// Server-side applies `object` (which must carry apiVersion, kind and metadata.name) as
@@ -733,7 +858,7 @@ where
         }
         let described = self.describe(name);
         let patch = Patch::Apply(object);
-        let written = self.call(ctx, &described, OnStop::Finish, || self.api.patch(name, &params, &patch)).await;
+        let written = self.call(ctx, &described, Request::Write, || self.api.patch(name, &params, &patch)).await;
         // Even a failed write may have reached the server.
         self.listings.forget(&self.namespace);
         written
@@ -746,74 +871,101 @@ where
     pub async fn list(&self, ctx: &Context, label_selector: &str) -> Result<Vec<K>, HubError> {
         let params = ListParams::default().labels(label_selector);
         let object = format!("{} in namespace {}", self.kind, self.namespace);
-        let list = self.call(ctx, &object, OnStop::Abandon, || self.api.list(&params)).await?;
+        let list = self.call(ctx, &object, Request::Read, || self.api.list(&params)).await?;
         Ok(list.items)
     }
 
     /// Deletes one object; an object already gone is success. Returns once the API server has
-    /// accepted the deletion (finalizers may still hold the object).
+    /// accepted the deletion: `None` when the object is gone, or the object as it still exists
+    /// while finalizers hold it.
     ///
     /// # Errors
     /// Any [`HubError`] but `NotFound`.
-    pub async fn delete(&self, ctx: &Context, name: &str) -> Result<(), HubError> {
+    pub async fn delete(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
         let params = DeleteParams::default();
-        let deleted = self.call(ctx, &object, OnStop::Finish, || self.api.delete(name, &params)).await;
+        let deleted = self.call(ctx, &object, Request::Write, || self.api.delete(name, &params)).await;
         self.listings.forget(&self.namespace);
         match deleted {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
+            Ok(deleted) => Ok(deleted.left()),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Runs one API call, retrying transient failures with backoff. When Terraform asks the
-    /// provider to stop, no attempt starts any more and no backoff is waited out; an attempt
-    /// already sent is abandoned only if it is a read (see [`OnStop`]).
-    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, on_stop: OnStop, mut op: F) -> Result<T, HubError>
+    /// Runs one API call, retrying transient failures with backoff. After StopProvider or past
+    /// the deadline no attempt starts and no backoff is waited out: a retry that could only start
+    /// after the deadline reports the last answer at once. An attempt in flight then is abandoned
+    /// only if it is a read; a write runs to its answer, bounded by the client's read timeout.
+    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, request: Request, mut op: F) -> Result<T, HubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
-        let mut attempt = 0;
+        let classify = |error| HubError::classify(error, object, self.custom_resource.as_deref());
+        let deadline = self.deadline.as_ref();
+        let (mut attempts, mut uncertain, mut last) = (0, false, None);
         loop {
-            if ctx.is_cancelled() {
-                return Err(HubError::Cancelled);
+            if let Some(halt) = Halt::now(ctx, deadline) {
+                let object = object.to_string();
+                return Err(match (halt, last) {
+                    (halt, Some(last)) => HubError::GaveUp { object, attempts, halt: Some(halt), uncertain, last },
+                    (Halt::Stop, None) => HubError::Cancelled,
+                    (Halt::Deadline(expired), None) => HubError::TimedOut { object, expired },
+                });
             }
-            let result = match on_stop {
-                OnStop::Abandon => tokio::select! {
+            let result = match request {
+                Request::Read => tokio::select! {
                     result = op() => result,
-                    () = ctx.cancelled() => return Err(HubError::Cancelled),
+                    halt = Halt::next(ctx, deadline) => return Err(match halt {
+                        Halt::Stop => HubError::Cancelled,
+                        Halt::Deadline(expired) => HubError::TimedOut { object: object.to_string(), expired },
+                    }),
                 },
-                // Bounded by the client's read timeout.
-                OnStop::Finish => op().await,
+                Request::Write => op().await,
             };
             let error = match result {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            match retry_delay(&error, attempt) {
-                Some(delay) if attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = ctx.cancelled() => return Err(HubError::Cancelled),
-                    }
-                }
-                _ => return Err(HubError::classify(error, object, self.custom_resource.as_deref())),
+            attempts += 1;
+            uncertain |= request == Request::Write && may_have_happened(&error);
+            if !is_transient(&error) {
+                return Err(classify(error));
             }
+            let delay = retry_delay(&error, attempts - 1).filter(|_| attempts <= MAX_RETRIES);
+            let gave_up = |halt, error| HubError::GaveUp {
+                object: object.to_string(),
+                attempts,
+                halt,
+                uncertain,
+                last: Box::new(classify(error)),
+            };
+            let Some(delay) = delay else { return Err(gave_up(None, error)) };
+            if let Some(deadline) = deadline
+                && tokio::time::Instant::now() + delay >= deadline.at
+            {
+                return Err(gave_up(Some(Halt::Deadline(deadline.expired())), error));
+            }
+            crate::tf_debug!("hub: retrying", object = object, attempt = attempts, delay_ms = delay.as_millis() as u64);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = ctx.cancelled() => return Err(gave_up(Some(Halt::Stop), error)),
+            }
+            last = Some(Box::new(classify(error)));
         }
     }
 }
 
-/// What a request already sent does when Terraform asks the provider to stop.
+/// What a request does to the hub, which decides what happens to it in flight when Terraform asks
+/// the provider to stop or the deadline passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OnStop {
+enum Request {
     /// A read: dropped at once, nothing is lost.
-    Abandon,
+    Read,
     /// A write: it runs to its answer, because a write abandoned on the way may still land and
     /// leave an object on the hub that Terraform never hears of.
-    Finish,
+    Write,
 }
 
 #[cfg(test)]
@@ -859,7 +1011,11 @@ mod tests {
         assert!(matches!(HubError::classify(api_error(400, "BadRequest", None), obj, None), HubError::Invalid { .. }));
         assert!(matches!(HubError::classify(api_error(403, "Unknown", None), obj, None), HubError::Forbidden { .. }));
         assert!(matches!(HubError::classify(api_error(0, "NotFound", None), obj, None), HubError::NotFound { .. }));
-        assert!(matches!(HubError::classify(api_error(0, "Conflict", None), obj, None), HubError::Conflict { .. }));
+        // A 409 without field-manager causes is optimistic concurrency, not a field conflict.
+        assert!(matches!(
+            HubError::classify(api_error(0, "Conflict", None), obj, None),
+            HubError::Api { code: 409, .. }
+        ));
         assert!(matches!(
             HubError::classify(api_error(500, "InternalError", None), obj, None),
             HubError::Api { code: 500, .. }
@@ -912,6 +1068,41 @@ mod tests {
         for code in [400, 401, 403, 404, 409, 422] {
             assert_eq!(retry_delay(&api_error(code, "", None), 0), None, "{code}");
         }
+    }
+
+    #[test]
+    fn a_409_is_retried_only_when_it_is_optimistic_concurrency() {
+        let modified = api_error(409, "Conflict", Some(details("x", &[], 0)));
+        assert_eq!(retry_delay(&modified, 0), Some(FIRST_BACKOFF));
+        let field_conflict = api_error(
+            409,
+            "Conflict",
+            Some(details("", &[(".metadata.labels.environment", "conflict with \"kubectl-edit\" using v1")], 0)),
+        );
+        assert_eq!(retry_delay(&field_conflict, 0), None);
+        assert_eq!(retry_delay(&api_error(409, "AlreadyExists", None), 0), None);
+    }
+
+    #[test]
+    fn a_field_conflict_names_the_fields_and_their_managers() {
+        let conflict = api_error(
+            409,
+            "Conflict",
+            Some(details(
+                "",
+                &[
+                    (".metadata.labels.environment", "conflict with \"kubectl-edit\" using v1"),
+                    (".data.server", "conflict with \"argocd-server\" with subresource \"status\" using v1"),
+                ],
+                0,
+            )),
+        );
+        let error = HubError::classify(conflict, "Secret argocd/eks-a", None);
+        assert_eq!(
+            error.to_string(),
+            "Secret argocd/eks-a: fields owned by another field manager: .metadata.labels.environment (held by \
+             \"kubectl-edit\"), .data.server (held by \"argocd-server\")"
+        );
     }
 
     #[test]

@@ -13,4 +13,6 @@ pub mod provider;
 pub mod resources;
 pub mod route53;
 pub mod tf_values;
+pub mod timeouts;
+pub mod unanswered;
 pub mod weighted_set;

@@ -5,6 +5,7 @@
 //! (the hub is created in the same apply) plans fine.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -23,6 +24,7 @@ use crate::resources::traffic_split::TrafficSplitResource;
 use crate::resources::weighted_route::WeightedRouteResource;
 use crate::route53::{Route53, Route53Error, Route53Source};
 use crate::tf_values;
+use crate::timeouts;
 
 /// Argo CD's namespace when the configuration does not name one.
 pub const DEFAULT_ARGOCD_NAMESPACE: &str = "argocd";
@@ -185,6 +187,14 @@ fn provider_schema() -> Schema {
         Type::Bool,
         "Skip verification of the API server's certificate. Only for test clusters.",
     ))
+    .attribute(Attribute::optional(
+        "request_timeout",
+        Type::String,
+        "How long one request to the hub may wait for its answer, e.g. `30s` or `2m` (default `60s`). A write is \
+         never abandoned while it waits, also not when Terraform asks the provider to stop or a `timeouts` deadline \
+         passes; once this runs out it counts as failed without an answer: it is retried while time is left, and \
+         otherwise the state records the object as planned so that the next refresh finds out what exists.",
+    ))
     .block(NestedBlock::at_most_one("exec", exec));
     let route53 = Block::new("How to reach Route53 for weighted routing.")
         .attribute(Attribute::optional("region", Type::String, "AWS region (default: from the AWS environment)."))
@@ -269,6 +279,11 @@ fn validate_provider_config(config: &Value) -> Diagnostics {
                 "`insecure = true` skips certificate verification, so `cluster_ca_certificate` would be ignored; set one of them.",
             );
         }
+        if let Some(text) = hub.get("request_timeout").as_str()
+            && let Err(problem) = check_request_timeout(text)
+        {
+            diags.push_error(Some(at("request_timeout")), "Invalid request_timeout", problem);
+        }
         if let Some(exec) = tf_values::block(hub.get("exec"))
             && exec.get("command").as_str() == Some("")
         {
@@ -304,6 +319,17 @@ fn validate_provider_config(config: &Value) -> Diagnostics {
     diags
 }
 
+/// The hub's request timeout: a duration from one second to an hour.
+fn check_request_timeout(text: &str) -> Result<Duration, String> {
+    match timeouts::parse_duration(text) {
+        None => Err(format!("{text:?} is not a duration like \"30s\", \"2m\" or \"1m30s\".")),
+        Some(d) if d < Duration::from_secs(1) || d > Duration::from_secs(3600) => {
+            Err(format!("`request_timeout` must be from 1s to 1h, not {text:?}."))
+        }
+        Some(d) => Ok(d),
+    }
+}
+
 /// Reads the provider block into [`ProviderConfig`], keeping unknown parts as [`Configured::Unknown`].
 pub fn parse_provider_config(config: &Value) -> ProviderConfig {
     let argocd_namespace = match config.get("argocd_namespace") {
@@ -332,6 +358,7 @@ fn parse_hub(hub: &Value) -> HubSettings {
         client_certificate: s("client_certificate"),
         client_key: s("client_key"),
         insecure: hub.get("insecure").as_bool(),
+        request_timeout: hub.get("request_timeout").as_str().and_then(|t| check_request_timeout(t).ok()),
         exec: tf_values::block(hub.get("exec")).map(|exec| ExecSettings {
             api_version: tf_values::string(exec.get("api_version")),
             command: tf_values::string(exec.get("command")).unwrap_or_default(),
@@ -426,6 +453,10 @@ mod tests {
             (hub_config(vec![("client_certificate", Value::from("pem"))]), vec!["hub[0].client_certificate"]),
             (hub_config(vec![("client_key", Value::from("pem"))]), vec!["hub[0].client_key"]),
             (hub_config(vec![("token", Value::from("t")), ("exec", exec)]), vec!["hub[0].token"]),
+            (hub_config(vec![("request_timeout", Value::from("90s"))]), vec![]),
+            (hub_config(vec![("request_timeout", Value::from("90"))]), vec!["hub[0].request_timeout"]),
+            (hub_config(vec![("request_timeout", Value::from("500ms"))]), vec!["hub[0].request_timeout"]),
+            (hub_config(vec![("request_timeout", Value::from("2h"))]), vec!["hub[0].request_timeout"]),
             (
                 hub_config(vec![("insecure", Value::from(true)), ("cluster_ca_certificate", Value::from("pem"))]),
                 vec!["hub[0].insecure"],

@@ -13,10 +13,13 @@
 //! always look at the live records ([`Route53::live_records_named`]), listed for the writes that
 //! wait at the same time together (`live`), and the changes of concurrent writes leave in one
 //! batch per zone (`batching`).
+//!
+//! Change batches give way to StopProvider and to the operation's deadline without ever
+//! abandoning an attempt on its way ([`Route53::change_within`]); an attempt whose answer was lost
+//! makes the outcome uncertain unless a retry finds the batch in place.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,18 +27,22 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_route53::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_route53::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_route53::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::types::{
     AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet,
     RrType,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, watch};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::dns_names;
+use crate::protocol::Context;
+use crate::timeouts::{Deadline, Halt};
+use crate::unanswered;
+use crate::weighted_set;
 
 mod batching;
 mod live;
@@ -51,8 +58,6 @@ const NAME_PAGE_ITEMS: i32 = 100;
 /// Spacing of `GetChange` polls across the whole process: at most four a second, leaving room
 /// under Route53's five for the writes themselves.
 const POLL_SPACING: Duration = Duration::from_millis(250);
-/// Route53 usually reports INSYNC within a minute; this bounds a wait that will not end.
-pub const DEFAULT_SYNC_DEADLINE: Duration = Duration::from_secs(600);
 
 /// The provider's `route53` block.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -81,20 +86,28 @@ pub enum Route53Error {
         "Route53 kept answering {code} to {operation} after {attempts} attempts; raise route53.max_attempts or retry later"
     )]
     Throttled { operation: &'static str, code: String, attempts: u32 },
+    /// Route53 (or the way to it) kept failing after every attempt: 5xx answers, lost
+    /// connections, timeouts. Nothing says the request itself is wrong.
+    #[error(
+        "Route53 did not answer {operation} after {attempts} attempts ({detail}); check that Route53 is reachable \
+         and healthy, then run Terraform again"
+    )]
+    Unavailable { operation: &'static str, attempts: u32, detail: String },
     /// The change was accepted but did not reach INSYNC before the deadline.
     #[error("change {change_id} was not INSYNC after {}s", waited.as_secs())]
     SyncTimeout { change_id: String, waited: Duration },
     /// Terraform asked the provider to stop.
     #[error("stopped while {0}")]
     Cancelled(&'static str),
-    /// Terraform asked the provider to stop before the change batch was sent (`retry`: before
-    /// it was sent again after a failed attempt, which may or may not have been applied).
-    #[error("{}", if *retry {
-        "the change was not retried: Terraform asked the provider to stop after a failed attempt"
-    } else {
-        "the change was not sent: Terraform asked the provider to stop first"
-    })]
-    NotSent { retry: bool },
+    /// No attempt of the change batch was sent, or no further one after `attempts` failed ones,
+    /// because Terraform asked the provider to stop or the operation's deadline passed. `last`
+    /// is the last attempt's answer; `uncertain`: an attempt got no answer or a 5xx, so Route53
+    /// may have applied the batch.
+    #[error("{}", halted(*.halt, *.attempts, .last.as_deref()))]
+    Halted { halt: Halt, attempts: u32, last: Option<String>, uncertain: bool },
+    /// The batch failed after an attempt that got no answer or a 5xx: Route53 may have applied it.
+    #[error("{0}")]
+    MaybeApplied(Box<Route53Error>),
     /// A record we could not express as a Route53 request.
     #[error("cannot build the Route53 request: {0}")]
     Request(String),
@@ -106,7 +119,32 @@ pub enum Route53Error {
     Other { operation: &'static str, code: Option<String>, detail: String },
 }
 
+fn halted(halt: Halt, attempts: u32, last: Option<&str>) -> String {
+    let why = match halt {
+        Halt::Stop => "Terraform asked the provider to stop".to_string(),
+        Halt::Deadline(expired) => expired.to_string(),
+    };
+    match (attempts, last) {
+        (0, _) => format!("the change was not sent: {why}"),
+        (n, Some(last)) => format!("the change was not retried after {n} attempts ({why}); last answer: {last}"),
+        (n, None) => format!("the change was not retried after {n} attempts ({why})"),
+    }
+}
+
 impl Route53Error {
+    /// The error itself, or the one [`Route53Error::MaybeApplied`] wraps.
+    pub fn cause(&self) -> &Route53Error {
+        match self {
+            Route53Error::MaybeApplied(inner) => inner,
+            other => other,
+        }
+    }
+
+    /// True when a change batch failed without knowing whether Route53 applied it.
+    pub fn uncertain(&self) -> bool {
+        matches!(self, Route53Error::MaybeApplied(_) | Route53Error::Halted { uncertain: true, .. })
+    }
+
     /// Maps an SDK error by its error code, never by its message.
     fn from_sdk<E>(operation: &'static str, attempts: u32, err: SdkError<E>) -> Self
     where
@@ -121,8 +159,26 @@ impl Route53Error {
             Some(c @ ("Throttling" | "ThrottlingException" | "PriorRequestNotComplete")) => {
                 Route53Error::Throttled { operation, code: c.to_string(), attempts }
             }
+            _ if is_unavailable(&err) => {
+                let detail = match (err.raw_response().map(|r| r.status().as_u16()), err.code()) {
+                    (Some(status), Some(code)) => format!("last answer: {status} {code}"),
+                    (Some(status), None) => format!("last answer: HTTP {status}"),
+                    _ => DisplayErrorContext(&err).to_string(),
+                };
+                Route53Error::Unavailable { operation, attempts, detail }
+            }
             _ => Route53Error::Other { operation, code, detail: DisplayErrorContext(&err).to_string() },
         }
+    }
+}
+
+/// True for failures of Route53 or of the way to it rather than of the request: no answer (lost
+/// connection, timeout, unreadable response) or a 5xx answer.
+fn is_unavailable<E>(err: &SdkError<E>) -> bool {
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => service.raw().status().is_server_error(),
+        _ => false,
     }
 }
 
@@ -561,89 +617,179 @@ impl Route53 {
         comment: &str,
         changes: &[Change],
     ) -> Result<Option<String>, Route53Error> {
-        self.change_unless_stopped(zone_id, comment, changes, &CancellationToken::new()).await
+        match self.change_within(zone_id, comment, changes, &Context::default(), None).await? {
+            Changed::Pending(id) => Ok(Some(id)),
+            Changed::InSync | Changed::AnswerLost => Ok(None),
+        }
     }
 
-    /// [`Route53::change`] that sends no attempt once `stop` is cancelled. An attempt already on
-    /// its way is never abandoned: Route53 may apply it, and the caller must learn that it did.
+    /// [`Route53::change`] bounded like a write of one operation: after StopProvider or past
+    /// `deadline` no attempt starts (the SDK's own retries included) and no backoff is waited
+    /// out, while an attempt already on its way is never abandoned: Route53 may apply it, and the
+    /// caller must learn that it did (bounded by the attempt timeout).
+    ///
+    /// An attempt whose answer was lost (a dropped connection, a timeout) may have been applied;
+    /// when a retry is then rejected, the live records decide: a batch found in place is this
+    /// call's own write ([`Changed::AnswerLost`]).
     ///
     /// # Errors
-    /// As [`Route53::change`], and [`Route53Error::NotSent`] after a stop.
-    pub async fn change_unless_stopped(
+    /// As [`Route53::change`]; [`Route53Error::Halted`] when the stop or the deadline kept an
+    /// attempt from being sent; [`Route53Error::MaybeApplied`] around a failure after an attempt
+    /// that may have been applied.
+    pub async fn change_within(
         &self,
         zone_id: &str,
         comment: &str,
         changes: &[Change],
-        stop: &CancellationToken,
-    ) -> Result<Option<String>, Route53Error> {
+        ctx: &Context,
+        deadline: Option<&Deadline>,
+    ) -> Result<Changed, Route53Error> {
         let zone_id = bare_zone_id(zone_id);
-        let changes = changes.iter().map(Change::to_sdk).collect::<Result<Vec<_>, _>>()?;
-        let batch_len = changes.len();
         let batch = ChangeBatch::builder()
             .comment(comment)
-            .set_changes(Some(changes))
+            .set_changes(Some(changes.iter().map(Change::to_sdk).collect::<Result<Vec<_>, _>>()?))
             .build()
             .map_err(|e| Route53Error::Request(e.to_string()))?;
-        if stop.is_cancelled() {
-            return Err(Route53Error::NotSent { retry: false });
+        if let Some(halt) = Halt::now(ctx, deadline) {
+            return Err(Route53Error::Halted { halt, attempts: 0, last: None, uncertain: false });
         }
-        let guard = NoAttemptAfterStop::new(stop.clone());
-        let refused = guard.refused.clone();
+        let attempts = Attempts::new(ctx.clone(), deadline.copied());
+        let mut phase = attempts.phase.subscribe();
         CallCounts::bump(&self.inner.calls.change_record_sets);
-        let result = self
+        let send = self
             .inner
             .sdk
             .change_resource_record_sets()
             .hosted_zone_id(zone_id)
             .change_batch(batch)
             .customize()
-            .interceptor(guard)
-            .send()
-            .await;
+            .interceptor(attempts.clone())
+            .send();
+        // Between a failed attempt and the next no request is in flight: the stop or the
+        // deadline ends the SDK's backoff there instead of after it.
+        let result = tokio::select! {
+            biased;
+            result = send => Ok(result),
+            halt = between_attempts(&mut phase, ctx, deadline) => Err(halt),
+        };
         // Even a failed call may have been applied (a timeout after Route53 took it).
         self.invalidate(zone_id);
-        if result.is_err() && refused.load(Ordering::Relaxed) {
-            return Err(Route53Error::NotSent { retry: true });
+        let log = attempts.log();
+        let halted =
+            |halt| Route53Error::Halted { halt, attempts: log.sent, last: log.last.clone(), uncertain: log.uncertain };
+        let result = match (result, log.refused) {
+            (Err(halt), _) | (Ok(Err(_)), Some(halt)) => return Err(halted(halt)),
+            (Ok(result), _) => result,
+        };
+        let error = match result {
+            Ok(out) => {
+                crate::tf_debug!("route53: change batch accepted", changes = changes.len(), attempts = log.sent);
+                return Ok(match out.change_info().filter(|info| *info.status() != ChangeStatus::Insync) {
+                    Some(info) => Changed::Pending(info.id().to_string()),
+                    None => Changed::InSync,
+                });
+            }
+            Err(e) => Route53Error::from_sdk("ChangeResourceRecordSets", log.sent, e),
+        };
+        if !log.uncertain {
+            return Err(error);
         }
-        let out = result.map_err(|e| self.sdk_error("ChangeResourceRecordSets", e))?;
-        crate::tf_debug!("route53: change batch accepted", changes = batch_len);
-        Ok(out.change_info().filter(|info| *info.status() != ChangeStatus::Insync).map(|info| info.id().to_string()))
+        // A retry of a batch that an earlier attempt applied is rejected: CREATE finds its record,
+        // DELETE misses its own (moto says InvalidInput there, Route53 InvalidChangeBatch).
+        let rejected = matches!(&error, Route53Error::InvalidChangeBatch(_))
+            || matches!(&error, Route53Error::Other { code: Some(code), .. } if code == "InvalidInput");
+        if rejected && self.batch_in_place(zone_id, changes, ctx, deadline).await {
+            crate::tf_debug!("route53: a lost answer's batch is in place", changes = changes.len());
+            return Ok(Changed::AnswerLost);
+        }
+        Err(Route53Error::MaybeApplied(Box::new(error)))
     }
 
-    /// Polls `GetChange` until the change is INSYNC, `deadline` passes or `cancel` resolves.
-    /// Polls start after a second and back off to every five seconds; across the process they
-    /// are spaced so that polling alone never exceeds four requests a second.
+    /// True when the live records are what `changes` make them: every record created or upserted
+    /// is there exactly, every record deleted is gone. False also when they cannot be read (the
+    /// stop or the deadline came first, or the listing failed).
+    async fn batch_in_place(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+        ctx: &Context,
+        deadline: Option<&Deadline>,
+    ) -> bool {
+        let record = |change: &Change| match change {
+            Change::Create(r) | Change::Upsert(r) => r.clone(),
+            Change::Delete(live) => live.set.clone(),
+        };
+        let mut names: Vec<String> = changes.iter().map(|c| dns_names::normalize(&record(c).name)).collect();
+        names.dedup();
+        let read = async {
+            let mut live = Vec::new();
+            for name in &names {
+                live.extend(self.live_records_named(zone_id, name).await?);
+            }
+            Ok::<_, Route53Error>(live)
+        };
+        let live = tokio::select! {
+            biased;
+            live = read => match live {
+                Ok(live) => live,
+                Err(_) => return false,
+            },
+            _ = Halt::next(ctx, deadline) => return false,
+        };
+        changes.iter().all(|change| match change {
+            Change::Create(r) | Change::Upsert(r) => live.iter().any(|l| weighted_set::same_record(r, &l.set)),
+            Change::Delete(gone) => {
+                let g = &gone.set;
+                !live.iter().any(|l| l.set.is(&g.name, &g.record_type, g.set_identifier.as_deref()))
+            }
+        })
+    }
+
+    /// Polls `GetChange` until the change is INSYNC. Polls start after a second and back off to
+    /// every five seconds; across the process they are spaced so that polling alone never
+    /// exceeds four requests a second. The stop and `deadline` end the wait at once, a poll in
+    /// flight included.
     ///
     /// # Errors
-    /// [`Route53Error::SyncTimeout`], [`Route53Error::Cancelled`] and call failures.
+    /// [`Route53Error::SyncTimeout`] at the deadline, [`Route53Error::Cancelled`] on the stop, and
+    /// call failures.
     pub async fn wait_insync(
         &self,
         change_id: &str,
-        deadline: Duration,
-        cancel: impl Future<Output = ()>,
+        ctx: &Context,
+        deadline: Option<&Deadline>,
     ) -> Result<(), Route53Error> {
         let started = Instant::now();
-        let give_up = started + deadline;
-        tokio::pin!(cancel);
-        let mut interval = Duration::from_secs(1);
-        loop {
-            let wake = (Instant::now() + interval).min(give_up);
-            tokio::select! {
-                () = &mut cancel => return Err(Route53Error::Cancelled("waiting for the change to be INSYNC")),
-                () = tokio::time::sleep_until(wake) => {}
+        let polls = async {
+            let mut interval = Duration::from_secs(1);
+            loop {
+                tokio::time::sleep(interval).await;
+                self.poll_slot().await;
+                CallCounts::bump(&self.inner.calls.get_change);
+                let out = self
+                    .inner
+                    .sdk
+                    .get_change()
+                    .id(change_id)
+                    .send()
+                    .await
+                    .map_err(|e| self.sdk_error("GetChange", e))?;
+                if out.change_info().is_some_and(|info| *info.status() == ChangeStatus::Insync) {
+                    crate::tf_debug!("route53: change in sync", waited_ms = started.elapsed().as_millis() as u64);
+                    return Ok(());
+                }
+                interval = (interval * 2).min(Duration::from_secs(5));
             }
-            if Instant::now() >= give_up {
-                return Err(Route53Error::SyncTimeout { change_id: change_id.to_string(), waited: started.elapsed() });
-            }
-            self.poll_slot().await;
-            CallCounts::bump(&self.inner.calls.get_change);
-            let out =
-                self.inner.sdk.get_change().id(change_id).send().await.map_err(|e| self.sdk_error("GetChange", e))?;
-            if out.change_info().is_some_and(|info| *info.status() == ChangeStatus::Insync) {
-                crate::tf_debug!("route53: change in sync", waited_ms = started.elapsed().as_millis() as u64);
-                return Ok(());
-            }
-            interval = (interval * 2).min(Duration::from_secs(5));
+        };
+        tokio::select! {
+            biased;
+            result = polls => result,
+            halt = Halt::next(ctx, deadline) => Err(match halt {
+                Halt::Stop => Route53Error::Cancelled("waiting for the change to be INSYNC"),
+                Halt::Deadline(_) => {
+                    Route53Error::SyncTimeout { change_id: change_id.to_string(), waited: started.elapsed() }
+                }
+            }),
         }
     }
 
@@ -657,24 +803,64 @@ impl Route53 {
     }
 }
 
-/// Refuses every attempt of one SDK call that would start after `stop`: the SDK's own retries
-/// (throttling, `PriorRequestNotComplete`, timeouts) must not send a write once Terraform asked
-/// the provider to stop. An interceptor error is not retryable, so the call ends there.
-#[derive(Debug)]
-struct NoAttemptAfterStop {
-    stop: CancellationToken,
-    refused: Arc<AtomicBool>,
+/// How Route53 took a change batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// Applied and already INSYNC.
+    InSync,
+    /// Applied; `GetChange` on this id tells when it is INSYNC.
+    Pending(String),
+    /// An attempt's answer was lost and a retry found the batch in place: this call's own write,
+    /// whose change id is unknown.
+    AnswerLost,
 }
 
-impl NoAttemptAfterStop {
-    fn new(stop: CancellationToken) -> Self {
-        NoAttemptAfterStop { stop, refused: Arc::default() }
+/// Where one change call is between its attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Sending,
+    /// An attempt failed; no request is in flight until the next one.
+    Between,
+    Done,
+}
+
+/// What the attempts of one change call did.
+#[derive(Clone, Debug, Default)]
+struct AttemptLog {
+    sent: u32,
+    /// An attempt got no answer or a 5xx: Route53 may have applied it.
+    uncertain: bool,
+    /// The last failed attempt's answer, e.g. `503 ServiceUnavailable`.
+    last: Option<String>,
+    /// An attempt was refused because of this halt.
+    refused: Option<Halt>,
+}
+
+/// Watches the attempts of one change call inside the SDK: refuses every attempt that would
+/// start after the stop or the deadline (an interceptor error is not retryable, so the call ends
+/// there), and notes what each attempt got, so that the caller knows whether a failed call may
+/// have been applied.
+#[derive(Clone, Debug)]
+struct Attempts {
+    ctx: Context,
+    deadline: Option<Deadline>,
+    log: Arc<Mutex<AttemptLog>>,
+    phase: Arc<watch::Sender<Phase>>,
+}
+
+impl Attempts {
+    fn new(ctx: Context, deadline: Option<Deadline>) -> Self {
+        Attempts { ctx, deadline, log: Arc::default(), phase: Arc::new(watch::Sender::new(Phase::Sending)) }
+    }
+
+    fn log(&self) -> AttemptLog {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-impl Intercept for NoAttemptAfterStop {
+impl Intercept for Attempts {
     fn name(&self) -> &'static str {
-        "NoAttemptAfterStop"
+        "Attempts"
     }
 
     fn read_before_attempt(
@@ -683,11 +869,65 @@ impl Intercept for NoAttemptAfterStop {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.stop.is_cancelled() {
-            self.refused.store(true, Ordering::Relaxed);
-            return Err("Terraform asked the provider to stop".into());
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(halt) = Halt::now(&self.ctx, self.deadline.as_ref()) {
+            log.refused = Some(halt);
+            return Err("the provider is stopping or past its deadline".into());
         }
+        log.sent += 1;
+        self.phase.send_replace(Phase::Sending);
         Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Err(error)) = context.output_or_error() else {
+            self.phase.send_replace(Phase::Done);
+            return Ok(());
+        };
+        if error.is_interceptor_error() {
+            return Ok(());
+        }
+        let status = context.response().map(|r| r.status());
+        let (uncertain, last) = if let Some(connector) = error.as_connector_error() {
+            (!unanswered::connection_refused(connector), format!("no answer ({connector})"))
+        } else if let Some(operation) = error.as_operation_error() {
+            let code = operation.downcast_ref::<ChangeResourceRecordSetsError>().and_then(|e| e.code());
+            let status = status.map(|s| s.as_u16().to_string()).unwrap_or_default();
+            (status.starts_with('5'), format!("{status} {}", code.unwrap_or("(no error code)")))
+        } else if error.is_timeout_error() {
+            (true, "no answer within the attempt timeout".to_string())
+        } else {
+            (true, format!("an unreadable answer ({error})"))
+        };
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.uncertain |= uncertain;
+        log.last = Some(last);
+        self.phase.send_replace(Phase::Between);
+        Ok(())
+    }
+}
+
+/// Resolves with the halt once the stop or the deadline comes while the call is between
+/// attempts; never while an attempt is in flight.
+async fn between_attempts(phase: &mut watch::Receiver<Phase>, ctx: &Context, deadline: Option<&Deadline>) -> Halt {
+    loop {
+        if phase.wait_for(|p| *p == Phase::Between).await.is_err() {
+            return std::future::pending().await;
+        }
+        let next_attempt = async { phase.wait_for(|p| *p != Phase::Between).await.is_ok() };
+        tokio::select! {
+            halt = Halt::next(ctx, deadline) => return halt,
+            going_on = next_attempt => {
+                if !going_on {
+                    return std::future::pending().await;
+                }
+            }
+        }
     }
 }
 

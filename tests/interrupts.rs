@@ -16,12 +16,14 @@ use serde_json::json;
 use terraform_provider_gitopsbridge::hub::{HubClient, HubError, HubSettings};
 use terraform_provider_gitopsbridge::protocol::{Context, tls};
 use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
+use terraform_provider_gitopsbridge::timeouts::{Deadline, Halt, Operation};
 use tokio_util::sync::CancellationToken;
 
 use support::fleet::{self, CLUSTER, ROUTE};
 use support::hub::Hub;
 use support::interrupt::{STOP_LOGGED, kill_hard, wait_for_text, wait_until};
 use support::moto::{Moto, create_zone, records, sdk_client};
+use support::outcome::warnings;
 use support::route53_double::{Fault, Route53Double};
 
 const CHANGE: &str = "ChangeResourceRecordSets";
@@ -107,7 +109,8 @@ fn a_route53_change_in_flight_at_the_stop_is_finished_and_no_retry_is_sent_after
         let stop = CancellationToken::new();
         let sending = tokio::spawn({
             let (r53, zone, stop) = (r53.clone(), zone.clone(), stop.clone());
-            async move { r53.change_unless_stopped(&zone, "t", &[Change::Create(cname(name))], &stop).await }
+            let ctx = Context::new(stop, Default::default());
+            async move { r53.change_within(&zone, "t", &[Change::Create(cname(name))], &ctx, None).await }
         });
         assert!(tokio::task::block_in_place(|| double.wait_for_held(1, WAIT)));
         stop.cancel();
@@ -123,17 +126,104 @@ fn a_route53_change_in_flight_at_the_stop_is_finished_and_no_retry_is_sent_after
         double.hold(CHANGE, 1);
         double.fail(CHANGE, Fault::Throttling, 1);
         let throttled = change_held_at_stop("b.example.com").await.unwrap();
-        assert!(matches!(throttled, Err(Route53Error::NotSent { retry: true })), "{throttled:?}");
+        assert!(
+            matches!(throttled, Err(Route53Error::Halted { halt: Halt::Stop, attempts: 1, uncertain: false, ref last })
+                if last.as_deref() == Some("400 Throttling")),
+            "{throttled:?}"
+        );
 
         let stopped = CancellationToken::new();
         stopped.cancel();
-        let late = r53.change_unless_stopped(&zone, "t", &[Change::Create(cname("c.example.com"))], &stopped).await;
-        assert!(matches!(late, Err(Route53Error::NotSent { retry: false })), "{late:?}");
+        let stopped = Context::new(stopped, Default::default());
+        let late = r53.change_within(&zone, "t", &[Change::Create(cname("c.example.com"))], &stopped, None).await;
+        assert!(matches!(late, Err(Route53Error::Halted { halt: Halt::Stop, attempts: 0, .. })), "{late:?}");
     });
     assert_eq!(double.count(CHANGE), 2, "one attempt each for a and b, none for c");
     let names: Vec<String> =
         records(&moto.endpoint(), &zone).into_iter().filter(|r| r.set_identifier.is_some()).map(|r| r.name).collect();
     assert_eq!(names, ["a.example.com."]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hub client at a deadline: it ends the call like the stop does
+
+#[test]
+fn a_hub_write_in_flight_at_the_deadline_is_finished_and_a_read_is_dropped() {
+    let hub = Hub::start();
+    let server = hub.server();
+    server.add_fault(FaultRule::hold().method("PATCH").path_contains("/secrets/written"));
+    server.add_fault(FaultRule::hold().method("GET").path_contains("/secrets/read"));
+    let settings = HubSettings { config_path: Some(hub.kubeconfig().display().to_string()), ..Default::default() };
+    runtime().block_on(async {
+        tls::install_crypto_provider();
+        let client = HubClient::connect(&settings).await.expect("hub client");
+        let ctx = Context::default();
+        let deadline = Deadline::after(Operation::Create, Duration::from_millis(300));
+        let write = tokio::spawn({
+            let (client, ctx) = (client.clone(), ctx.clone());
+            async move { client.secrets("argocd").until(deadline).apply(&ctx, "written", &secret("written"), false).await }
+        });
+        let read = tokio::spawn({
+            let (client, ctx) = (client.clone(), ctx.clone());
+            async move { client.secrets("argocd").until(deadline).get(&ctx, "read").await }
+        });
+        assert!(tokio::task::block_in_place(|| server.wait_for_held(2, WAIT)));
+
+        // The read gives up at the deadline by itself, its request still held; the write waits.
+        let read = tokio::time::timeout(WAIT, read).await.expect("the read gives up at the deadline").unwrap();
+        assert!(matches!(read, Err(HubError::TimedOut { .. })), "{read:?}");
+        assert!(deadline.passed() && !write.is_finished());
+        server.release_held();
+        let written = write.await.unwrap().expect("the write in flight is finished, not abandoned");
+        assert_eq!(written.metadata.name.as_deref(), Some("written"));
+
+        // Past the deadline nothing is sent.
+        let secrets = client.secrets("argocd").until(deadline);
+        assert!(matches!(secrets.apply(&ctx, "late", &secret("late"), false).await, Err(HubError::TimedOut { .. })));
+    });
+    assert!(hub.secret("argocd", "written").is_some());
+    let late = server.requests().log.into_iter().filter(|r| r.name.as_deref() == Some("late")).count();
+    assert_eq!(late, 0, "no request about `late` reached the hub");
+}
+
+/// A write that went without an answer until the client's read timeout may have happened (here
+/// it did); a throttled one certainly did not. Retries stop where the next would pass the
+/// deadline.
+#[test]
+fn a_hub_write_without_an_answer_is_uncertain_and_a_throttled_one_is_not() {
+    let hub = Hub::start();
+    let server = hub.server();
+    server.add_fault(FaultRule::delay_answer_ms(5_000).method("PATCH").path_contains("/secrets/unanswered").times(0));
+    server.add_fault(FaultRule::too_many_requests(1).method("PATCH").path_contains("/secrets/throttled").times(0));
+    let settings = HubSettings {
+        config_path: Some(hub.kubeconfig().display().to_string()),
+        request_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    runtime().block_on(async {
+        tls::install_crypto_provider();
+        let client = HubClient::connect(&settings).await.expect("hub client");
+        let ctx = Context::default();
+        let apply = |name: &'static str| {
+            let deadline = Deadline::after(Operation::Create, Duration::from_millis(2_500));
+            let secrets = client.secrets("argocd").until(deadline);
+            let ctx = ctx.clone();
+            async move { secrets.apply(&ctx, name, &secret(name), false).await }
+        };
+        match apply("unanswered").await {
+            Err(e @ HubError::GaveUp { halt: Some(Halt::Deadline(_)), attempts: 2, .. }) => {
+                assert!(e.uncertain(), "{e:?}");
+                assert!(matches!(e.last_answer(), HubError::Unreachable { .. }), "{e:?}");
+            }
+            other => panic!("expected two unanswered attempts, then the deadline: {other:?}"),
+        }
+        match apply("throttled").await {
+            Err(e @ HubError::GaveUp { halt: Some(Halt::Deadline(_)), .. }) => assert!(!e.uncertain(), "{e:?}"),
+            other => panic!("expected throttling until the deadline: {other:?}"),
+        }
+    });
+    assert!(hub.secret("argocd", "unanswered").is_some(), "the unanswered write happened");
+    assert!(hub.secret("argocd", "throttled").is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,22 +351,6 @@ fn kill_9_of_the_provider_mid_apply_leaves_orphans_that_import_as_the_error_says
         FIRST as usize + SLOTS,
         orphans.len()
     );
-}
-
-/// How many warnings with this summary terraform printed, counting those it folded into one
-/// ("and N more similar warnings elsewhere").
-fn warnings(output: &str, summary: &str) -> usize {
-    let heading = format!("Warning: {summary}\n");
-    output
-        .split(&heading)
-        .skip(1)
-        .map(|block| {
-            let block =
-                block.split("\nWarning: ").next().unwrap_or_default().split("\nError: ").next().unwrap_or_default();
-            let more = block.split("(and ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok());
-            1 + more.unwrap_or(0)
-        })
-        .sum()
 }
 
 /// The `import` blocks that "already exists" errors print, with `to` set to the address

@@ -9,8 +9,8 @@ mod support;
 
 use support::moto::{Moto, block_on, create_zone, records, sdk_client};
 use support::route53_double::Route53Double;
+use terraform_provider_gitopsbridge::protocol::Context;
 use terraform_provider_gitopsbridge::route53::{Change, LiveRecord, RecordSet, Route53, Route53Error};
-use tokio_util::sync::CancellationToken;
 
 fn cname(name: &str) -> RecordSet {
     RecordSet {
@@ -39,12 +39,12 @@ fn changes_submitted_together_leave_as_one_batch_with_one_change_id() {
     let zone_id = create_zone(&moto.endpoint(), "example.com");
     let r53 = Route53::from_client(sdk_client(&double.endpoint(), 1), 1);
     let [a, b, c] = ["a", "b", "c"].map(|n| [Change::Create(cname(&format!("{n}.example.com")))]);
-    let go = CancellationToken::new();
+    let ctx = Context::default();
     let (a, b, c) = block_on(async {
         futures::join!(
-            r53.submit_change(&zone_id, "a", &a, &go),
-            r53.submit_change(&zone_id, "b", &b, &go),
-            r53.submit_change(&zone_id, "c", &c, &go),
+            r53.submit_change(&zone_id, "a", &a, &ctx, None),
+            r53.submit_change(&zone_id, "b", &b, &ctx, None),
+            r53.submit_change(&zone_id, "c", &c, &ctx, None),
         )
     });
     assert_eq!(double.count("ChangeResourceRecordSets"), 1);
@@ -62,12 +62,12 @@ fn one_bad_change_fails_alone_when_its_batch_is_rejected() {
     // Deleting a record that was never there: moto refuses the whole batch.
     let ghost = [Change::Delete(Box::new(LiveRecord::for_tests(cname("ghost.example.com"))))];
     let [a, c] = ["a", "c"].map(|n| [Change::Create(cname(&format!("{n}.example.com")))]);
-    let go = CancellationToken::new();
+    let ctx = Context::default();
     let (a, bad, c) = block_on(async {
         futures::join!(
-            r53.submit_change(&zone_id, "a", &a, &go),
-            r53.submit_change(&zone_id, "ghost", &ghost, &go),
-            r53.submit_change(&zone_id, "c", &c, &go),
+            r53.submit_change(&zone_id, "a", &a, &ctx, None),
+            r53.submit_change(&zone_id, "ghost", &ghost, &ctx, None),
+            r53.submit_change(&zone_id, "c", &c, &ctx, None),
         )
     });
     assert_eq!(double.count("ChangeResourceRecordSets"), 4, "the batch, then each resource alone");

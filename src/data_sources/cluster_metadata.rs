@@ -17,6 +17,10 @@ use crate::resources::cluster_metadata::{
     LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, hub_diagnostics, state_from_live,
 };
 use crate::tf_values;
+use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
+
+/// The read's timeout when the `timeouts` block does not set it.
+const TIMEOUTS: Defaults = &[Timeout::new(Operation::Read, std::time::Duration::from_secs(5 * 60))];
 
 /// Attributes the data source copies from the resource's mapping; credentials are not among them.
 const METADATA_ATTRIBUTES: [&str; 10] = [
@@ -94,7 +98,8 @@ fn schema() -> Schema {
             "cluster_resources",
             Type::Bool,
             "Whether cluster-scoped resources are allowed.",
-        )),
+        ))
+        .block(timeouts::block(TIMEOUTS)),
     )
 }
 
@@ -137,6 +142,7 @@ fn validate(config: &Value) -> Diagnostics {
     {
         d.push_error(Some(AttributePath::root("namespace")), "Invalid namespace", format!("The namespace {ns:?} {e}."));
     }
+    timeouts::validate(config, TIMEOUTS, &mut d);
     d
 }
 
@@ -219,7 +225,7 @@ impl DataSource for ClusterMetadataDataSource {
             Err(HubError::UnknownConfig) => return Err(provider_setting_unknown("hub")),
             hub => hub.map_err(|e| hub_diagnostics(&e))?,
         };
-        let secrets = hub.secrets(&namespace);
+        let secrets = hub.secrets(&namespace).until(Deadline::start(config, TIMEOUTS, Operation::Read));
         let may_be_missing = config.get("must_exist").as_bool() == Some(false);
 
         let secret = if let Some(name) = config.get("secret_name").as_str() {

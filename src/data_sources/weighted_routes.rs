@@ -10,7 +10,11 @@ use crate::data_sources::provider_setting_unknown;
 use crate::protocol::{Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Number, Schema, Type, Value};
 use crate::resources::weighted_route::{RouteError, check_type, check_zone_and_name, resolve_zone, set_zone};
 use crate::route53::{RecordSet, Route53Error, Route53Source};
+use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
 use crate::weighted_set;
+
+/// The read's timeout when the `timeouts` block does not set it.
+const TIMEOUTS: Defaults = &[Timeout::new(Operation::Read, std::time::Duration::from_secs(5 * 60))];
 
 // Model
 
@@ -89,7 +93,8 @@ fn schema() -> Schema {
                 "The weighted records, ordered by type and set identifier: `set_identifier`, `type`, `weight`, `ttl`, \
                  `records`, `alias` (`name`, `zone_id`, `evaluate_target_health`), `health_check_id`, and `traffic_share`, \
                  the percentage of answers it gets among the records of its type (equal shares when every weight is 0).",
-            )),
+            ))
+            .block(timeouts::block(TIMEOUTS)),
     )
 }
 
@@ -99,6 +104,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     check_zone_and_name(config, &mut diags);
     check_type(config.get("type"), AttributePath::root("type"), &mut diags);
+    timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -155,9 +161,11 @@ impl DataSource for WeightedRoutesDataSource {
 
     async fn read(&self, _ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
         validate_config(config).into_result()?;
-        self.read_routes(config).await.map_err(|e| match e {
+        let deadline = Deadline::start(config, TIMEOUTS, Operation::Read);
+        let object = format!("weighted records of {}", config.get("name").as_str().unwrap_or("?"));
+        deadline.run(self.read_routes(config)).await.map_err(|e| match e {
             RouteError::Route53(Route53Error::UnknownConfig) => provider_setting_unknown("route53"),
-            e => e.into_diagnostics(),
+            e => e.diagnostics_for(&object),
         })
     }
 }

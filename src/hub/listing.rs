@@ -28,7 +28,7 @@ use kube::api::{DynamicObject, ListParams};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use super::{HubError, HubObjects, OnStop};
+use super::{HubError, HubObjects, Request};
 use crate::protocol::Context;
 
 /// Objects per LIST page: bounds what is parsed at once.
@@ -141,8 +141,9 @@ where
                         );
                         Ok(Some(Arc::new(by_name)))
                     }
-                    // A stopped request says nothing about the listing: the next read tries again.
-                    Err(HubError::Cancelled) => Err(HubError::Cancelled),
+                    // A request stopped or past its deadline says nothing about the listing: the
+                    // next read tries again (under its own deadline).
+                    Err(e) if e.halted() => Err(e),
                     Err(e) => {
                         crate::tf_debug!(
                             "hub: cannot list, reading one by one",
@@ -163,7 +164,7 @@ where
         let mut by_name = BTreeMap::new();
         let mut params = ListParams::default().labels(label_selector).limit(PAGE_SIZE);
         loop {
-            let page = self.call(ctx, &object, OnStop::Abandon, || self.api.list(&params)).await?;
+            let page = self.call(ctx, &object, Request::Read, || self.api.list(&params)).await?;
             let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());
             for item in page.items {
                 if let Some(name) = item.meta().name.clone() {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::diagnostics::{AttributePath, Diagnostics};
+use super::diagnostics::{AttributePath, Diagnostics, Severity};
 use super::schema::Schema;
 use super::value::Value;
 
@@ -42,12 +42,6 @@ impl Context {
 
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
-    }
-
-    /// The stop signal itself, for clients that must check it where no future can be raced
-    /// (for example before each retry of a request inside an SDK).
-    pub fn stop_token(&self) -> CancellationToken {
-        self.cancel.clone()
     }
 
     /// Adds a warning shown with the call's result.
@@ -96,6 +90,27 @@ impl ApplyError {
     /// A failure after a write: `state` is what exists now.
     pub fn after_write(state: Value, diagnostics: Diagnostics) -> Self {
         ApplyError { diagnostics, state: Some(state) }
+    }
+
+    /// What a diagnostic says about a write whose answer was lost.
+    pub const UNCERTAIN: &str = "The write may have been carried out before its answer was lost.";
+
+    /// What [`ApplyError::planned_if`] adds to the errors when it records the planned state.
+    pub const PLANNED: &str = "The state records the object as planned: the next plan finds out what exists and \
+                               shows what is left to do.";
+
+    /// A failed write whose outcome is unknown when `uncertain` (its answer was lost): `planned`
+    /// is recorded and the errors say so; the next refresh finds out what exists (after a create
+    /// Terraform marks it tainted: gone means create again, present means replace). Otherwise
+    /// nothing was written and the prior state stays.
+    pub fn planned_if(uncertain: bool, planned: Value, mut diagnostics: Diagnostics) -> Self {
+        if !uncertain {
+            return ApplyError { diagnostics, state: None };
+        }
+        for d in diagnostics.0.iter_mut().filter(|d| d.severity == Severity::Error) {
+            d.detail = format!("{} {}", d.detail.trim_end(), ApplyError::PLANNED);
+        }
+        ApplyError { diagnostics, state: Some(planned) }
     }
 }
 
@@ -179,4 +194,20 @@ pub trait Provider: Send + Sync + 'static {
     fn resources(&self) -> Vec<Arc<dyn Resource>>;
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncertain_write_records_the_plan_and_says_so() {
+        let errors = || Diagnostics::error("Hub API error", "the hub answered 500.");
+        let planned = Value::object([("name", Value::from("a"))]);
+        let certain = ApplyError::planned_if(false, planned.clone(), errors());
+        assert_eq!((certain.state, certain.diagnostics), (None, errors()));
+        let uncertain = ApplyError::planned_if(true, planned.clone(), errors());
+        assert_eq!(uncertain.state, Some(planned));
+        assert_eq!(uncertain.diagnostics.0[0].detail, format!("the hub answered 500. {}", ApplyError::PLANNED));
+    }
 }

@@ -31,16 +31,22 @@ use crate::provider::{Configured, ProviderState};
 use crate::resources::adoption;
 use crate::resources::cluster_metadata::{cluster_secrets_selector, hub_diagnostics};
 use crate::tf_values;
+use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout, format_duration};
 
 pub const TYPE_NAME: &str = "gitopsbridge_addon_set";
 
 /// The CustomResourceDefinition Argo CD installs for ApplicationSets.
 const CRD_NAME: &str = "applicationsets.argoproj.io";
 
-/// How long destroy waits for Argo CD's finalizers when `timeouts.delete` is not set.
-const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// The longest `timeouts.delete` honoured.
-const MAX_DELETE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Each operation's timeout when the `timeouts` block does not set it; destroy's includes the
+/// wait for Argo CD's finalizers.
+const TIMEOUTS: Defaults = &[
+    Timeout::new(Operation::Create, FIVE_MINUTES),
+    Timeout::new(Operation::Read, FIVE_MINUTES).noting(timeouts::READ_NOTE),
+    Timeout::new(Operation::Update, FIVE_MINUTES),
+    Timeout::new(Operation::Delete, FIVE_MINUTES).noting("It includes the wait for Argo CD to remove its finalizers."),
+];
+const FIVE_MINUTES: Duration = Duration::from_secs(5 * 60);
 /// First and longest pause between polls while waiting for a deletion.
 const DELETE_POLL_FIRST: Duration = Duration::from_millis(50);
 const DELETE_POLL_MAX: Duration = Duration::from_secs(2);
@@ -74,18 +80,20 @@ pub enum AddonSetError {
     },
     /// Deletion was accepted but finalizers kept the object past the deadline.
     #[error(
-        "the ApplicationSet {namespace}/{name} still exists {waited:?} after deletion; finalizers still present: {}",
+        "the ApplicationSet {namespace}/{name} was still being deleted when timeouts.delete ({}) ran out; finalizers \
+         still present: {}",
+        format_duration(*waited),
         if finalizers.is_empty() { "none (the object is still being removed)".to_string() } else { finalizers.join(", ") }
     )]
     DeleteTimeout { namespace: String, name: String, finalizers: Vec<String>, waited: Duration },
     /// Deletion was accepted, then Terraform asked the provider to stop before the object was
-    /// gone (`finalizers`: those last seen, if it was read before the stop).
+    /// gone (`finalizers`: those last seen).
     #[error(
         "the hub accepted the deletion of the ApplicationSet {namespace}/{name}, but Terraform asked the provider to \
-         stop before it was gone{}",
-        finalizers.as_ref().map(|f| format!(" (finalizers still present: {})", f.join(", "))).unwrap_or_default()
+         stop before it was gone (finalizers still present: {})",
+        finalizers.join(", ")
     )]
-    DeleteNotAwaited { namespace: String, name: String, finalizers: Option<Vec<String>> },
+    DeleteNotAwaited { namespace: String, name: String, finalizers: Vec<String> },
     /// A value needed to write the object is missing or unknown at apply.
     #[error("{attribute} must be known to write the ApplicationSet")]
     Missing { attribute: &'static str },
@@ -98,6 +106,11 @@ impl From<HubError> for AddonSetError {
 }
 
 impl AddonSetError {
+    /// True when a write failed without knowing whether the hub carried it out.
+    fn uncertain(&self) -> bool {
+        matches!(self, AddonSetError::Hub(hub) if hub.uncertain())
+    }
+
     fn into_diagnostics(self) -> Diagnostics {
         match &self {
             AddonSetError::Hub(hub) if matches!(**hub, HubError::CrdMissing { .. }) => Diagnostics::error(
@@ -394,10 +407,6 @@ fn schema() -> Schema {
             "Argo CD sync options, e.g. `[\"CreateNamespace=true\"]`.",
         ))
         .block(NestedBlock::at_most_one("automated", automated));
-    let timeouts = Block::new("How long operations may take.").attribute(s(
-        "delete",
-        "How long destroy waits for Argo CD to remove its finalizers, e.g. `10m` or `90s` (default `5m`).",
-    ));
     let block = Block::new(
         "An Argo CD ApplicationSet with a `clusters` generator: one Application per selected cluster Secret, \
          templated from the Secret's GitOps Bridge labels and annotations.",
@@ -430,7 +439,7 @@ fn schema() -> Schema {
     .block(NestedBlock { type_name: "source".into(), block: source, nesting: Nesting::List, min_items: 1, max_items: 1 })
     .block(NestedBlock::at_most_one("destination", destination))
     .block(NestedBlock::at_most_one("sync_policy", sync_policy))
-    .block(NestedBlock::at_most_one("timeouts", timeouts));
+    .block(timeouts::block(TIMEOUTS));
     Schema::new(0, block)
 }
 
@@ -457,28 +466,6 @@ fn check_application_name(name: &str) -> Result<(), String> {
         )),
         None => Ok(()),
     }
-}
-
-/// Parses `90s`, `10m`, `1h30m`.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in text.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            'h' | 'm' | 's' if !digits.is_empty() => {
-                let n: u64 = digits.parse().ok()?;
-                total = total.checked_add(n.checked_mul(match c {
-                    'h' => 3600,
-                    'm' => 60,
-                    _ => 1,
-                })?)?;
-                digits.clear();
-            }
-            _ => return None,
-        }
-    }
-    (digits.is_empty() && !text.is_empty()).then(|| Duration::from_secs(total))
 }
 
 /// Calls `check` on every known string under `value`, with its path.
@@ -637,16 +624,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
         }
     }
 
-    if let Some(timeouts) = tf_values::block(config.get("timeouts"))
-        && let Some(delete) = timeouts.get("delete").as_str()
-        && parse_duration(delete).is_none()
-    {
-        error(
-            AttributePath::root("timeouts").index(0).attr("delete"),
-            "Invalid duration",
-            format!("{delete:?} is not a duration like \"90s\", \"10m\" or \"1h30m\"."),
-        );
-    }
+    timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -794,37 +772,41 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
 // Delete: waiting out finalizers
 // =============================================================================================
 
-/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses
-/// until the object is gone, `timeout` passes, or Terraform asks us to stop.
+/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses,
+/// from `finalizers` as the accepted deletion left them, until the object is gone, `deadline`
+/// passes, or Terraform asks us to stop. A probe that the deadline or the stop cuts short leaves
+/// the finalizers seen last.
 ///
 /// # Errors
 /// [`WaitError::TimedOut`] with the finalizers still present at the deadline;
 /// [`WaitError::Stopped`] on StopProvider; the probe's other errors as they are.
-async fn wait_until_gone<F, Fut>(ctx: &Context, timeout: Duration, mut probe: F) -> Result<(), WaitError>
+async fn wait_until_gone<F, Fut>(
+    ctx: &Context,
+    deadline: tokio::time::Instant,
+    mut finalizers: Vec<String>,
+    mut probe: F,
+) -> Result<(), WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<Vec<String>>, HubError>>,
 {
-    // Clamped so that an absurd `timeouts.delete` cannot overflow the clock.
-    let deadline = tokio::time::Instant::now() + timeout.min(MAX_DELETE_TIMEOUT);
     let mut pause = DELETE_POLL_FIRST;
-    let mut seen = None;
     loop {
-        let finalizers = match probe().await {
-            Ok(Some(finalizers)) => finalizers,
-            Ok(None) => return Ok(()),
-            Err(HubError::Cancelled) => return Err(WaitError::Stopped(seen)),
-            Err(e) => return Err(e.into()),
-        };
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(WaitError::TimedOut(finalizers));
         }
         tokio::select! {
             () = tokio::time::sleep(pause.min(deadline - now)) => {}
-            () = ctx.cancelled() => return Err(WaitError::Stopped(Some(finalizers))),
+            () = ctx.cancelled() => return Err(WaitError::Stopped(finalizers)),
         }
-        seen = Some(finalizers);
+        finalizers = match probe().await {
+            Ok(Some(seen)) => seen,
+            Ok(None) => return Ok(()),
+            Err(HubError::Cancelled) => return Err(WaitError::Stopped(finalizers)),
+            Err(HubError::TimedOut { .. }) => return Err(WaitError::TimedOut(finalizers)),
+            Err(e) => return Err(e.into()),
+        };
         pause = (pause * 2).min(DELETE_POLL_MAX);
     }
 }
@@ -834,9 +816,9 @@ where
 enum WaitError {
     #[error("finalizers still present: {0:?}")]
     TimedOut(Vec<String>),
-    /// Terraform asked the provider to stop; the finalizers last seen, if any were read.
+    /// Terraform asked the provider to stop; the finalizers last seen.
     #[error("stopped while waiting")]
-    Stopped(Option<Vec<String>>),
+    Stopped(Vec<String>),
     #[error(transparent)]
     Hub(#[from] HubError),
 }
@@ -947,27 +929,33 @@ impl AddonSetResource {
         }
     }
 
-    async fn apply(&self, ctx: &Context, set: &AddonSet, force: bool) -> Result<(), AddonSetError> {
+    async fn apply(&self, ctx: &Context, set: &AddonSet, force: bool, deadline: Deadline) -> Result<(), AddonSetError> {
         let hub = self.provider.hub().await?;
-        hub.application_sets(&set.namespace).apply(ctx, &set.name, &set.to_json(), force).await?;
+        let sets = hub.application_sets(&set.namespace).until(deadline);
+        sets.apply(ctx, &set.name, &set.to_json(), force).await?;
+        deadline.warn_if_passed(ctx, &sets.describe(&set.name));
         Ok(())
     }
 
+    /// Refuses to adopt an ApplicationSet that exists before this create, unless allowed: it may
+    /// be another root's, which destroying this one would then delete.
     async fn create_impl(&self, ctx: &Context, planned: &Value) -> Result<(), AddonSetError> {
+        let deadline = Deadline::start(planned, TIMEOUTS, Operation::Create);
         let set = model_from_value(planned)?;
         let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
         let hub = self.provider.hub().await?;
-        let existing = hub.application_sets(&set.namespace).get(ctx, &set.name).await?;
+        let existing = hub.application_sets(&set.namespace).until(deadline).get(ctx, &set.name).await?;
         if existing.is_some() && !allow_overwrite {
             return Err(AddonSetError::AlreadyExists { namespace: set.namespace, name: set.name });
         }
-        self.apply(ctx, &set, allow_overwrite).await
+        self.apply(ctx, &set, allow_overwrite, deadline).await
     }
 
     async fn read_impl(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, AddonSetError> {
         let namespace =
             tf_values::string(state.get("namespace")).ok_or(AddonSetError::Missing { attribute: "namespace" })?;
         let name = tf_values::string(state.get("name")).ok_or(AddonSetError::Missing { attribute: "name" })?;
+        let deadline = Deadline::start(state, TIMEOUTS, Operation::Read);
         let hub = match self.provider.hub().await {
             // The hub depends on resources not applied yet: keep the state rather than fail the
             // whole plan; apply reads it again with known settings.
@@ -981,7 +969,8 @@ impl AddonSetResource {
             }
             other => other?,
         };
-        let Some(object) = hub.application_sets(&namespace).get_listed(ctx, &name, "").await? else { return Ok(None) };
+        let sets = hub.application_sets(&namespace).until(deadline);
+        let Some(object) = sets.get_listed(ctx, &name, "").await? else { return Ok(None) };
         let live = serde_json::to_value(&object).unwrap_or_default();
         let (new_state, ignored) =
             state_from_live(state, &live).map_err(|source| AddonSetError::NotImportable { namespace, name, source })?;
@@ -1004,27 +993,29 @@ impl AddonSetResource {
         else {
             return Ok(());
         };
-        let timeout = tf_values::block(prior.get("timeouts"))
-            .and_then(|t| t.get("delete").as_str())
-            .and_then(parse_duration)
-            .unwrap_or(DEFAULT_DELETE_TIMEOUT);
+        let deadline = Deadline::start(prior, TIMEOUTS, Operation::Delete);
         let hub = self.provider.hub().await?;
-        let sets = hub.application_sets(&namespace);
-        match sets.delete(ctx, &name).await {
+        let sets = hub.application_sets(&namespace).until(deadline);
+        let deleting = match sets.delete(ctx, &name).await {
             // Without the CRD there can be no ApplicationSet left to delete.
             Err(HubError::CrdMissing { .. }) => return Ok(()),
             other => other?,
-        }
+        };
+        let Some(deleting) = deleting else {
+            deadline.warn_if_passed(ctx, &sets.describe(&name));
+            return Ok(());
+        };
         let probe = || async {
             let object = sets.get(ctx, &name).await?;
             Ok(object.map(|o| o.metadata.finalizers.unwrap_or_default()))
         };
-        wait_until_gone(ctx, timeout, probe).await.map_err(|e| match e {
+        let finalizers = deleting.metadata.finalizers.unwrap_or_default();
+        wait_until_gone(ctx, deadline.at, finalizers, probe).await.map_err(|e| match e {
             WaitError::TimedOut(finalizers) => AddonSetError::DeleteTimeout {
                 namespace: namespace.clone(),
                 name: name.clone(),
                 finalizers,
-                waited: timeout,
+                waited: deadline.limit,
             },
             WaitError::Stopped(finalizers) => {
                 AddonSetError::DeleteNotAwaited { namespace: namespace.clone(), name: name.clone(), finalizers }
@@ -1055,19 +1046,27 @@ impl Resource for AddonSetResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.create_impl(ctx, &planned).await.map_err(AddonSetError::into_diagnostics)?;
-        Ok(planned)
+        match self.create_impl(ctx, &planned).await {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
         self.read_impl(ctx, &state).await.map_err(AddonSetError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
         let set = model_from_value(&planned).map_err(AddonSetError::into_diagnostics)?;
         // The plan showed the user these fields: the configuration wins over hand edits.
-        self.apply(ctx, &set, true).await.map_err(AddonSetError::into_diagnostics)?;
-        Ok(planned)
+        match self.apply(ctx, &set, true, deadline).await {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     /// A failed deletion, including one accepted but interrupted while finalizers held the
@@ -1515,22 +1514,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn durations() {
-        let cases: &[(&str, Option<u64>)] = &[
-            ("90s", Some(90)),
-            ("10m", Some(600)),
-            ("1h30m", Some(5400)),
-            ("", None),
-            ("5", None),
-            ("m", None),
-            ("1d", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_duration(text).map(|d| d.as_secs()), *want, "{text:?}");
-        }
-    }
-
     fn cluster(name: &str, annotations: &[&str]) -> ClusterFacts {
         ClusterFacts {
             secret_name: name.into(),
@@ -1576,33 +1559,67 @@ mod tests {
         assert_eq!(found, [("destination[0].namespace".to_string(), "Clusters lack the annotation team".to_string())]);
     }
 
+    const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+    fn finalizers() -> Vec<String> {
+        vec![FINALIZER.to_string()]
+    }
+
     #[tokio::test]
     async fn delete_waits_until_the_finalizers_are_gone() {
         let ctx = Context::default();
         let polls = std::sync::atomic::AtomicU32::new(0);
         let probe = || async {
             let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok((n < 3).then(|| vec!["resources-finalizer.argocd.argoproj.io".to_string()]))
+            Ok((n < 3).then(finalizers))
         };
-        wait_until_gone(&ctx, Duration::from_secs(10), probe).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap();
         assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
     async fn delete_timeout_names_the_finalizers_still_present() {
         let ctx = Context::default();
-        let probe = || async { Ok(Some(vec!["resources-finalizer.argocd.argoproj.io".to_string()])) };
-        let err = wait_until_gone(&ctx, Duration::from_millis(120), probe).await.unwrap_err();
-        let WaitError::TimedOut(finalizers) = err else { panic!("{err:?}") };
+        let probe = || async { Ok(Some(finalizers())) };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(120);
+        let err = wait_until_gone(&ctx, deadline, vec![], probe).await.unwrap_err();
+        let WaitError::TimedOut(still) = err else { panic!("{err:?}") };
         let error = AddonSetError::DeleteTimeout {
             namespace: "argocd".into(),
             name: "cluster-addons".into(),
-            finalizers,
+            finalizers: still,
             waited: Duration::from_secs(300),
         };
         let diags = error.into_diagnostics();
-        assert!(diags.0[0].detail.contains("resources-finalizer.argocd.argoproj.io"), "{diags}");
+        assert!(diags.0[0].detail.contains(FINALIZER), "{diags}");
         assert!(diags.0[0].detail.contains("argocd/cluster-addons"), "{diags}");
+        assert!(diags.0[0].detail.contains("timeouts.delete (5m)"), "{diags}");
+
+        // A deadline already passed when the deletion was accepted: no poll at all.
+        let polls = std::sync::atomic::AtomicU32::new(0);
+        let probe = || async {
+            polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        };
+        let err = wait_until_gone(&ctx, tokio::time::Instant::now(), finalizers(), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::TimedOut(ref f) if *f == finalizers()), "{err:?}");
+        assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_probe_cut_short_by_the_deadline_reports_the_finalizers_seen_last() {
+        let ctx = Context::default();
+        let probe = || async {
+            Err(HubError::TimedOut {
+                object: "ApplicationSet argocd/stuck".into(),
+                expired: Deadline::after(Operation::Delete, Duration::from_secs(1)).expired(),
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
+        let WaitError::TimedOut(seen) = err else { panic!("{err:?}") };
+        assert_eq!(seen, finalizers());
     }
 
     #[tokio::test]
@@ -1611,22 +1628,27 @@ mod tests {
         let ctx = Context::new(token.clone(), Default::default());
         token.cancel();
         let probe = || async { Ok(Some(vec![])) };
-        let err = wait_until_gone(&ctx, Duration::from_secs(600), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Stopped(Some(ref f)) if f.is_empty()), "{err:?}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::Stopped(ref f) if *f == finalizers()), "{err:?}");
 
-        // The probe itself refuses to ask the hub after the stop: nothing was read yet.
-        let probe = || async { Err(HubError::Cancelled) };
-        let err = wait_until_gone(&ctx, Duration::from_secs(600), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Stopped(None)), "{err:?}");
-        let finalizer = "resources-finalizer.argocd.argoproj.io";
+        // The probe itself refuses to ask the hub after the stop.
+        let token = tokio_util::sync::CancellationToken::new();
+        let ctx = Context::new(token.clone(), Default::default());
+        let probe = || async {
+            token.cancel();
+            Err(HubError::Cancelled)
+        };
+        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
+        assert!(matches!(err, WaitError::Stopped(ref f) if *f == finalizers()), "{err:?}");
         let stopped = AddonSetError::DeleteNotAwaited {
             namespace: "argocd".into(),
             name: "cluster-addons".into(),
-            finalizers: Some(vec![finalizer.into()]),
+            finalizers: finalizers(),
         };
         let diags = stopped.into_diagnostics();
         assert_eq!(diags.0[0].summary, "ApplicationSet deletion not awaited");
-        assert!(diags.0[0].detail.contains("argocd/cluster-addons") && diags.0[0].detail.contains(finalizer));
+        assert!(diags.0[0].detail.contains("argocd/cluster-addons") && diags.0[0].detail.contains(FINALIZER));
     }
 
     #[test]

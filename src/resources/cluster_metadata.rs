@@ -30,6 +30,7 @@ use crate::protocol::{
 use crate::provider::{Configured, ProviderState};
 use crate::resources::adoption;
 use crate::tf_values;
+use crate::timeouts::{self, Deadline, Defaults, Halt, Operation, Timeout, Unfinished};
 
 pub const TYPE_NAME: &str = "gitopsbridge_cluster_metadata";
 
@@ -50,6 +51,15 @@ pub const ENVIRONMENT_KEY: &str = "environment";
 /// Every addon becomes a label `enable_<addon>`.
 pub const ADDON_LABEL_PREFIX: &str = "enable_";
 /// kubectl's client-side-apply record: bookkeeping, not user metadata.
+/// Each operation's timeout when the `timeouts` block does not set it.
+const TIMEOUTS: Defaults = &[
+    Timeout::new(Operation::Create, FIVE_MINUTES),
+    Timeout::new(Operation::Read, FIVE_MINUTES).noting(timeouts::READ_NOTE),
+    Timeout::new(Operation::Update, FIVE_MINUTES),
+    Timeout::new(Operation::Delete, FIVE_MINUTES),
+];
+const FIVE_MINUTES: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 // =============================================================================================
@@ -271,6 +281,11 @@ impl From<HubError> for ClusterMetadataError {
 }
 
 impl ClusterMetadataError {
+    /// True when a write failed without knowing whether the hub carried it out.
+    pub fn uncertain(&self) -> bool {
+        matches!(self, ClusterMetadataError::Hub(hub) if hub.uncertain())
+    }
+
     fn into_diagnostics(self) -> Diagnostics {
         match &self {
             ClusterMetadataError::AlreadyExists { namespace, name } => Diagnostics::error(
@@ -294,9 +309,22 @@ impl ClusterMetadataError {
 }
 
 /// A hub error as a diagnostic: the summary says what kind, the detail the whole cause chain
-/// (our messages and kube's carry no credentials or Secret data).
+/// (our messages and kube's carry no credentials or Secret data) and what the user can do.
 pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
-    let summary = match error {
+    match error {
+        HubError::TimedOut { object, expired } => {
+            return expired.diagnostics(object, "the hub", &Unfinished::NoAnswer);
+        }
+        HubError::GaveUp { object, halt: Some(Halt::Deadline(expired)), last, uncertain, .. } => {
+            let unfinished = Unfinished::Retries { last: hub_error_text(last), maybe_written: *uncertain };
+            return expired.diagnostics(object, "the hub", &unfinished);
+        }
+        _ => {}
+    }
+    let last = error.last_answer();
+    let stopped = matches!(error, HubError::GaveUp { halt: Some(Halt::Stop), .. });
+    let summary = match last {
+        _ if stopped => "Interrupted",
         HubError::NotFound { .. } => "Not found on the hub",
         HubError::Conflict { .. } => "Field ownership conflict on the hub",
         HubError::Unauthorized { .. } => "Hub credentials rejected",
@@ -309,9 +337,46 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         HubError::Config(_) => "Invalid hub configuration",
         HubError::UnknownConfig => "Hub configuration not known yet",
         HubError::Cancelled => "Interrupted",
-        HubError::Api { .. } | HubError::Other { .. } => "Hub API error",
+        HubError::TimedOut { .. } => "Timed out",
+        HubError::Api { .. } | HubError::Other { .. } | HubError::GaveUp { .. } => "Hub API error",
     };
-    let mut detail = error.to_string();
+    let mut detail = hub_error_text(last);
+    if let HubError::GaveUp { attempts, halt, uncertain, .. } = error {
+        detail.push_str(&match halt {
+            Some(Halt::Stop) => {
+                format!(" (not retried after {attempts} attempts: Terraform asked the provider to stop).")
+            }
+            _ => format!(
+                " (gave up after {attempts} attempts). The hub kept failing: check that it is reachable and healthy, \
+                 then run Terraform again."
+            ),
+        });
+        if *uncertain {
+            detail.push(' ');
+            detail.push_str(ApplyError::UNCERTAIN);
+        }
+    }
+    if let HubError::Conflict { object, conflicts, .. } = last {
+        let id = object.rsplit_once(' ').map_or(object.as_str(), |(_, id)| id);
+        let managers: Vec<&str> =
+            conflicts.iter().filter_map(|c| c.manager()).collect::<BTreeSet<_>>().into_iter().collect();
+        let manager = match managers.as_slice() {
+            [only] => format!("{only:?}"),
+            _ => "the other manager".into(),
+        };
+        detail.push_str(&format!(
+            ". Terraform does not take fields from another manager silently. To resolve: set allow_overwrite = true \
+             to take them over; or import the object (terraform import <address> {id}) and plan again to see the \
+             differences; or have {manager} give the fields up (apply its configuration without them) and run \
+             terraform apply again."
+        ));
+    }
+    Diagnostics::error(summary, detail)
+}
+
+/// The error's message with the transport causes behind it, which lower layers report apart.
+fn hub_error_text(error: &HubError) -> String {
+    let mut text = error.to_string();
     // Api statuses already say everything in our message; lower layers add the transport cause.
     if matches!(
         error,
@@ -320,15 +385,15 @@ pub(crate) fn hub_diagnostics(error: &HubError) -> Diagnostics {
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
             // Many layers already quote their cause in their own message.
-            let text = cause.to_string();
-            if !detail.contains(&text) {
-                detail.push_str(": ");
-                detail.push_str(&text);
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
             }
             source = cause.source();
         }
     }
-    Diagnostics::error(summary, detail)
+    text
 }
 
 // =============================================================================================
@@ -461,7 +526,8 @@ fn schema() -> Schema {
         ))
         .block(NestedBlock::at_most_one("aws_auth", aws_auth))
         .block(NestedBlock::at_most_one("exec_provider", exec_provider))
-        .block(NestedBlock::at_most_one("from_kubeconfig", from_kubeconfig)),
+        .block(NestedBlock::at_most_one("from_kubeconfig", from_kubeconfig))
+        .block(timeouts::block(TIMEOUTS)),
     )
 }
 
@@ -726,6 +792,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
         };
         d.push_error(Some(at), "Unusable kubeconfig", e.to_string());
     }
+    timeouts::validate(config, TIMEOUTS, &mut d);
     d
 }
 
@@ -1210,36 +1277,37 @@ impl ClusterMetadataResource {
         ClusterMetadataResource { provider }
     }
 
-    /// Writes the Secret. `force` takes over fields another manager holds: the plan showed the
-    /// user exactly these fields, so the configuration wins (update, or create with
-    /// `allow_overwrite`).
+    /// Writes the Secret within `deadline`. `force` takes over fields another manager holds:
+    /// the plan showed the user exactly these fields, so the configuration wins (update, or
+    /// create with `allow_overwrite`).
     async fn write(
         &self,
         ctx: &Context,
-        planned: &Value,
-        config: &Value,
+        desired: &ClusterSecret,
         force: bool,
+        deadline: Deadline,
     ) -> Result<(), ClusterMetadataError> {
-        let token = config.get("bearer_token_wo").as_str();
-        let desired = cluster_secret(planned, token)?;
         let hub = self.provider.hub().await?;
-        let secrets = hub.secrets(&desired.namespace);
+        let secrets = hub.secrets(&desired.namespace).until(deadline);
         secrets.apply(ctx, &desired.name, &desired.to_secret(), force).await?;
+        deadline.warn_if_passed(ctx, &secrets.describe(&desired.name));
         Ok(())
     }
 
+    /// Refuses to adopt a Secret that exists before this create, unless allowed: it may be
+    /// another root's (a copy of blue's configuration that kept blue's name), and taking it over
+    /// silently would let destroying one root delete what the other manages.
     async fn create_impl(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<(), ClusterMetadataError> {
-        let namespace = tf_values::string(planned.get("namespace"))
-            .ok_or(ClusterMetadataError::Missing { attribute: "namespace" })?;
-        let name = tf_values::string(planned.get("secret_name"))
-            .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
+        let deadline = Deadline::start(planned, TIMEOUTS, Operation::Create);
+        let token = config.get("bearer_token_wo").as_str();
+        let desired = cluster_secret(planned, token)?;
         let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
         let hub = self.provider.hub().await?;
-        let existing = hub.secrets(&namespace).get(ctx, &name).await?;
+        let existing = hub.secrets(&desired.namespace).until(deadline).get(ctx, &desired.name).await?;
         if existing.is_some() && !allow_overwrite {
-            return Err(ClusterMetadataError::AlreadyExists { namespace, name });
+            return Err(ClusterMetadataError::AlreadyExists { namespace: desired.namespace, name: desired.name });
         }
-        self.write(ctx, planned, config, allow_overwrite).await
+        self.write(ctx, &desired, allow_overwrite, deadline).await
     }
 
     async fn read_impl(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ClusterMetadataError> {
@@ -1249,6 +1317,7 @@ impl ClusterMetadataResource {
             .ok_or(ClusterMetadataError::Missing { attribute: "secret_name" })?;
         // An import leaves only the id parts in state: map everything back.
         let import = state.get("cluster_name").is_null();
+        let deadline = Deadline::start(state, TIMEOUTS, Operation::Read);
         let hub = match self.provider.hub().await {
             // The hub's address depends on resources not applied yet: keep the state as it is
             // rather than fail the whole plan; the apply reads it again with known settings.
@@ -1262,7 +1331,7 @@ impl ClusterMetadataResource {
             }
             hub => hub?,
         };
-        let secrets = hub.secrets(&namespace);
+        let secrets = hub.secrets(&namespace).until(deadline);
         let Some(secret) = secrets.get_listed(ctx, &name, &cluster_secrets_selector()).await? else { return Ok(None) };
         let live = LiveSecret::from_secret(&secret);
         if import {
@@ -1343,25 +1412,41 @@ impl Resource for ClusterMetadataResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError> {
-        self.create_impl(ctx, &planned, config).await.map_err(ClusterMetadataError::into_diagnostics)?;
-        Ok(planned)
+        match self.create_impl(ctx, &planned, config).await {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     async fn read(&self, ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
         self.read_impl(ctx, &state).await.map_err(ClusterMetadataError::into_diagnostics)
     }
 
-    async fn update(&self, ctx: &Context, _prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError> {
-        self.write(ctx, &planned, config, true).await.map_err(ClusterMetadataError::into_diagnostics)?;
-        Ok(planned)
+    async fn update(&self, ctx: &Context, prior: Value, planned: Value, config: &Value) -> Result<Value, ApplyError> {
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
+        let written = match cluster_secret(&planned, config.get("bearer_token_wo").as_str()) {
+            Ok(desired) => self.write(ctx, &desired, true, deadline).await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => Ok(planned),
+            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        }
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
         let (Some(namespace), Some(name)) = (prior.get("namespace").as_str(), prior.get("secret_name").as_str()) else {
             return Ok(());
         };
+        let deadline = Deadline::start(&prior, TIMEOUTS, Operation::Delete);
         let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
-        Ok(hub.secrets(namespace).delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?)
+        let secrets = hub.secrets(namespace).until(deadline);
+        secrets.delete(ctx, name).await.map_err(|e| hub_diagnostics(&e))?;
+        deadline.warn_if_passed(ctx, &secrets.describe(name));
+        Ok(())
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {

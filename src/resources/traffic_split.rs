@@ -21,11 +21,12 @@ use crate::protocol::{
     Resource, Schema, Type, Value,
 };
 use crate::resources::weighted_route::{
-    RouteError, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type, check_zone_and_name,
-    member_attributes, member_has_records, member_record, merge_live_member, name_forces_replacement, parse_import_id,
-    plan_zone, resolve_zone, send, set_zone, unless_stopped, warn_all_zero,
+    Apply, Failure, RouteError, TIMEOUTS, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type,
+    check_zone_and_name, member_attributes, member_has_records, member_record, merge_live_member,
+    name_forces_replacement, parse_import_id, plan_zone, resolve_zone, set_zone, warn_all_zero,
 };
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
+use crate::timeouts::{self, Deadline, Operation};
 use crate::weighted_set;
 
 pub const TYPE_NAME: &str = "gitopsbridge_traffic_split";
@@ -88,6 +89,12 @@ fn routes(v: &Value) -> &[Value] {
     v.get("route").as_list().unwrap_or_default()
 }
 
+/// How errors name a split: `weighted set burnham.example.com CNAME`.
+fn describe(v: &Value) -> String {
+    let part = |name: &str| v.get(name).as_str().unwrap_or("?").to_string();
+    format!("weighted set {} {}", part("name"), part("type"))
+}
+
 /// The id and import id: `<zone id>_<name>_<type>`.
 fn split_id(zone_id: &str, name: &str, record_type: &str) -> String {
     format!("{}_{name}_{record_type}", bare_zone_id(zone_id))
@@ -147,7 +154,8 @@ fn schema() -> Schema {
             Type::map(Type::Number),
             "Each member's share of the answers in percent, by set identifier (equal shares when every weight is 0).",
         ))
-        .block(routes),
+        .block(routes)
+        .block(timeouts::block(TIMEOUTS)),
     )
 }
 
@@ -183,6 +191,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     if !config.get("route").is_unknown() {
         check_ttl(config.get("ttl"), any_records, AttributePath::root("ttl"), &mut diags);
     }
+    timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -252,13 +261,14 @@ impl TrafficSplitResource {
         changes
     }
 
-    async fn create_split(&self, ctx: &Context, planned: Value) -> Result<Value, ApplyError> {
-        let r53 = self.source.route53().await.map_err(RouteError::from)?;
+    async fn create_split(&self, op: &Apply<'_>, planned: Value) -> Result<Value, Failure> {
+        let r53 = self.source.route53().await?;
         let split = Split::from_value(&planned)?;
-        let zone = unless_stopped(ctx, resolve_zone(&r53, &planned)).await?;
+        let zone = op.read(resolve_zone(&r53, &planned)).await?;
         check_in_zone(&split.name, &zone)?;
-        let live = unless_stopped(ctx, r53.live_records_named(&zone.id, &split.name)).await?;
+        let live = op.read(r53.live_records_named(&zone.id, &split.name)).await?;
         let id = split_id(&zone.id, &split.name, &split.record_type);
+        let changes = Self::changes(&split, &live);
         if !split.allow_overwrite {
             let present: Vec<String> = split.live_members(&live).filter_map(|l| l.set.set_identifier.clone()).collect();
             if !present.is_empty() {
@@ -272,7 +282,7 @@ impl TrafficSplitResource {
             }
             let [_, prefixed] = weighted_set::ownership_txt_names(&split.name, &split.record_type);
             let mut txt = live.clone();
-            txt.extend(unless_stopped(ctx, r53.live_records_named(&zone.id, &prefixed)).await?);
+            txt.extend(op.read(r53.live_records_named(&zone.id, &prefixed)).await?);
             for set_identifier in split.set_identifiers() {
                 if let Some(owner) =
                     weighted_set::external_dns_owner(&txt, &split.name, &split.record_type, set_identifier)
@@ -284,10 +294,9 @@ impl TrafficSplitResource {
         let mut state = planned;
         set_zone(&mut state, &zone);
         state.set("id", Value::from(id));
-        let changes = Self::changes(&split, &live);
         if !changes.is_empty() {
-            let sent =
-                send(ctx, &r53, &zone.id, "gitopsbridge_traffic_split create", &changes, split.wait_for_sync).await;
+            let comment = "gitopsbridge_traffic_split create";
+            let sent = op.send(&r53, &zone.id, comment, &changes, split.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
         }
         Ok(state)
@@ -338,12 +347,12 @@ impl TrafficSplitResource {
         Ok(Some(state))
     }
 
-    async fn update_split(&self, prior: Value, planned: Value, ctx: &Context) -> Result<Value, ApplyError> {
-        let r53 = self.source.route53().await.map_err(RouteError::from)?;
+    async fn update_split(&self, prior: Value, planned: Value, op: &Apply<'_>) -> Result<Value, Failure> {
+        let r53 = self.source.route53().await?;
         let old = Split::from_value(&prior)?;
         let new = Split::from_value(&planned)?;
         let zone_id = old.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
-        let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &new.name)).await?;
+        let live = op.read(r53.live_records_named(&zone_id, &new.name)).await?;
         let mut changes = Self::changes(&new, &live);
         if old.record_type != new.record_type {
             // A new type: the old members leave in the same batch, exactly as read.
@@ -356,18 +365,18 @@ impl TrafficSplitResource {
         let mut state = planned;
         state.set("id", Value::from(split_id(&zone_id, &new.name, &new.record_type)));
         if !changes.is_empty() {
-            let sent =
-                send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split update", &changes, new.wait_for_sync).await;
+            let comment = "gitopsbridge_traffic_split update";
+            let sent = op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
         }
         Ok(state)
     }
 
-    async fn delete_split(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
-        let r53 = self.source.route53().await.map_err(RouteError::from)?;
+    async fn delete_split(&self, op: &Apply<'_>, prior: Value) -> Result<(), Failure> {
+        let r53 = self.source.route53().await?;
         let split = Split::from_value(&prior)?;
         let zone_id = split.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
-        let live = match unless_stopped(ctx, r53.live_records_named(&zone_id, &split.name)).await {
+        let live = match op.read(r53.live_records_named(&zone_id, &split.name)).await {
             Err(RouteError::Route53(Route53Error::ZoneNotFound(_))) => return Ok(()),
             other => other?,
         };
@@ -380,7 +389,8 @@ impl TrafficSplitResource {
         if changes.is_empty() {
             return Ok(());
         }
-        Ok(send(ctx, &r53, &zone_id, "gitopsbridge_traffic_split delete", &changes, split.wait_for_sync).await?)
+        let comment = "gitopsbridge_traffic_split delete";
+        Ok(op.send(&r53, &zone_id, comment, &changes, split.wait_for_sync).await?)
     }
 }
 
@@ -404,19 +414,29 @@ impl Resource for TrafficSplitResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.create_split(ctx, planned).await
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Create);
+        let op = Apply { ctx, deadline, object: describe(&planned) };
+        self.create_split(&op, planned).await.map_err(|e| op.failed(e))
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
-        self.read_split(state).await.map_err(RouteError::into_diagnostics)
+        let (deadline, object) = (Deadline::start(&state, TIMEOUTS, Operation::Read), describe(&state));
+        deadline.run(self.read_split(state)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.update_split(prior, planned, ctx).await
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
+        let op = Apply { ctx, deadline, object: describe(&planned) };
+        self.update_split(prior, planned, &op).await.map_err(|e| op.failed(e))
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
-        self.delete_split(ctx, prior).await
+        let deadline = Deadline::start(&prior, TIMEOUTS, Operation::Delete);
+        let op = Apply { ctx, deadline, object: describe(&prior) };
+        self.delete_split(&op, prior).await.map_err(|e| op.failed(e))
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -427,6 +447,7 @@ impl Resource for TrafficSplitResource {
             ("name", Value::from(parsed.name)),
             ("type", Value::from(parsed.record_type)),
             ("route", Value::List(vec![])),
+            ("timeouts", Value::List(vec![])),
         ]))
     }
 }
@@ -529,7 +550,9 @@ mod tests {
         changes
             .iter()
             .map(|c| match c {
-                Change::Create(r) => format!("CREATE {}", r.set_identifier.as_deref().unwrap_or_default()),
+                Change::Create(r) => {
+                    format!("CREATE {}", r.set_identifier.as_deref().unwrap_or_default())
+                }
                 Change::Upsert(r) => {
                     format!("UPSERT {}={}", r.set_identifier.as_deref().unwrap_or_default(), r.weight.unwrap_or(-1))
                 }

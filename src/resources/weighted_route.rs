@@ -21,9 +21,9 @@ use crate::protocol::{
 };
 use crate::resources::adoption;
 use crate::route53::{
-    Alias, Change, DEFAULT_SYNC_DEADLINE, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone,
-    bare_zone_id,
+    Alias, Change, Changed, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, Zone, bare_zone_id,
 };
+use crate::timeouts::{self, Deadline, Defaults, Expired, Halt, Operation, Timeout, Unfinished};
 use crate::weighted_set;
 
 pub const TYPE_NAME: &str = "gitopsbridge_weighted_route";
@@ -33,6 +33,17 @@ pub const RECORD_TYPES: [&str; 4] = ["A", "AAAA", "CNAME", "TXT"];
 const WEIGHT_MAX: i64 = 255;
 const SET_IDENTIFIER_MAX: usize = 128;
 const TTL_MAX: i64 = 2_147_483_647;
+
+/// Each operation's timeout when the `timeouts` block does not set it, for `weighted_route` and
+/// `traffic_split`: writes include the wait until Route53 reports the change INSYNC.
+pub(crate) const TIMEOUTS: Defaults = &[
+    Timeout::new(Operation::Create, TEN_MINUTES).noting(INSYNC),
+    Timeout::new(Operation::Read, std::time::Duration::from_secs(5 * 60)).noting(timeouts::READ_NOTE),
+    Timeout::new(Operation::Update, TEN_MINUTES).noting(INSYNC),
+    Timeout::new(Operation::Delete, TEN_MINUTES).noting(INSYNC),
+];
+const TEN_MINUTES: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+const INSYNC: &str = "It includes the wait until Route53 reports the change INSYNC.";
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -138,7 +149,7 @@ fn string(v: &Value) -> Option<String> {
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
     #[error(transparent)]
-    Route53(#[from] Route53Error),
+    Route53(Route53Error),
     /// The zone named by `attribute` could not be used.
     #[error("{source}")]
     Zone { attribute: &'static str, source: Route53Error },
@@ -168,17 +179,47 @@ pub enum RouteError {
     /// State or plan lacks an attribute the operation needs (a provider bug, or hand-edited state).
     #[error("the {0} attribute is missing")]
     MissingAttribute(&'static str),
+    /// The operation's deadline passed with `unfinished` still to do.
+    #[error("{expired}")]
+    TimedOut { expired: Expired, unfinished: Unfinished },
+}
+
+/// A read cut short by the deadline.
+impl From<Expired> for RouteError {
+    fn from(expired: Expired) -> Self {
+        RouteError::TimedOut { expired, unfinished: Unfinished::NoAnswer }
+    }
+}
+
+/// A change batch that failed: past the deadline it is the operation's timeout.
+impl From<Route53Error> for RouteError {
+    fn from(error: Route53Error) -> Self {
+        match error {
+            Route53Error::Halted { halt: Halt::Deadline(expired), attempts, last, uncertain } => {
+                let unfinished = match last {
+                    Some(last) if attempts > 0 => Unfinished::Retries { last, maybe_written: uncertain },
+                    _ => Unfinished::NotSent,
+                };
+                RouteError::TimedOut { expired, unfinished }
+            }
+            other => RouteError::Route53(other),
+        }
+    }
 }
 
 impl RouteError {
     /// The diagnostic for Terraform: each error on the attribute it is about.
     pub(crate) fn into_diagnostics(self) -> Diagnostics {
         let (attribute, summary) = match &self {
-            RouteError::Route53(Route53Error::InvalidChangeBatch(_)) => (None, "Route53 rejected the change"),
-            RouteError::Route53(Route53Error::Throttled { .. }) => (None, "Route53 throttled every attempt"),
-            RouteError::Route53(Route53Error::SyncTimeout { .. }) => (Some("wait_for_sync"), "Change not in sync"),
-            RouteError::Route53(Route53Error::UnknownConfig) => (None, "Route53 configuration not known yet"),
-            RouteError::Route53(_) => (None, "Route53 request failed"),
+            RouteError::Route53(e) => match e.cause() {
+                Route53Error::InvalidChangeBatch(_) => (None, "Route53 rejected the change"),
+                Route53Error::Throttled { .. } => (None, "Route53 throttled every attempt"),
+                Route53Error::Unavailable { .. } => (None, "Route53 unavailable"),
+                Route53Error::SyncTimeout { .. } => (Some("wait_for_sync"), "Change not in sync"),
+                Route53Error::UnknownConfig => (None, "Route53 configuration not known yet"),
+                Route53Error::Cancelled(_) | Route53Error::Halted { .. } => (None, "Interrupted"),
+                _ => (None, "Route53 request failed"),
+            },
             RouteError::Zone { attribute, .. } => (Some(*attribute), "Hosted zone not usable"),
             RouteError::OutsideZone { .. } => (Some("name"), "Name outside the zone"),
             RouteError::AlreadyExists { .. } => (Some("set_identifier"), "Record already exists"),
@@ -186,8 +227,10 @@ impl RouteError {
             RouteError::TtlMismatch { .. } => (Some("ttl"), "TTL differs from the weighted set"),
             RouteError::ForeignMembers { .. } => (Some("route"), "Weighted set has other members"),
             RouteError::MissingAttribute(name) => (Some(*name), "Incomplete state"),
+            RouteError::TimedOut { .. } => return self.diagnostics_for("the weighted records"),
         };
         let detail = match &self {
+            RouteError::Route53(e) if e.uncertain() => format!("{self}. {}", ApplyError::UNCERTAIN),
             RouteError::AlreadyExists { id, .. } => format!(
                 "{self}. {}\nOr set allow_overwrite = true to take it over as it is.",
                 adoption::how_to_import(TYPE_NAME, id)
@@ -204,9 +247,21 @@ impl RouteError {
     }
 }
 
-impl From<RouteError> for ApplyError {
-    fn from(error: RouteError) -> Self {
-        error.into_diagnostics().into()
+impl RouteError {
+    /// The diagnostic, naming `object` (e.g. `weighted record a.example.com CNAME green`) when
+    /// Route53 failed or the operation timed out.
+    pub(crate) fn diagnostics_for(self, object: &str) -> Diagnostics {
+        match self {
+            RouteError::TimedOut { expired, unfinished } => expired.diagnostics(object, "Route53", &unfinished),
+            RouteError::Route53(_) => {
+                let mut diags = self.into_diagnostics();
+                for d in &mut diags.0 {
+                    d.detail = format!("{object}: {}", d.detail);
+                }
+                diags
+            }
+            other => other.into_diagnostics(),
+        }
     }
 }
 
@@ -294,7 +349,7 @@ fn schema() -> Schema {
         Type::Bool,
         "Wait until Route53 reports the change INSYNC on all its name servers (default true).",
     ));
-    Schema::new(0, member_attributes(block))
+    Schema::new(0, member_attributes(block).block(timeouts::block(TIMEOUTS)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +363,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     check_member(config, &root, record_type.as_deref(), &mut diags);
     check_ttl(config.get("ttl"), member_has_records(config), root("ttl"), &mut diags);
+    timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -617,86 +673,166 @@ pub(crate) fn check_in_zone(name: &str, zone: &Zone) -> Result<(), RouteError> {
     }
 }
 
-/// Why [`send`] failed: before Route53 accepted the batch (nothing changed), or after it (the
-/// change is in; only the wait for INSYNC failed).
+/// A create, update or delete that failed: the error, and the state to record when the write
+/// happened or may have happened.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    error: RouteError,
+    state: Option<Value>,
+    /// `state` is the plan, recorded because the write's answer was lost.
+    planned: bool,
+}
+
+impl From<RouteError> for Failure {
+    fn from(error: RouteError) -> Self {
+        Failure { error, state: None, planned: false }
+    }
+}
+
+impl From<Route53Error> for Failure {
+    fn from(error: Route53Error) -> Self {
+        RouteError::from(error).into()
+    }
+}
+
+/// Why [`Apply::send`] failed: certainly before Route53 applied the batch (nothing changed), after
+/// it (accepted, but not INSYNC in time), or perhaps after it (its answer was lost).
 #[derive(Debug)]
 pub(crate) enum SendError {
     Unsent(RouteError),
     Unconfirmed(RouteError),
+    Uncertain(RouteError),
 }
 
 impl SendError {
-    /// The apply's error when the batch writes `state`: once Route53 accepted the batch the
-    /// state is recorded with the error (a create then counts as tainted).
-    pub(crate) fn recording(self, state: Value) -> ApplyError {
+    /// The failure when the batch writes `state`: unless the batch certainly did not happen the
+    /// state is recorded with the error (a create then counts as tainted, and the next refresh
+    /// finds out what exists).
+    pub(crate) fn recording(self, state: Value) -> Failure {
         match self {
-            SendError::Unsent(e) => e.into(),
-            SendError::Unconfirmed(e) => ApplyError::after_write(state, e.into_diagnostics()),
+            SendError::Unsent(error) => Failure { error, state: None, planned: false },
+            SendError::Unconfirmed(error) => Failure { error, state: Some(state), planned: false },
+            SendError::Uncertain(error) => Failure { error, state: Some(state), planned: true },
         }
     }
 }
 
-impl From<SendError> for ApplyError {
+impl From<SendError> for Failure {
     fn from(error: SendError) -> Self {
         match error {
-            SendError::Unsent(e) | SendError::Unconfirmed(e) => e.into(),
+            SendError::Unsent(error) | SendError::Unconfirmed(error) | SendError::Uncertain(error) => error.into(),
         }
     }
 }
 
-/// Sends a group of changes (coalesced with other resources' changes to the zone) and, when
-/// asked, waits for it to be INSYNC.
-///
-/// On StopProvider: a batch not yet sent is not sent; one on its way is finished; the wait for
-/// INSYNC ends at once with a warning. Route53 applies an accepted batch whole and propagates it
-/// by itself, so the write is complete and the new state is the truth.
-pub(crate) async fn send(
-    ctx: &Context,
-    r53: &Route53,
-    zone_id: &str,
-    comment: &str,
-    changes: &[Change],
-    wait: bool,
-) -> Result<(), SendError> {
-    let change_id = r53
-        .submit_change(zone_id, comment, changes, &ctx.stop_token())
-        .await
-        .map_err(|e| SendError::Unsent(e.into()))?;
-    let Some(id) = change_id.filter(|_| wait) else {
-        return Ok(());
-    };
-    match r53.wait_insync_shared(&id, DEFAULT_SYNC_DEADLINE, ctx.cancelled()).await {
-        Ok(()) => Ok(()),
-        Err(Route53Error::Cancelled(_)) => {
-            ctx.warn(
-                Some(AttributePath::root("wait_for_sync")),
-                "Change not awaited",
-                format!(
-                    "Route53 accepted change {id}, and Terraform asked the provider to stop before Route53 reported \
-                     it INSYNC, so that was not waited for. Route53 applies an accepted change whole and propagates \
-                     it by itself; the state records it."
-                ),
-            );
-            Ok(())
+/// One create, update or delete of a weighted record or set: Terraform's context, the
+/// operation's deadline and how errors name the object.
+pub(crate) struct Apply<'a> {
+    pub ctx: &'a Context,
+    pub deadline: Deadline,
+    pub object: String,
+}
+
+impl Apply<'_> {
+    /// A read before the write, given up at once on the stop or at the deadline: nothing is
+    /// written yet, so nothing is lost.
+    pub(crate) async fn read<T, E>(&self, read: impl Future<Output = Result<T, E>>) -> Result<T, RouteError>
+    where
+        RouteError: From<E>,
+    {
+        tokio::select! {
+            biased;
+            result = read => Ok(result?),
+            halt = Halt::next(self.ctx, Some(&self.deadline)) => Err(match halt {
+                Halt::Stop => Route53Error::Cancelled("reading the live records before the change").into(),
+                Halt::Deadline(expired) => expired.into(),
+            }),
         }
-        Err(e) => Err(SendError::Unconfirmed(e.into())),
+    }
+
+    /// Sends a group of changes (coalesced with other resources' changes to the zone) and, when
+    /// asked, waits until it is INSYNC.
+    ///
+    /// On StopProvider and at the deadline alike, a batch not yet sent is not sent and one on its
+    /// way is finished. After the stop the wait for INSYNC ends at once with a warning: Route53
+    /// applies an accepted batch whole and propagates it by itself, so the write is complete. At
+    /// the deadline an unfinished wait is the operation's timeout (with the state recorded); a
+    /// batch that only finished after the deadline, with nothing left to wait for, succeeds with
+    /// a warning.
+    pub(crate) async fn send(
+        &self,
+        r53: &Route53,
+        zone_id: &str,
+        comment: &str,
+        changes: &[Change],
+        wait: bool,
+    ) -> Result<(), SendError> {
+        let changed =
+            r53.submit_change(zone_id, comment, changes, self.ctx, Some(&self.deadline)).await.map_err(|e| {
+                let uncertain = e.uncertain();
+                let error = RouteError::from(e);
+                if uncertain { SendError::Uncertain(error) } else { SendError::Unsent(error) }
+            })?;
+        let id = match changed {
+            Changed::Pending(id) if wait => id,
+            Changed::AnswerLost if wait => {
+                self.ctx.warn(
+                    Some(AttributePath::root("wait_for_sync")),
+                    "Change not awaited",
+                    format!(
+                        "Route53's answer to the change of {} was lost; a retry found the change in place, so it was \
+                         this apply's own. Without its change id INSYNC cannot be awaited. Route53 applies an \
+                         accepted change whole and propagates it by itself; the state records it.",
+                        self.object
+                    ),
+                );
+                return Ok(());
+            }
+            _ => {
+                self.deadline.warn_if_passed(self.ctx, &self.object);
+                return Ok(());
+            }
+        };
+        match r53.wait_insync_shared(&id, self.ctx, Some(&self.deadline)).await {
+            Ok(()) => Ok(()),
+            Err(Route53Error::Cancelled(_)) => {
+                self.ctx.warn(
+                    Some(AttributePath::root("wait_for_sync")),
+                    "Change not awaited",
+                    format!(
+                        "Route53 accepted change {id}, and Terraform asked the provider to stop before Route53 reported \
+                         it INSYNC, so that was not waited for. Route53 applies an accepted change whole and propagates \
+                         it by itself; the state records it."
+                    ),
+                );
+                Ok(())
+            }
+            Err(Route53Error::SyncTimeout { change_id, .. }) => {
+                let what = format!(
+                    "Route53 accepted the change ({change_id}) but still reports it PENDING; it goes on propagating \
+                     by itself, and wait_for_sync = false does not wait for it"
+                );
+                let expired = self.deadline.expired();
+                Err(SendError::Unconfirmed(RouteError::TimedOut { expired, unfinished: Unfinished::Wait(what) }))
+            }
+            Err(e) => Err(SendError::Unconfirmed(e.into())),
+        }
+    }
+
+    /// The apply's error, naming the object, with the state to record if any.
+    pub(crate) fn failed(&self, failure: Failure) -> ApplyError {
+        let diagnostics = failure.error.diagnostics_for(&self.object);
+        match failure.state {
+            Some(planned) if failure.planned => ApplyError::planned_if(true, planned, diagnostics),
+            state => ApplyError { diagnostics, state },
+        }
     }
 }
 
-/// A read made while applying, given up at once when Terraform asks the provider to stop:
-/// nothing is written yet, so nothing is lost.
-pub(crate) async fn unless_stopped<T, E>(
-    ctx: &Context,
-    read: impl Future<Output = Result<T, E>>,
-) -> Result<T, RouteError>
-where
-    RouteError: From<E>,
-{
-    tokio::select! {
-        biased;
-        result = read => Ok(result?),
-        () = ctx.cancelled() => Err(Route53Error::Cancelled("reading the live records before the change").into()),
-    }
+/// How errors name a weighted record: `weighted record burnham.example.com CNAME green`.
+fn describe(v: &Value) -> String {
+    let part = |name: &str| v.get(name).as_str().unwrap_or("?").to_string();
+    format!("weighted record {} {} {}", part("name"), part("type"), part("set_identifier"))
 }
 
 /// Warns when every weight of the set is 0 after the change.
@@ -732,10 +868,12 @@ impl WeightedRouteResource {
         Ok(())
     }
 
-    async fn create_route(&self, ctx: &Context, planned: Value) -> Result<Value, ApplyError> {
+    /// Refuses to take over a record that exists before this create, unless allowed: even one
+    /// exactly as planned may be another root's (a copy that kept blue's set identifier).
+    async fn create_route(&self, op: &Apply<'_>, planned: Value) -> Result<Value, Failure> {
         let r53 = self.client().await?;
         let route = Route::from_value(&planned)?;
-        let zone = unless_stopped(ctx, resolve_zone(&r53, &planned)).await?;
+        let zone = op.read(resolve_zone(&r53, &planned)).await?;
         let r = &route.record;
         check_in_zone(&r.name, &zone)?;
         let set_identifier = r.set_identifier.as_deref().unwrap_or_default();
@@ -747,7 +885,7 @@ impl WeightedRouteResource {
             });
             Ok::<_, Route53Error>((live?, owners?))
         };
-        let (live, owners) = unless_stopped(ctx, lookups).await?;
+        let (live, owners) = op.read(lookups).await?;
         let exists = live.iter().any(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
         if !route.allow_overwrite {
             if exists {
@@ -766,13 +904,14 @@ impl WeightedRouteResource {
                 return Err(RouteError::ExternalDns { name: r.name.clone(), owner }.into());
             }
         }
-        Self::check_set(ctx, &live, &route, &[set_identifier])?;
+        Self::check_set(op.ctx, &live, &route, &[set_identifier])?;
         let mut state = planned;
         set_zone(&mut state, &zone);
         state.set("id", Value::from(route.id(&zone.id)));
         // UPSERT only when the user allowed taking over a record that may exist.
         let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
-        match send(ctx, &r53, &zone.id, "gitopsbridge_weighted_route create", &[change], route.wait_for_sync).await {
+        let comment = "gitopsbridge_weighted_route create";
+        match op.send(&r53, &zone.id, comment, &[change], route.wait_for_sync).await {
             Ok(()) => Ok(state),
             Err(e) => Err(e.recording(state)),
         }
@@ -804,7 +943,7 @@ impl WeightedRouteResource {
         Ok(Some(state))
     }
 
-    async fn update_route(&self, ctx: &Context, prior: Value, planned: Value) -> Result<Value, ApplyError> {
+    async fn update_route(&self, op: &Apply<'_>, prior: Value, planned: Value) -> Result<Value, Failure> {
         let r53 = self.client().await?;
         let old = Route::from_value(&prior)?;
         let new = Route::from_value(&planned)?;
@@ -812,7 +951,7 @@ impl WeightedRouteResource {
         let (o, n) = (&old.record, &new.record);
         let old_id = o.set_identifier.as_deref().unwrap_or_default();
         let new_id = n.set_identifier.as_deref().unwrap_or_default();
-        let live = unless_stopped(ctx, r53.live_records_named(&zone_id, &n.name)).await?;
+        let live = op.read(r53.live_records_named(&zone_id, &n.name)).await?;
         let identity_changed = o.record_type != n.record_type || old_id != new_id;
         let changes = if identity_changed {
             // One batch: the old record goes exactly as Route53 has it, the new one arrives.
@@ -834,21 +973,22 @@ impl WeightedRouteResource {
             vec![Change::Upsert(n.clone())]
         };
         let replaced: Vec<&str> = if o.record_type == n.record_type { vec![old_id, new_id] } else { vec![new_id] };
-        Self::check_set(ctx, &live, &new, &replaced)?;
+        Self::check_set(op.ctx, &live, &new, &replaced)?;
         let mut state = planned;
         state.set("id", Value::from(route_id(&zone_id, &n.name, &n.record_type, new_id)));
-        match send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route update", &changes, new.wait_for_sync).await {
+        let comment = "gitopsbridge_weighted_route update";
+        match op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await {
             Ok(()) => Ok(state),
             Err(e) => Err(e.recording(state)),
         }
     }
 
-    async fn delete_route(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
+    async fn delete_route(&self, op: &Apply<'_>, prior: Value) -> Result<(), Failure> {
         let r53 = self.client().await?;
         let route = Route::from_value(&prior)?;
         let zone_id = route.zone_id.clone().ok_or(RouteError::MissingAttribute("zone_id"))?;
         let r = &route.record;
-        let live = match unless_stopped(ctx, r53.live_records_named(&zone_id, &r.name)).await {
+        let live = match op.read(r53.live_records_named(&zone_id, &r.name)).await {
             Err(RouteError::Route53(Route53Error::ZoneNotFound(_))) => return Ok(()),
             other => other?,
         };
@@ -857,7 +997,8 @@ impl WeightedRouteResource {
             return Ok(());
         };
         let change = Change::Delete(Box::new(current));
-        Ok(send(ctx, &r53, &zone_id, "gitopsbridge_weighted_route delete", &[change], route.wait_for_sync).await?)
+        let comment = "gitopsbridge_weighted_route delete";
+        Ok(op.send(&r53, &zone_id, comment, &[change], route.wait_for_sync).await?)
     }
 }
 
@@ -947,19 +1088,29 @@ impl Resource for WeightedRouteResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.create_route(ctx, planned).await
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Create);
+        let op = Apply { ctx, deadline, object: describe(&planned) };
+        self.create_route(&op, planned).await.map_err(|e| op.failed(e))
     }
 
     async fn read(&self, _ctx: &Context, state: Value) -> Result<Option<Value>, Diagnostics> {
-        self.read_route(state).await.map_err(RouteError::into_diagnostics)
+        let (deadline, object) = (Deadline::start(&state, TIMEOUTS, Operation::Read), describe(&state));
+        deadline.run(self.read_route(state)).await.map_err(|e| e.diagnostics_for(&object))
     }
 
     async fn update(&self, ctx: &Context, prior: Value, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
-        self.update_route(ctx, prior, planned).await
+        if timeouts::only_timeouts_changed(&prior, &planned) {
+            return Ok(planned);
+        }
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Update);
+        let op = Apply { ctx, deadline, object: describe(&planned) };
+        self.update_route(&op, prior, planned).await.map_err(|e| op.failed(e))
     }
 
     async fn delete(&self, ctx: &Context, prior: Value) -> Result<(), ApplyError> {
-        self.delete_route(ctx, prior).await
+        let deadline = Deadline::start(&prior, TIMEOUTS, Operation::Delete);
+        let op = Apply { ctx, deadline, object: describe(&prior) };
+        self.delete_route(&op, prior).await.map_err(|e| op.failed(e))
     }
 
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
@@ -971,6 +1122,7 @@ impl Resource for WeightedRouteResource {
             ("type", Value::from(parsed.record_type)),
             ("set_identifier", Value::from(parsed.set_identifier)),
             ("alias", Value::List(vec![])),
+            ("timeouts", Value::List(vec![])),
         ]))
     }
 }

@@ -18,15 +18,17 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::Shared;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Change, Route53, Route53Error};
+use super::{Change, Changed, Route53, Route53Error};
 use crate::dns_names;
+use crate::protocol::Context;
+use crate::timeouts::{Deadline, Halt};
 
 /// Route53's limits on one request: records (an UPSERT counts twice) and characters of values.
 const MAX_RECORDS_PER_BATCH: usize = 1000;
@@ -37,17 +39,18 @@ const MAX_CHANGES_PER_BATCH: usize = 100;
 /// Where batches go: Route53 itself, or a double in tests.
 #[async_trait::async_trait]
 pub trait ChangeSink: Clone + Send + Sync + 'static {
-    /// Sends one batch, making no attempt once `stop` is cancelled; returns the change id to wait
-    /// on, `None` when it is INSYNC already.
+    /// Sends one batch as [`Route53::change_within`] does: no attempt starts after the stop or
+    /// past `deadline`, an attempt on its way is finished.
     async fn send_batch(
         &self,
         zone_id: &str,
         comment: &str,
         changes: &[Change],
-        stop: &CancellationToken,
-    ) -> Result<Option<String>, Route53Error>;
-    /// Waits until the change is INSYNC or `deadline` passes.
-    async fn wait_change(&self, change_id: &str, deadline: Duration) -> Result<(), Route53Error>;
+        ctx: &Context,
+        deadline: Option<&Deadline>,
+    ) -> Result<Changed, Route53Error>;
+    /// Polls until the change is INSYNC; the waiters bound the wait.
+    async fn wait_change(&self, change_id: &str) -> Result<(), Route53Error>;
 }
 
 #[async_trait::async_trait]
@@ -57,24 +60,32 @@ impl ChangeSink for Route53 {
         zone_id: &str,
         comment: &str,
         changes: &[Change],
-        stop: &CancellationToken,
-    ) -> Result<Option<String>, Route53Error> {
-        self.change_unless_stopped(zone_id, comment, changes, stop).await
+        ctx: &Context,
+        deadline: Option<&Deadline>,
+    ) -> Result<Changed, Route53Error> {
+        self.change_within(zone_id, comment, changes, ctx, deadline).await
     }
 
-    async fn wait_change(&self, change_id: &str, deadline: Duration) -> Result<(), Route53Error> {
-        self.wait_insync(change_id, deadline, std::future::pending()).await
+    async fn wait_change(&self, change_id: &str) -> Result<(), Route53Error> {
+        self.wait_insync(change_id, &Context::default(), None).await
     }
 }
 
-type Reply = oneshot::Sender<Result<Option<String>, Route53Error>>;
+type Reply = oneshot::Sender<Result<Changed, Route53Error>>;
 
-/// What one resource submitted, and its request's stop signal.
+/// What one resource submitted, with its request's context and its operation's deadline.
 struct Group {
     comment: String,
     changes: Vec<Change>,
-    stop: CancellationToken,
+    ctx: Context,
+    deadline: Option<Deadline>,
     reply: Reply,
+}
+
+impl Group {
+    fn halt(&self) -> Option<Halt> {
+        Halt::now(&self.ctx, self.deadline.as_ref())
+    }
 }
 
 #[derive(Default)]
@@ -95,25 +106,28 @@ pub struct ChangeQueues {
 
 impl ChangeQueues {
     /// Submits one group of changes for `zone_id` and returns once the batch carrying it was
-    /// accepted (or rejected): the change id to wait on, `None` when already INSYNC. A group
-    /// whose `stop` is cancelled before its batch leaves is not sent.
+    /// accepted (or rejected). A group halted (StopProvider, its deadline) before its batch
+    /// leaves is not sent.
     ///
     /// # Errors
     /// The error of the batch that carried the group, or of the group sent alone after its
-    /// batch was rejected for its content; [`Route53Error::NotSent`] after a stop.
+    /// batch was rejected for its content; [`Route53Error::Halted`] for a group not sent.
     pub async fn submit<S: ChangeSink>(
         self: &Arc<Self>,
         sink: &S,
         zone_id: &str,
         comment: &str,
         changes: Vec<Change>,
-        stop: &CancellationToken,
-    ) -> Result<Option<String>, Route53Error> {
+        ctx: &Context,
+        deadline: Option<&Deadline>,
+    ) -> Result<Changed, Route53Error> {
         let (reply, answer) = oneshot::channel();
         let start_sender = {
             let mut zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
             let queue = zones.entry(zone_id.to_string()).or_default();
-            queue.waiting.push(Group { comment: comment.to_string(), changes, stop: stop.clone(), reply });
+            let group =
+                Group { comment: comment.to_string(), changes, ctx: ctx.clone(), deadline: deadline.copied(), reply };
+            queue.waiting.push(group);
             !std::mem::replace(&mut queue.sending, true)
         };
         if start_sender {
@@ -146,8 +160,9 @@ impl ChangeQueues {
         }
     }
 
-    /// Waits until `change_id` is INSYNC, `deadline` passes or `cancel` resolves. Everyone
-    /// waiting for the same change shares one series of `GetChange` polls.
+    /// Waits until `change_id` is INSYNC, as [`Route53::wait_insync`] does. Everyone waiting for
+    /// the same change shares one series of `GetChange` polls; each waiter leaves at its own stop
+    /// or deadline.
     ///
     /// # Errors
     /// [`Route53Error::SyncTimeout`], [`Route53Error::Cancelled`] and call failures.
@@ -155,9 +170,10 @@ impl ChangeQueues {
         &self,
         sink: &S,
         change_id: &str,
-        deadline: Duration,
-        cancel: impl Future<Output = ()>,
+        ctx: &Context,
+        deadline: Option<&Deadline>,
     ) -> Result<(), Route53Error> {
+        let started = Instant::now();
         let wait = {
             let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
             waits
@@ -165,14 +181,20 @@ impl ChangeQueues {
                 .or_insert_with(|| {
                     let (sink, id) = (sink.clone(), change_id.to_string());
                     let poll: Pin<Box<dyn Future<Output = _> + Send>> =
-                        Box::pin(async move { sink.wait_change(&id, deadline).await });
+                        Box::pin(async move { sink.wait_change(&id).await });
                     poll.shared()
                 })
                 .clone()
         };
         let result = tokio::select! {
+            biased;
             result = wait => result,
-            () = cancel => return Err(Route53Error::Cancelled("waiting for the change to be INSYNC")),
+            halt = Halt::next(ctx, deadline) => return Err(match halt {
+                Halt::Stop => Route53Error::Cancelled("waiting for the change to be INSYNC"),
+                Halt::Deadline(_) => {
+                    Route53Error::SyncTimeout { change_id: change_id.to_string(), waited: started.elapsed() }
+                }
+            }),
         };
         self.waits.lock().unwrap_or_else(|e| e.into_inner()).remove(change_id);
         result
@@ -205,43 +227,45 @@ fn next_batch(waiting: &mut Vec<Group>) -> Vec<Group> {
 }
 
 async fn send_batch<S: ChangeSink>(sink: &S, zone_id: &str, batch: Vec<Group>) {
-    // Groups stopped while they queued are not sent.
-    let (stopped, batch): (Vec<Group>, Vec<Group>) = batch.into_iter().partition(|g| g.stop.is_cancelled());
-    for group in stopped {
-        let _ = group.reply.send(Err(Route53Error::NotSent { retry: false }));
+    // Groups halted while they queued are not sent.
+    let (halted, batch): (Vec<Group>, Vec<Group>) = batch.into_iter().partition(|g| g.halt().is_some());
+    for group in halted {
+        let halt = group.halt().expect("halted");
+        let _ = group.reply.send(Err(Route53Error::Halted { halt, attempts: 0, last: None, uncertain: false }));
     }
-    if let [_] = batch.as_slice() {
-        let group = batch.into_iter().next().expect("one group");
-        let result = sink.send_batch(zone_id, &group.comment, &group.changes, &group.stop).await;
-        let _ = group.reply.send(result);
-        return;
-    }
-    if batch.is_empty() {
+    if batch.len() <= 1 {
+        for group in batch {
+            send_alone(sink, zone_id, group).await;
+        }
         return;
     }
     let changes: Vec<Change> = batch.iter().flat_map(|g| g.changes.iter().cloned()).collect();
     let comment = format!("gitopsbridge: {} changes of {} resources", changes.len(), batch.len());
     crate::tf_debug!("route53: coalesced changes", resources = batch.len(), changes = changes.len());
-    // No further attempt once any of the resources is told to stop: it must not be sent after.
-    let batch_stop = CancellationToken::new();
+    // No attempt starts once any of the resources is told to stop or reaches its deadline: none
+    // of them may be sent after that.
+    let stop = CancellationToken::new();
+    let ctx = Context::new(stop.clone(), Default::default());
+    let deadline = batch.iter().filter_map(|g| g.deadline).min_by_key(|d| d.at);
     let any_stopped = async {
-        futures::future::select_all(batch.iter().map(|g| Box::pin(g.stop.clone().cancelled_owned()))).await;
-        batch_stop.cancel();
+        futures::future::select_all(batch.iter().map(|g| Box::pin(g.ctx.cancelled()))).await;
+        stop.cancel();
         std::future::pending::<()>().await;
     };
     let result = tokio::select! {
-        result = sink.send_batch(zone_id, &comment, &changes, &batch_stop) => result,
+        result = sink.send_batch(zone_id, &comment, &changes, &ctx, deadline.as_ref()) => result,
         () = any_stopped => unreachable!("waits forever once it has cancelled the batch's stop"),
     };
     match result {
-        Err(e) if rejects_content(&e) => {
+        // Nothing of the batch was applied, and another batch may pass: a group halted on its
+        // own account gets its own halt, the others go out one by one.
+        Err(e) if rejects_content(&e) || matches!(e, Route53Error::Halted { uncertain: false, .. }) => {
             crate::tf_debug!(
-                "route53: batch rejected; sending its changes resource by resource",
+                "route53: batch not applied; sending its changes resource by resource",
                 resources = batch.len()
             );
             for group in batch {
-                let result = sink.send_batch(zone_id, &group.comment, &group.changes, &group.stop).await;
-                let _ = group.reply.send(result);
+                send_alone(sink, zone_id, group).await;
             }
         }
         result => {
@@ -250,6 +274,11 @@ async fn send_batch<S: ChangeSink>(sink: &S, zone_id: &str, batch: Vec<Group>) {
             }
         }
     }
+}
+
+async fn send_alone<S: ChangeSink>(sink: &S, zone_id: &str, group: Group) {
+    let result = sink.send_batch(zone_id, &group.comment, &group.changes, &group.ctx, group.deadline.as_ref()).await;
+    let _ = group.reply.send(result);
 }
 
 /// True when Route53 refused the batch for what it contains (rather than throttling or a
@@ -286,21 +315,22 @@ fn weight(change: &Change) -> (usize, usize) {
 
 impl Route53 {
     /// Sends `changes` as one group (all succeed or none), coalesced with the groups other
-    /// resources of this process submit for the same zone at the same time; nothing is sent once
-    /// `stop` is cancelled.
+    /// resources of this process submit for the same zone at the same time, bounded like
+    /// [`Route53::change_within`].
     ///
     /// # Errors
-    /// As [`Route53::change_unless_stopped`]; a batch rejected for another group's change is not
-    /// an error here.
+    /// As [`Route53::change_within`]; a batch rejected for another group's change is not an error
+    /// here.
     pub async fn submit_change(
         &self,
         zone_id: &str,
         comment: &str,
         changes: &[Change],
-        stop: &CancellationToken,
-    ) -> Result<Option<String>, Route53Error> {
+        ctx: &Context,
+        deadline: Option<&Deadline>,
+    ) -> Result<Changed, Route53Error> {
         let queues = self.inner.batches.clone();
-        queues.submit(self, super::bare_zone_id(zone_id), comment, changes.to_vec(), stop).await
+        queues.submit(self, super::bare_zone_id(zone_id), comment, changes.to_vec(), ctx, deadline).await
     }
 
     /// [`Route53::wait_insync`], sharing the polls with everyone waiting for the same change.
@@ -310,10 +340,10 @@ impl Route53 {
     pub async fn wait_insync_shared(
         &self,
         change_id: &str,
-        deadline: Duration,
-        cancel: impl Future<Output = ()>,
+        ctx: &Context,
+        deadline: Option<&Deadline>,
     ) -> Result<(), Route53Error> {
-        self.inner.batches.wait_insync(self, change_id, deadline, cancel).await
+        self.inner.batches.wait_insync(self, change_id, ctx, deadline).await
     }
 }
 
@@ -321,7 +351,9 @@ impl Route53 {
 mod tests {
     use super::*;
     use crate::route53::RecordSet;
+    use crate::timeouts::Operation;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
     use tokio::sync::Notify;
 
     fn record(name: &str) -> RecordSet {
@@ -361,8 +393,13 @@ mod tests {
             _zone: &str,
             _comment: &str,
             changes: &[Change],
-            _stop: &CancellationToken,
-        ) -> Result<Option<String>, Route53Error> {
+            ctx: &Context,
+            deadline: Option<&Deadline>,
+        ) -> Result<Changed, Route53Error> {
+            // As Route53::change_within: nothing is sent once halted.
+            if let Some(halt) = Halt::now(ctx, deadline) {
+                return Err(Route53Error::Halted { halt, attempts: 0, last: None, uncertain: false });
+            }
             let names: Vec<String> =
                 changes.iter().map(|c| record_key(c).0.trim_end_matches(".example.com").to_string()).collect();
             let number = {
@@ -378,26 +415,26 @@ mod tests {
             if names.iter().any(|n| n.starts_with("bad")) {
                 return Err(Route53Error::InvalidChangeBatch(format!("{} is not acceptable", names.join(","))));
             }
-            Ok(Some(format!("C{number}")))
+            Ok(Changed::Pending(format!("C{number}")))
         }
 
-        async fn wait_change(&self, _change_id: &str, _deadline: Duration) -> Result<(), Route53Error> {
+        async fn wait_change(&self, _change_id: &str) -> Result<(), Route53Error> {
             self.polls.fetch_add(1, Ordering::SeqCst);
             self.release_polls.notified().await;
             Ok(())
         }
     }
 
+    type Answer = Result<Changed, Route53Error>;
+
     /// Holds the first batch in flight, queues `names` behind it, then lets everything go.
-    async fn first_then(names: &[&str]) -> (FakeRoute53, Vec<Result<Option<String>, Route53Error>>) {
-        first_then_stopping(names, &[]).await
+    async fn first_then(names: &[&str]) -> (FakeRoute53, Vec<Answer>) {
+        first_then_halting(names, &[], &[]).await
     }
 
-    /// [`first_then`], with the requests of `stopped` told to stop while they queue.
-    async fn first_then_stopping(
-        names: &[&str],
-        stopped: &[&str],
-    ) -> (FakeRoute53, Vec<Result<Option<String>, Route53Error>>) {
+    /// [`first_then`], with the requests of `stopped` told to stop while they queue, and those
+    /// of `expired` past their deadline by the time the first batch is answered.
+    async fn first_then_halting(names: &[&str], stopped: &[&str], expired: &[&str]) -> (FakeRoute53, Vec<Answer>) {
         let sink = FakeRoute53::default();
         let release = Arc::new(Notify::new());
         *sink.hold_first.lock().unwrap() = Some(release.clone());
@@ -405,8 +442,8 @@ mod tests {
         let first = {
             let (queues, sink) = (queues.clone(), sink.clone());
             tokio::spawn(async move {
-                let stop = CancellationToken::new();
-                queues.submit(&sink, "Z1", "first", vec![Change::Create(record("first"))], &stop).await
+                let changes = vec![Change::Create(record("first"))];
+                queues.submit(&sink, "Z1", "first", changes, &Context::default(), None).await
             })
         };
         sink.arrived.notified().await;
@@ -417,9 +454,12 @@ mod tests {
             if stopped.contains(name) {
                 stops.push(stop.clone());
             }
+            let ctx = Context::new(stop, Default::default());
+            let limit = if expired.contains(name) { Duration::ZERO } else { Duration::from_secs(600) };
+            let deadline = Deadline::after(Operation::Update, limit);
             let (queues, sink, name) = (queues.clone(), sink.clone(), name.to_string());
             rest.push(tokio::spawn(async move {
-                queues.submit(&sink, "Z1", &name, vec![Change::Upsert(record(&name))], &stop).await
+                queues.submit(&sink, "Z1", &name, vec![Change::Upsert(record(&name))], &ctx, Some(&deadline)).await
             }));
         }
         while queues.waiting("Z1") < names.len() {
@@ -439,38 +479,52 @@ mod tests {
         let (sink, results) = first_then(&["a", "b", "c"]).await;
         assert_eq!(sink.names(), vec![vec!["first"], vec!["a", "b", "c"]]);
         let ids: Vec<_> = results.into_iter().map(Result::unwrap).collect();
-        assert_eq!(ids, vec![Some("C1".into()), Some("C2".into()), Some("C2".into()), Some("C2".into())]);
+        let pending = |id: &str| Changed::Pending(id.into());
+        assert_eq!(ids, vec![pending("C1"), pending("C2"), pending("C2"), pending("C2")]);
     }
 
     #[tokio::test]
     async fn a_rejected_batch_is_resent_resource_by_resource_so_only_the_bad_change_fails() {
         let (sink, results) = first_then(&["a", "bad", "c"]).await;
         assert_eq!(sink.names(), vec![vec!["first"], vec!["a", "bad", "c"], vec!["a"], vec!["bad"], vec!["c"]]);
-        assert_eq!(results[1].as_ref().unwrap(), &Some("C3".to_string()));
+        assert_eq!(results[1].as_ref().unwrap(), &Changed::Pending("C3".into()));
         match &results[2] {
             Err(Route53Error::InvalidChangeBatch(message)) => {
                 assert_eq!(message, "bad is not acceptable")
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(results[3].as_ref().unwrap(), &Some("C5".to_string()));
+        assert_eq!(results[3].as_ref().unwrap(), &Changed::Pending("C5".into()));
     }
 
     #[tokio::test]
     async fn a_lone_rejected_change_gets_route53s_answer_unchanged() {
         let sink = FakeRoute53::default();
         let queues = Arc::new(ChangeQueues::default());
-        let result =
-            queues.submit(&sink, "Z1", "bad", vec![Change::Create(record("bad"))], &CancellationToken::new()).await;
+        let changes = vec![Change::Create(record("bad"))];
+        let result = queues.submit(&sink, "Z1", "bad", changes, &Context::default(), None).await;
         assert!(matches!(result, Err(Route53Error::InvalidChangeBatch(m)) if m == "bad is not acceptable"));
         assert_eq!(sink.names(), vec![vec!["bad"]], "sent once, not again");
     }
 
     #[tokio::test]
     async fn a_change_stopped_while_it_queued_is_not_sent() {
-        let (sink, results) = first_then_stopping(&["a", "b", "c"], &["b"]).await;
+        let (sink, results) = first_then_halting(&["a", "b", "c"], &["b"], &[]).await;
         assert_eq!(sink.names(), vec![vec!["first"], vec!["a", "c"]]);
-        assert!(matches!(results[2], Err(Route53Error::NotSent { retry: false })), "{:?}", results[2]);
+        let not_sent = Route53Error::Halted { halt: Halt::Stop, attempts: 0, last: None, uncertain: false };
+        assert_eq!(results[2].as_ref().unwrap_err().to_string(), not_sent.to_string());
+        assert!(results[1].is_ok() && results[3].is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_change_past_its_deadline_is_not_sent_and_keeps_nobody_else_back() {
+        let (sink, results) = first_then_halting(&["a", "b", "c"], &[], &["b"]).await;
+        assert_eq!(sink.names(), vec![vec!["first"], vec!["a", "c"]]);
+        assert!(
+            matches!(&results[2], Err(Route53Error::Halted { halt: Halt::Deadline(_), attempts: 0, .. })),
+            "{:?}",
+            results[2]
+        );
         assert!(results[1].is_ok() && results[3].is_ok());
     }
 
@@ -487,7 +541,8 @@ mod tests {
             let (reply, _) = oneshot::channel();
             let mut set = record(name);
             set.values = (0..values).map(|i| format!("{i:0>100}")).collect();
-            Group { comment: String::new(), changes: vec![Change::Upsert(set)], stop: CancellationToken::new(), reply }
+            let changes = vec![Change::Upsert(set)];
+            Group { comment: String::new(), changes, ctx: Context::default(), deadline: None, reply }
         };
         // Each UPSERT of 200 values counts 400 records and 40,000 characters: over the
         // character limit alone, so every group goes on its own.
@@ -510,9 +565,7 @@ mod tests {
         let waiters: Vec<_> = (0..3)
             .map(|_| {
                 let (queues, sink) = (queues.clone(), sink.clone());
-                tokio::spawn(async move {
-                    queues.wait_insync(&sink, "C9", Duration::from_secs(60), std::future::pending()).await
-                })
+                tokio::spawn(async move { queues.wait_insync(&sink, "C9", &Context::default(), None).await })
             })
             .collect();
         while sink.polls.load(Ordering::SeqCst) == 0 {
@@ -529,7 +582,9 @@ mod tests {
     async fn a_cancelled_waiter_stops_waiting_alone() {
         let sink = FakeRoute53::default();
         let queues = Arc::new(ChangeQueues::default());
-        let result = queues.wait_insync(&sink, "C1", Duration::from_secs(60), async {}).await;
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let result = queues.wait_insync(&sink, "C1", &Context::new(stop, Default::default()), None).await;
         assert!(matches!(result, Err(Route53Error::Cancelled(_))));
     }
 }

@@ -12,6 +12,8 @@ pub mod hub;
 pub mod interrupt;
 pub mod leaks;
 pub mod moto;
+pub mod moto_changes;
+pub mod outcome;
 pub mod route53_double;
 
 use std::path::{Path, PathBuf};

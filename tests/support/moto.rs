@@ -73,9 +73,28 @@ impl Drop for Moto {
 
 /// An SDK client for `endpoint` with moto's static credentials and `max_attempts` attempts.
 pub fn sdk_client(endpoint: &str, max_attempts: u32) -> aws_sdk_route53::Client {
-    let retry = aws_sdk_route53::config::retry::RetryConfig::standard()
-        .with_max_attempts(max_attempts)
-        .with_initial_backoff(Duration::from_millis(5));
+    sdk_client_with(
+        endpoint,
+        aws_sdk_route53::config::retry::RetryConfig::standard()
+            .with_max_attempts(max_attempts)
+            .with_initial_backoff(Duration::from_millis(5)),
+    )
+}
+
+/// [`sdk_client`] whose first retry waits exactly `backoff` (no jitter), for tests of what ends
+/// a backoff.
+pub fn sdk_client_with_backoff(endpoint: &str, max_attempts: u32, backoff: Duration) -> aws_sdk_route53::Client {
+    sdk_client_with(
+        endpoint,
+        aws_sdk_route53::config::retry::RetryConfig::standard()
+            .with_max_attempts(max_attempts)
+            .with_initial_backoff(backoff)
+            .with_max_backoff(backoff)
+            .with_use_static_exponential_base(true),
+    )
+}
+
+fn sdk_client_with(endpoint: &str, retry: aws_sdk_route53::config::retry::RetryConfig) -> aws_sdk_route53::Client {
     let config = aws_sdk_route53::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

@@ -1,12 +1,14 @@
 //! A Route53 double in front of moto: it forwards every request, counts them per operation, and
-//! answers chosen operations with Route53's error responses a given number of times first.
+//! answers chosen operations with Route53's error responses (or none at all, or late) a given
+//! number of times first, or until cleared. Holds decide when a request goes on (the test
+//! releases it), fault rules what it then gets, so one request can be held and then throttled.
 //!
-//! moto never throttles and never rejects a batch the way Route53 does, so the double proves the
-//! retries (`Throttling`, `PriorRequestNotComplete`) and that `InvalidChangeBatch` messages reach
-//! the user verbatim; its counters prove how many listings a refresh costs.
+//! moto never throttles, never fails and never rejects a batch the way Route53 does, so the
+//! double proves the retries (`Throttling`, `PriorRequestNotComplete`, 5xx, lost connections),
+//! the deadlines (slow answers) and that `InvalidChangeBatch` messages reach the user verbatim;
+//! its counters prove how many listings a refresh costs.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,49 +21,141 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kube_test_server::Holds;
 
-/// A Route53 error answer.
+use super::moto_changes;
+
+/// What a faulted request gets instead of (or around) moto's answer.
 #[derive(Clone, Debug)]
 pub enum Fault {
     Throttling,
     PriorRequestNotComplete,
     /// `InvalidChangeBatch` with this message.
     InvalidChangeBatch(String),
+    /// 503 `ServiceUnavailable`.
+    ServiceUnavailable,
+    /// 500 `InternalFailure`.
+    InternalFailure,
+    /// The connection closes without an answer; moto never sees the request.
+    Drop,
+    /// The request waits this long, then goes to moto.
+    Delay(Duration),
+    /// The request goes to moto at once (a change takes effect); its answer waits this long.
+    DelayAnswer(Duration),
+    /// The request goes to moto (a change takes effect), then the connection closes without the
+    /// answer: the client cannot know that its write happened.
+    DropAnswer,
 }
 
 impl Fault {
-    fn response(&self) -> Response<Full<Bytes>> {
-        let (code, message) = match self {
-            Fault::Throttling => ("Throttling", "Rate exceeded".to_string()),
+    /// Route53's error answer for this fault, or `None` when moto answers.
+    fn error_response(&self) -> Option<Response<Full<Bytes>>> {
+        let (status, kind, code, message) = match self {
+            Fault::Throttling => (StatusCode::BAD_REQUEST, "Sender", "Throttling", "Rate exceeded".to_string()),
             Fault::PriorRequestNotComplete => (
+                StatusCode::BAD_REQUEST,
+                "Sender",
                 "PriorRequestNotComplete",
                 "The request was rejected because Route 53 was still processing a prior request.".to_string(),
             ),
-            Fault::InvalidChangeBatch(message) => ("InvalidChangeBatch", message.clone()),
+            Fault::InvalidChangeBatch(message) => {
+                (StatusCode::BAD_REQUEST, "Sender", "InvalidChangeBatch", message.clone())
+            }
+            Fault::ServiceUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Receiver",
+                "ServiceUnavailable",
+                "The service is unavailable. Please try again later.".to_string(),
+            ),
+            Fault::InternalFailure => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Receiver",
+                "InternalFailure",
+                "The request processing has failed because of an unknown error.".to_string(),
+            ),
+            Fault::Drop | Fault::Delay(_) | Fault::DelayAnswer(_) | Fault::DropAnswer => return None,
         };
         let body = format!(
             "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
-             <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+             <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>\
              <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
         );
-        Response::builder()
-            .status(StatusCode::BAD_REQUEST)
+        let response = Response::builder()
+            .status(status)
             .header("content-type", "text/xml")
             .header("x-amzn-requestid", "00000000-0000-0000-0000-000000000000")
             .body(Full::new(Bytes::from(body)))
-            .expect("static response")
+            .expect("static response");
+        Some(response)
+    }
+}
+
+/// Which requests get a fault: those of `operation` whose query string or body contains
+/// `containing` (a record name, say), `times` times or until cleared. Rules apply in order; the
+/// first matching one acts and loses one use.
+#[derive(Clone, Debug)]
+pub struct FaultRule {
+    operation: &'static str,
+    containing: Option<String>,
+    fault: Fault,
+    /// `None`: until cleared.
+    times: Option<usize>,
+}
+
+impl FaultRule {
+    /// `fault` for the next call of `operation` (e.g. `ChangeResourceRecordSets`).
+    pub fn new(operation: &'static str, fault: Fault) -> FaultRule {
+        FaultRule { operation, containing: None, fault, times: Some(1) }
+    }
+
+    /// Only requests whose query string or body contains `text`.
+    pub fn containing(mut self, text: &str) -> FaultRule {
+        self.containing = Some(text.to_string());
+        self
+    }
+
+    /// Affect this many matching requests.
+    pub fn times(mut self, times: usize) -> FaultRule {
+        self.times = Some(times);
+        self
+    }
+
+    /// Affect every matching request until the faults are cleared.
+    pub fn always(mut self) -> FaultRule {
+        self.times = None;
+        self
+    }
+
+    fn matches(&self, operation: &str, query: &str, body: &[u8]) -> bool {
+        self.operation == operation
+            && self
+                .containing
+                .as_deref()
+                .is_none_or(|text| query.contains(text) || String::from_utf8_lossy(body).contains(text))
     }
 }
 
 #[derive(Default)]
 struct State {
     counts: HashMap<&'static str, u64>,
-    faults: HashMap<&'static str, Vec<Fault>>,
+    faults: Vec<FaultRule>,
     /// GetChange answers still to report PENDING; while above 0, changes are PENDING too.
     pending_polls: usize,
     /// Requests per operation still to hold (before their faults and forwarding).
     holds: HashMap<&'static str, usize>,
     /// Record changes in the change batches moto accepted.
     changes_accepted: u64,
+}
+
+impl State {
+    /// The fault of the first rule matching this request, using it up once.
+    fn take_fault(&mut self, operation: &str, query: &str, body: &[u8]) -> Option<Fault> {
+        let index = self.faults.iter().position(|r| r.times != Some(0) && r.matches(operation, query, body))?;
+        let rule = &mut self.faults[index];
+        let fault = rule.fault.clone();
+        if let Some(times) = &mut rule.times {
+            *times -= 1;
+        }
+        Some(fault)
+    }
 }
 
 /// The running double; stops with the test process.
@@ -94,8 +188,23 @@ impl Route53Double {
 
     /// Answers the next `times` calls of `operation` (e.g. `ChangeResourceRecordSets`) with `fault`.
     pub fn fail(&self, operation: &'static str, fault: Fault, times: usize) {
-        let mut state = self.state.lock().expect("double state");
-        state.faults.entry(operation).or_default().extend(std::iter::repeat_n(fault, times));
+        self.add_fault(FaultRule::new(operation, fault).times(times));
+    }
+
+    /// Adds a rule after the ones already there.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.state.lock().expect("double state").faults.push(rule);
+    }
+
+    /// Uses of limited rules for `operation` not taken yet.
+    pub fn pending_faults(&self, operation: &str) -> usize {
+        let state = self.state.lock().expect("double state");
+        state.faults.iter().filter(|r| r.operation == operation).filter_map(|r| r.times).sum()
+    }
+
+    /// Forgets every fault rule.
+    pub fn clear_faults(&self) {
+        self.state.lock().expect("double state").faults.clear();
     }
 
     /// Reports changes as PENDING and the next `polls` GetChange answers too, as Route53 does
@@ -166,14 +275,19 @@ pub fn operation(method: &str, path: &str) -> &'static str {
 async fn serve(listener: std::net::TcpListener, upstream: String, state: Arc<Mutex<State>>, holds: Arc<Holds>) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    // Route53 applies the change batches of a zone one after another; moto handles requests on
+    // several threads and loses updates when two batches of one zone meet.
+    let changes = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (client, upstream, state, holds) = (client.clone(), upstream.clone(), state.clone(), holds.clone());
+        let (client, upstream, state, holds, changes) =
+            (client.clone(), upstream.clone(), state.clone(), holds.clone(), changes.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(request, client.clone(), upstream.clone(), state.clone(), holds.clone())
+                let (state, holds, changes) = (state.clone(), holds.clone(), changes.clone());
+                handle(request, client.clone(), upstream.clone(), state, holds, changes)
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -186,8 +300,12 @@ async fn handle(
     upstream: String,
     state: Arc<Mutex<State>>,
     holds: Arc<Holds>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+    changes: Arc<tokio::sync::Mutex<()>>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let op = operation(request.method().as_str(), request.uri().path());
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let hold = {
         let mut state = state.lock().expect("double state");
         *state.counts.entry(op).or_default() += 1;
@@ -201,19 +319,46 @@ async fn handle(
     }
     let fault = {
         let mut state = state.lock().expect("double state");
-        let queue = state.faults.entry(op).or_default();
-        (!queue.is_empty()).then(|| queue.remove(0))
+        state.take_fault(op, &query, &body)
     };
-    if let Some(fault) = fault {
-        return Ok(fault.response());
+    // An error from the service makes hyper close the connection without an answer.
+    let dropped = || std::io::Error::other("connection dropped by fault injection");
+    let mut late_by = None;
+    match &fault {
+        None | Some(Fault::DropAnswer) => {}
+        Some(Fault::Drop) => return Err(dropped()),
+        Some(Fault::Delay(wait)) => tokio::time::sleep(*wait).await,
+        Some(Fault::DelayAnswer(wait)) => late_by = Some(*wait),
+        Some(error) => return Ok(error.error_response().expect("an error answer")),
     }
-    let answer = forward(request, &client, &upstream).await;
-    let answer = answer.map(|(answer, changes)| {
-        if op == "ChangeResourceRecordSets" && answer.status().is_success() {
-            state.lock().expect("double state").changes_accepted += changes;
+    let in_turn = if op == "ChangeResourceRecordSets" { Some(changes.lock().await) } else { None };
+    let body = if op == "ChangeResourceRecordSets" {
+        match moto_changes::as_route53(body, &parts, &client, &upstream).await {
+            Ok(body) => body,
+            Err(refusal) if matches!(fault, Some(Fault::DropAnswer)) => {
+                drop(refusal);
+                return Err(dropped());
+            }
+            Err(refusal) => return Ok(refusal),
         }
-        answer
-    });
+    } else {
+        body
+    };
+    let changes = String::from_utf8_lossy(&body).matches("<Change>").count() as u64;
+    let answer = forward(parts, body, &client, &upstream).await;
+    drop(in_turn);
+    if let Ok(answer) = &answer
+        && op == "ChangeResourceRecordSets"
+        && answer.status().is_success()
+    {
+        state.lock().expect("double state").changes_accepted += changes;
+    }
+    if matches!(fault, Some(Fault::DropAnswer)) {
+        return Err(dropped());
+    }
+    if let Some(wait) = late_by {
+        tokio::time::sleep(wait).await;
+    }
     let pending = {
         let mut state = state.lock().expect("double state");
         let pending = state.pending_polls > 0 && matches!(op, "ChangeResourceRecordSets" | "GetChange");
@@ -243,18 +388,16 @@ async fn still_pending(answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     Response::from_parts(parts, Full::new(Bytes::from(text)))
 }
 
-/// Forwards the request; returns moto's answer and how many `<Change>` elements the request held.
+/// Forwards the request to moto and returns its answer.
 async fn forward(
-    request: Request<Incoming>,
+    mut parts: hyper::http::request::Parts,
+    body: Bytes,
     client: &Client<HttpConnector, Full<Bytes>>,
     upstream: &str,
-) -> Result<(Response<Full<Bytes>>, u64), Box<dyn std::error::Error + Send + Sync>> {
-    let (mut parts, body) = request.into_parts();
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = format!("{upstream}{path}").parse()?;
-    let body = body.collect().await?.to_bytes();
-    let changes = String::from_utf8_lossy(&body).matches("<Change>").count() as u64;
     let answer = client.request(Request::from_parts(parts, Full::new(body))).await?;
     let (parts, body) = answer.into_parts();
-    Ok((Response::from_parts(parts, Full::new(body.collect().await?.to_bytes())), changes))
+    Ok(Response::from_parts(parts, Full::new(body.collect().await?.to_bytes())))
 }

@@ -19,6 +19,9 @@ pub enum FaultAction {
     },
     /// Wait this long, then handle the request normally.
     Delay { ms: u64 },
+    /// Handle the request at once (a write is stored), then hold the answer back this long: a
+    /// client that gives up meanwhile cannot know whether its write happened.
+    DelayAnswer { ms: u64 },
     /// Close the connection without any response.
     Drop,
     /// Handle the request normally: lets the first `times` matching requests through before
@@ -67,6 +70,11 @@ impl FaultRule {
 
     pub fn delay_ms(ms: u64) -> FaultRule {
         FaultRule::new(FaultAction::Delay { ms })
+    }
+
+    /// Handles the request at once but answers `ms` later.
+    pub fn delay_answer_ms(ms: u64) -> FaultRule {
+        FaultRule::new(FaultAction::DelayAnswer { ms })
     }
 
     pub fn drop_connection() -> FaultRule {
@@ -165,5 +173,7 @@ mod tests {
         assert_eq!(drop.action, FaultAction::Drop);
         let held: FaultRule = serde_json::from_str(r#"{"method":"PATCH","times":0,"action":"holdAnswer"}"#).unwrap();
         assert_eq!(held, FaultRule::hold_answer().method("PATCH").times(0));
+        let late: FaultRule = serde_json::from_str(r#"{"action":{"delayAnswer":{"ms":1500}}}"#).unwrap();
+        assert_eq!(late, FaultRule::delay_answer_ms(1500));
     }
 }

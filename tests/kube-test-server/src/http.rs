@@ -164,10 +164,14 @@ async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Respo
                 shared.holds.hold().await;
                 routes::dispatch(&shared, &incoming)
             }
-            Some(FaultAction::HoldAnswer) => {
+            Some(late @ (FaultAction::DelayAnswer { .. } | FaultAction::HoldAnswer)) => {
                 let response = routes::dispatch(&shared, &incoming);
+                // Counted now: the request took effect even if the client stops listening.
                 record(&shared, &incoming, response.status().as_u16());
-                shared.holds.hold().await;
+                match late {
+                    FaultAction::DelayAnswer { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    _ => shared.holds.hold().await,
+                }
                 return Ok(response);
             }
             Some(FaultAction::Pass) | None => routes::dispatch(&shared, &incoming),

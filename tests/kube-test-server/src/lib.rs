@@ -363,6 +363,11 @@ impl TestServer {
         self.shared.holds.release();
     }
 
+    /// The rules not used up yet, in order.
+    pub fn pending_faults(&self) -> Vec<FaultRule> {
+        lock(&self.shared.faults).rules()
+    }
+
     /// Stops accepting and closes open connections.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);

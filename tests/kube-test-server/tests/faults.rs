@@ -76,7 +76,9 @@ async fn delays_and_dropped_connections() {
 
     h.server.add_fault(FaultRule::drop_connection().method("GET"));
     match secrets.list(&ListParams::default()).await {
-        Err(kube::Error::Api(status)) => panic!("a dropped connection is not an API error: {status:?}"),
+        Err(kube::Error::Api(status)) => {
+            panic!("a dropped connection is not an API error: {status:?}")
+        }
         Err(_) => {}
         Ok(_) => panic!("the connection should have been dropped"),
     }
@@ -118,6 +120,27 @@ async fn held_requests_and_held_answers_wait_for_the_release() {
     c.await.unwrap().unwrap();
     assert!(h.server.get(Resource::Secret, "argocd", "c").is_some());
     assert_eq!((h.server.request_count("patch", "secrets"), h.server.held()), (2, 0));
+}
+
+#[tokio::test]
+async fn a_late_answer_stores_the_write_before_the_client_gets_it() {
+    let h = start_plain().await;
+    let secrets: Api<Secret> = Api::namespaced(h.no_retry.clone(), "argocd");
+    h.server.add_fault(FaultRule::delay_answer_ms(60_000).method("PATCH"));
+    let write = tokio::spawn(async move {
+        let params = PatchParams::apply("tf");
+        secrets.patch("late", &params, &Patch::Apply(config("late"))).await
+    });
+    let stored = async {
+        while h.server.get(kube_test_server::Resource::Secret, "argocd", "late").is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), stored).await.expect("the write is stored");
+    assert!(!write.is_finished(), "the answer is still held back");
+    let patch = h.server.requests().log.into_iter().find(|r| r.method == "PATCH").expect("logged");
+    assert_eq!(patch.status, 201);
+    write.abort();
 }
 
 #[tokio::test]
