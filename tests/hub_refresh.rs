@@ -191,7 +191,7 @@ fn selectors_evaluated_locally_agree_with_the_api_server() {
         let hub_client = client(&hub).await;
         let secrets = hub_client.secrets("argocd");
         let ctx = Context::default();
-        let all = secrets.listed(&ctx, CLUSTERS).await.expect("listing");
+        let all = secrets.listed(&ctx, CLUSTERS).await.expect("listing").expect("listed");
         for selector in &selectors {
             let query = [CLUSTERS.to_string(), selector.to_query()].join(",");
             let query = query.trim_end_matches(',');

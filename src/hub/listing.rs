@@ -113,9 +113,10 @@ where
     /// does not exist.
     ///
     /// # Errors
-    /// Those of the GET it falls back to.
+    /// Those of the GET it falls back to, and the listing's own when the stop or the deadline
+    /// ended it.
     pub async fn get_listed(&self, ctx: &Context, name: &str, label_selector: &str) -> Result<Option<K>, HubError> {
-        if let Some(listed) = self.listed(ctx, label_selector).await {
+        if let Some(listed) = self.listed(ctx, label_selector).await? {
             match listed.get(name).map(K::restore) {
                 Some(Some(object)) => return Ok(Some(object)),
                 None if label_selector.is_empty() => return Ok(None),
@@ -126,8 +127,15 @@ where
     }
 
     /// The namespace's objects matching `label_selector` as kept, from this process's listing
-    /// (listing on first use); `None` when they cannot be listed.
-    pub async fn listed(&self, ctx: &Context, label_selector: &str) -> Option<Arc<BTreeMap<String, K::Form>>> {
+    /// (listing on first use); `None` when the hub refuses to list them.
+    ///
+    /// # Errors
+    /// The listing's error when the stop or the deadline ended it: the read ends there too.
+    pub async fn listed(
+        &self,
+        ctx: &Context,
+        label_selector: &str,
+    ) -> Result<Option<Arc<BTreeMap<String, K::Form>>>, HubError> {
         let listing = self.listings.listing(&self.namespace, label_selector);
         let listed = listing
             .get_or_try_init(|| async {
@@ -141,9 +149,11 @@ where
                         );
                         Ok(Some(Arc::new(by_name)))
                     }
-                    // A request stopped or past its deadline says nothing about the listing: the
-                    // next read tries again (under its own deadline).
+                    // A listing ended by the stop or a reader's deadline says nothing about the
+                    // hub: it is not kept, and the next read lists again under its own deadline.
                     Err(e) if e.halted() => Err(e),
+                    // RBAC may allow get but not list, and a failing LIST need not mean failing
+                    // GETs: reads go one by one, each with its own retries and error.
                     Err(e) => {
                         crate::tf_debug!(
                             "hub: cannot list, reading one by one",
@@ -155,7 +165,7 @@ where
                 }
             })
             .await;
-        listed.ok().cloned().flatten()
+        listed.cloned()
     }
 
     /// Lists page by page, keeping each page's objects before parsing the next.

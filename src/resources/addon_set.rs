@@ -902,11 +902,11 @@ impl AddonSetResource {
         // Every addon set of the plan shares one listing of the cluster Secrets and applies its
         // own selector to it.
         let listed = tokio::time::timeout(HINT_BUDGET, async {
-            let hub = self.provider.hub().await.ok()?;
+            let Ok(hub) = self.provider.hub().await else { return Ok(None) };
             hub.secrets(&set.namespace).listed(ctx, &cluster_secrets_selector()).await
         })
         .await;
-        let Ok(Some(secrets)) = listed else {
+        let Ok(Ok(Some(secrets))) = listed else {
             self.hints_off.store(true, Ordering::Relaxed);
             return None;
         };
