@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build build-release release install test demo docs bench-handshake bench-plan fuzz
+.PHONY: build build-release release install test demo docs bench fuzz
 
 build:
 	cargo build --locked --workspace --bins
@@ -34,12 +34,10 @@ demo:
 docs: build
 	bash scripts/docs.sh
 
-bench-handshake: build-release
-	python3 scripts/handshake_bench.py
-
-bench-plan: install
-	cargo build --locked --release -p kube-test-server
-	python3 scripts/bench_plan.py
+# The provider beside Terraform's own floor (terraform_data): BENCHMARKS.md and BENCHMARKS.svg.
+# Builds what it needs and installs moto with pip when missing; about 40 minutes on 2 cores.
+bench:
+	python3 scripts/bench
 
 # Fuzzing with cargo fuzz (cargo install cargo-fuzz --locked): each target for FUZZ_SECONDS.
 # `-s none`: no sanitizer, so the stable toolchain builds it (the code is unsafe-free).

@@ -290,6 +290,23 @@ impl Selector {
         Json::Object(map)
     }
 
+    /// True when a Secret with these labels is selected, as the API server evaluates
+    /// [`Selector::to_query`].
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let labels_match = self.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+        labels_match
+            && self.match_expressions.iter().all(|r| {
+                let values = r.values.as_deref().unwrap_or_default();
+                match (r.operator.as_str(), labels.get(&r.key)) {
+                    ("In", Some(value)) => values.contains(value),
+                    ("In", None) => false,
+                    ("NotIn", value) => value.is_none_or(|v| !values.contains(v)),
+                    ("DoesNotExist", value) => value.is_none(),
+                    (_, value) => value.is_some(),
+                }
+            })
+    }
+
     /// The selector in the API's query syntax (`k=v,k notin (a,b),!k`), to list the cluster
     /// Secrets Argo CD would select.
     pub fn to_query(&self) -> String {

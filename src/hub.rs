@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -23,6 +24,8 @@ use serde::de::DeserializeOwned;
 use crate::protocol::{Context, redact};
 use crate::timeouts::{Deadline, Expired, Halt};
 use crate::unanswered;
+
+mod listing;
 
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
@@ -580,6 +583,12 @@ impl HubError {
         matches!(self, HubError::GaveUp { uncertain: true, .. })
     }
 
+    /// True when the request ended because of StopProvider or the operation's deadline rather
+    /// than an answer from the hub.
+    pub fn halted(&self) -> bool {
+        matches!(self, HubError::Cancelled | HubError::TimedOut { .. } | HubError::GaveUp { halt: Some(_), .. })
+    }
+
     /// The error behind retries: the last answer of a [`HubError::GaveUp`], else itself.
     pub fn last_answer(&self) -> &HubError {
         match self {
@@ -716,6 +725,8 @@ fn certificate_problem<'a>(error: &'a (dyn std::error::Error + 'static)) -> Opti
 #[derive(Clone)]
 pub struct HubClient {
     client: kube::Client,
+    secret_listings: Arc<listing::Listings<Secret>>,
+    set_listings: Arc<listing::Listings<DynamicObject>>,
 }
 
 impl HubClient {
@@ -760,12 +771,12 @@ impl HubClient {
             }
             source => HubConfigError::Client { source }.into(),
         })?;
-        Ok(HubClient { client })
+        Ok(HubClient::from_client(client))
     }
 
     /// Wraps an existing kube client (tests, or callers that build their own).
     pub fn from_client(client: kube::Client) -> HubClient {
-        HubClient { client }
+        HubClient { client, secret_listings: Arc::default(), set_listings: Arc::default() }
     }
 
     /// The Secrets of one namespace.
@@ -775,6 +786,7 @@ impl HubClient {
             kind: "Secret".into(),
             namespace: namespace.to_string(),
             custom_resource: None,
+            listings: self.secret_listings.clone(),
             deadline: None,
         }
     }
@@ -787,6 +799,7 @@ impl HubClient {
             kind: resource.kind.clone(),
             namespace: namespace.to_string(),
             custom_resource: Some(format!("{}.{}", resource.plural, resource.group)),
+            listings: self.set_listings.clone(),
             deadline: None,
         }
     }
@@ -799,6 +812,8 @@ pub struct HubObjects<K> {
     namespace: String,
     /// `plural.group` of a custom resource, to recognise a missing CRD.
     custom_resource: Option<String>,
+    /// What this process listed of this kind, for refresh reads (see `listing`).
+    listings: Arc<listing::Listings<K>>,
     /// When the operation these calls belong to must be over.
     deadline: Option<Deadline>,
 }
@@ -843,7 +858,10 @@ where
         }
         let described = self.describe(name);
         let patch = Patch::Apply(object);
-        self.call(ctx, &described, Request::Write, || self.api.patch(name, &params, &patch)).await
+        let written = self.call(ctx, &described, Request::Write, || self.api.patch(name, &params, &patch)).await;
+        // Even a failed write may have reached the server.
+        self.listings.forget(&self.namespace);
+        written
     }
 
     /// Lists the objects matching a label selector (`key=value,other`).
@@ -866,7 +884,9 @@ where
     pub async fn delete(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
         let params = DeleteParams::default();
-        match self.call(ctx, &object, Request::Write, || self.api.delete(name, &params)).await {
+        let deleted = self.call(ctx, &object, Request::Write, || self.api.delete(name, &params)).await;
+        self.listings.forget(&self.namespace);
+        match deleted {
             Ok(deleted) => Ok(deleted.left()),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),

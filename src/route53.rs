@@ -10,7 +10,8 @@
 //! time. Reads of one zone share a single paginated listing of that zone ([`Route53::records_named`]),
 //! so refreshing 200 records of a zone costs one `ListResourceRecordSets` page per 300 records
 //! instead of one call per record. Our own writes drop the zone's listing; writes themselves
-//! always look at the live records ([`Route53::live_records_named`]).
+//! always look at the live records ([`Route53::live_records_named`]), listed for the writes that
+//! wait at the same time together (`live`).
 //!
 //! Change batches give way to StopProvider and to the operation's deadline without ever
 //! abandoning an attempt on its way ([`Route53::change_within`]); an attempt whose answer was lost
@@ -42,11 +43,16 @@ use crate::timeouts::{Deadline, Halt};
 use crate::unanswered;
 use crate::weighted_set;
 
+mod live;
+
 /// Attempts per call when the provider block does not say (the SDK's default is 3).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// Zones with more records than this are not listed whole: a lone read there would cost more
 /// pages than it saves, so reads fall back to one listing per record name.
 const FULL_LISTING_MAX_RECORDS: i64 = 3000;
+/// Page size when listing one name: a name rarely has more records, and pages of the default
+/// 300 would carry hundreds of other names' records on every write.
+const NAME_PAGE_ITEMS: i32 = 100;
 /// Spacing of `GetChange` polls across the whole process: at most four a second, leaving room
 /// under Route53's five for the writes themselves.
 const POLL_SPACING: Duration = Duration::from_millis(250);
@@ -61,8 +67,8 @@ pub struct Route53Settings {
     pub max_attempts: Option<u32>,
 }
 
-/// What went wrong talking to Route53.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong talking to Route53. Cloned when one listing answers for several writes.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Route53Error {
     /// No hosted zone has this id or name.
     #[error("no hosted zone {0} is visible with these credentials")]
@@ -370,6 +376,7 @@ struct Inner {
     listings: Mutex<HashMap<String, Arc<ZoneListings>>>,
     next_poll: tokio::sync::Mutex<Instant>,
     calls: CallCounts,
+    live: live::LiveListings,
 }
 
 /// A Route53 client shared by every resource of one provider process. Cheap to clone.
@@ -434,6 +441,7 @@ impl Route53 {
                 listings: Mutex::default(),
                 next_poll: tokio::sync::Mutex::new(Instant::now()),
                 calls: CallCounts::default(),
+                live: live::LiveListings::default(),
             }),
         }
     }
@@ -539,15 +547,6 @@ impl Route53 {
         Ok(records.iter().filter(|r| dns_names::same_name(&r.set.name, name)).cloned().collect())
     }
 
-    /// Every record of `name` as Route53 has it now, bypassing the cache: what writes decide on.
-    ///
-    /// # Errors
-    /// Listing failures.
-    pub async fn live_records_named(&self, zone_id: &str, name: &str) -> Result<Vec<LiveRecord>, Route53Error> {
-        let records = self.list(bare_zone_id(zone_id), Some(name)).await?;
-        Ok(records.into_iter().filter(|r| dns_names::same_name(&r.set.name, name)).collect())
-    }
-
     fn listings(&self, zone_id: &str) -> Arc<ZoneListings> {
         let mut listings = self.inner.listings.lock().unwrap_or_else(|e| e.into_inner());
         listings.entry(zone_id.to_string()).or_default().clone()
@@ -569,7 +568,12 @@ impl Route53 {
         loop {
             CallCounts::bump(&self.inner.calls.list_record_sets);
             pages += 1;
-            let mut request = self.inner.sdk.list_resource_record_sets().hosted_zone_id(zone_id);
+            let mut request = self
+                .inner
+                .sdk
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .set_max_items(from.map(|_| NAME_PAGE_ITEMS));
             if let Some((name, record_type, identifier)) = start.clone() {
                 request = request
                     .start_record_name(name)

@@ -100,10 +100,16 @@ const SPOKE: &str = "gitopsbridge_cluster_metadata.spoke";
 const ADDONS: &str = "gitopsbridge_addon_set.addons";
 const SECRET: &str = "Secret argocd/eks-faults";
 const APPSET: &str = "ApplicationSet argocd/faults-addons";
+/// How errors name the listings refresh and import read through.
+const SECRETS: &str = "Secret in namespace argocd";
+const APPSETS: &str = "ApplicationSet in namespace argocd";
 /// Request paths of the three objects.
 const SECRET_PATH: &str = "/secrets/eks-faults";
 const APPSET_PATH: &str = "/applicationsets/faults-addons";
 const SEED_PATH: &str = "/secrets/eks-seed";
+/// Refresh and import read through one listing per namespace and kind.
+const SECRETS_PATH: &str = "/namespaces/argocd/secrets";
+const APPSETS_PATH: &str = "/namespaces/argocd/applicationsets";
 
 /// A cluster Secret and an addon set, and the data source reading a cluster someone else wrote;
 /// `hub_extra` goes into the provider's `hub` block.
@@ -206,8 +212,8 @@ fn statuses(hub: &Hub, method: &str, path: &str) -> Vec<u16> {
 fn hub_requests(op: Op) -> &'static [(&'static str, &'static str)] {
     match op {
         Op::Create | Op::Update => &[("PATCH", SECRET_PATH), ("PATCH", APPSET_PATH)],
-        Op::Refresh => &[("GET", SECRET_PATH), ("GET", APPSET_PATH), ("GET", SEED_PATH)],
-        Op::Import => &[("GET", SECRET_PATH), ("GET", APPSET_PATH)],
+        Op::Refresh => &[("GET", SECRETS_PATH), ("GET", APPSETS_PATH), ("GET", SEED_PATH)],
+        Op::Import => &[("GET", SECRETS_PATH), ("GET", APPSETS_PATH)],
         Op::Destroy => &[("DELETE", SECRET_PATH), ("DELETE", APPSET_PATH)],
     }
 }
@@ -226,8 +232,8 @@ struct Transient {
     import: (&'static str, &'static str, &'static str),
 }
 
-const IMPORT_SPOKE: (&str, &str, &str) = (SPOKE, "argocd/eks-faults", SECRET_PATH);
-const IMPORT_ADDONS: (&str, &str, &str) = (ADDONS, "argocd/faults-addons", APPSET_PATH);
+const IMPORT_SPOKE: (&str, &str, &str) = (SPOKE, "argocd/eks-faults", SECRETS_PATH);
+const IMPORT_ADDONS: (&str, &str, &str) = (ADDONS, "argocd/faults-addons", APPSETS_PATH);
 
 /// Create, update, refresh, import and destroy, each with its fault on every request of the
 /// operation; each succeeds, after exactly `times` faulted answers per object.
@@ -241,7 +247,7 @@ fn hub_fault_is_ridden_out_in_every_operation(row: Transient) {
         let targets: Vec<_> =
             hub_requests(op).iter().filter(|(_, path)| op != Op::Import || *path == import_path).collect();
         for (method, path) in &targets {
-            hub.server().add_fault(rule.clone().method(method).path_contains(path).times(row.times));
+            hub.server().add_fault(rule.clone().method(method).path_ends_with(path).times(row.times));
         }
         run();
         assert!(hub.server().pending_faults().is_empty(), "{op:?}: every fault was met");
@@ -346,14 +352,18 @@ fn hub_500_or_connection_resets_that_never_stop_fail_clearly_and_a_rerun_converg
             Op::Update | Op::Import => FaultRule::drop_connection(),
             _ => FaultRule::status(500),
         };
-        for (method, path) in hub_requests(op) {
-            if op != Op::Import || *path == SECRET_PATH {
-                hub.server().add_fault(rule.clone().method(method).path_contains(path).times(0));
-            }
+        // A listing that fails is followed by a GET of each object: both fail.
+        let requests = match op {
+            Op::Import => &[("GET", SECRETS_PATH), ("GET", SECRET_PATH)][..],
+            Op::Refresh => &[hub_requests(op), &[("GET", SECRET_PATH), ("GET", APPSET_PATH)]].concat()[..],
+            _ => hub_requests(op),
+        };
+        for (method, path) in requests {
+            hub.server().add_fault(rule.clone().method(method).path_ends_with(path).times(0));
         }
         let out = failing();
         phrases.extend(match op {
-            Op::Refresh => vec![SECRET, APPSET, "Secret argocd/eks-seed"],
+            Op::Refresh => vec![SECRETS, APPSETS, "Secret argocd/eks-seed"],
             Op::Import => vec![SECRET],
             _ => both.clone(),
         });
@@ -420,7 +430,7 @@ fn hub_answers_after_the_deadline_finish_the_write_and_a_lost_answer_records_the
     let answers_late = |op: Op| {
         hub.server().clear_faults();
         for (method, path) in hub_requests(op) {
-            hub.server().add_fault(FaultRule::delay_answer_ms(3_000).method(method).path_contains(path));
+            hub.server().add_fault(FaultRule::delay_answer_ms(3_000).method(method).path_ends_with(path));
         }
     };
     let both = [SECRET, APPSET];
@@ -438,11 +448,11 @@ fn hub_answers_after_the_deadline_finish_the_write_and_a_lost_answer_records_the
 
     hub.server().clear_faults();
     for (method, path) in hub_requests(Op::Refresh) {
-        hub.server().add_fault(FaultRule::delay_ms(3_000).method(method).path_contains(path).times(0));
+        hub.server().add_fault(FaultRule::delay_ms(3_000).method(method).path_ends_with(path).times(0));
     }
     let out = ws.plan_err();
     let refresh = ["Read timed out", "did not finish within 2s (timeouts.read)", "The hub did not answer in time"];
-    assert_clear_error(&out, &[&refresh[..], &[SECRET, APPSET, "Secret argocd/eks-seed"]].concat());
+    assert_clear_error(&out, &[&refresh[..], &[SECRETS, APPSETS, "Secret argocd/eks-seed"]].concat());
     hub.server().clear_faults();
     ws.assert_plan_empty();
 
@@ -455,7 +465,7 @@ fn hub_answers_after_the_deadline_finish_the_write_and_a_lost_answer_records_the
     ws.write("main.tf", &hub_root(&hub, "prod", TWO_SECONDS, quick));
     hub.server().clear_faults();
     for (method, path) in hub_requests(Op::Create) {
-        hub.server().add_fault(FaultRule::delay_answer_ms(3_000).method(method).path_contains(path).times(0));
+        hub.server().add_fault(FaultRule::delay_answer_ms(3_000).method(method).path_ends_with(path).times(0));
     }
     let out = ws.apply_err();
     assert_clear_error(
@@ -508,7 +518,7 @@ fn a_field_conflict_with_another_manager_names_the_fields_the_manager_and_the_wa
     });
     hub.server().apply(Resource::ApplicationSet, "argocd", "kubectl-edit", other_set, false).expect("other writer");
     for path in [SECRET_PATH, APPSET_PATH] {
-        hub.server().add_fault(FaultRule::status(404).method("GET").path_contains(path));
+        hub.server().add_fault(FaultRule::status(404).method("GET").path_ends_with(path));
     }
     let ws = Workspace::new(&hub_root(&hub, "prod", &[], ""));
     hub.server().reset_requests();

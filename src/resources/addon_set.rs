@@ -29,7 +29,7 @@ use crate::protocol::{
 };
 use crate::provider::{Configured, ProviderState};
 use crate::resources::adoption;
-use crate::resources::cluster_metadata::{SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, hub_diagnostics};
+use crate::resources::cluster_metadata::{cluster_secrets_selector, hub_diagnostics};
 use crate::tf_values;
 use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout, format_duration};
 
@@ -899,20 +899,22 @@ impl AddonSetResource {
         if self.hints_off.load(Ordering::Relaxed) {
             return None;
         }
-        let mut query = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
-        if let Some(selector) = set.selector.as_ref().map(Selector::to_query).filter(|q| !q.is_empty()) {
-            query = format!("{query},{selector}");
-        }
+        // Every addon set of the plan shares one listing of the cluster Secrets and applies its
+        // own selector to it.
         let listed = tokio::time::timeout(HINT_BUDGET, async {
-            let hub = self.provider.hub().await?;
-            hub.secrets(&set.namespace).list(ctx, &query).await
+            let Ok(hub) = self.provider.hub().await else { return Ok(None) };
+            hub.secrets(&set.namespace).listed(ctx, &cluster_secrets_selector()).await
         })
         .await;
-        let Ok(Ok(secrets)) = listed else {
+        let Ok(Ok(Some(secrets))) = listed else {
             self.hints_off.store(true, Ordering::Relaxed);
             return None;
         };
-        Some(secrets.iter().map(cluster_facts).collect())
+        let selects = |secret: &&Secret| {
+            let labels = secret.metadata.labels.clone().unwrap_or_default();
+            set.selector.as_ref().is_none_or(|selector| selector.matches(&labels))
+        };
+        Some(secrets.values().filter(selects).map(cluster_facts).collect())
     }
 
     async fn warn_from_hub(&self, ctx: &Context, planned: &Value) {
@@ -967,9 +969,8 @@ impl AddonSetResource {
             }
             other => other?,
         };
-        let Some(object) = hub.application_sets(&namespace).until(deadline).get(ctx, &name).await? else {
-            return Ok(None);
-        };
+        let sets = hub.application_sets(&namespace).until(deadline);
+        let Some(object) = sets.get_listed(ctx, &name, "").await? else { return Ok(None) };
         let live = serde_json::to_value(&object).unwrap_or_default();
         let (new_state, ignored) =
             state_from_live(state, &live).map_err(|source| AddonSetError::NotImportable { namespace, name, source })?;

@@ -37,6 +37,12 @@ pub const TYPE_NAME: &str = "gitopsbridge_cluster_metadata";
 /// The label Argo CD selects cluster Secrets by.
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 pub const SECRET_TYPE_CLUSTER: &str = "cluster";
+
+/// The label selector of every cluster Secret: the listing refresh reads share.
+pub fn cluster_secrets_selector() -> String {
+    format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}")
+}
+
 /// The API server address of the cluster Argo CD runs in.
 pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 /// Label and annotation carrying the cluster's name and environment.
@@ -1325,7 +1331,8 @@ impl ClusterMetadataResource {
             }
             hub => hub?,
         };
-        let Some(secret) = hub.secrets(&namespace).until(deadline).get(ctx, &name).await? else { return Ok(None) };
+        let secrets = hub.secrets(&namespace).until(deadline);
+        let Some(secret) = secrets.get_listed(ctx, &name, &cluster_secrets_selector()).await? else { return Ok(None) };
         let live = LiveSecret::from_secret(&secret);
         if import {
             if live.labels.get(SECRET_TYPE_LABEL).map(String::as_str) != Some(SECRET_TYPE_CLUSTER) {

@@ -876,7 +876,15 @@ impl WeightedRouteResource {
         let r = &route.record;
         check_in_zone(&r.name, &zone)?;
         let set_identifier = r.set_identifier.as_deref().unwrap_or_default();
-        let live = op.read(r53.live_records_named(&zone.id, &r.name)).await?;
+        let [_, prefixed] = weighted_set::ownership_txt_names(&r.name, &r.record_type);
+        // The record's name and external-dns's ownership name are asked for together: one listing.
+        let lookups = async {
+            let (live, owners) = futures::join!(r53.live_records_named(&zone.id, &r.name), async {
+                if route.allow_overwrite { Ok(Vec::new()) } else { r53.live_records_named(&zone.id, &prefixed).await }
+            });
+            Ok::<_, Route53Error>((live?, owners?))
+        };
+        let (live, owners) = op.read(lookups).await?;
         let exists = live.iter().any(|l| l.set.is(&r.name, &r.record_type, Some(set_identifier)));
         if !route.allow_overwrite {
             if exists {
@@ -889,9 +897,8 @@ impl WeightedRouteResource {
                 }
                 .into());
             }
-            let [_, prefixed] = weighted_set::ownership_txt_names(&r.name, &r.record_type);
             let mut txt = live.clone();
-            txt.extend(op.read(r53.live_records_named(&zone.id, &prefixed)).await?);
+            txt.extend(owners);
             if let Some(owner) = weighted_set::external_dns_owner(&txt, &r.name, &r.record_type, set_identifier) {
                 return Err(RouteError::ExternalDns { name: r.name.clone(), owner }.into());
             }

@@ -141,6 +141,8 @@ struct State {
     pending_polls: usize,
     /// Requests per operation still to hold (before their faults and forwarding).
     holds: HashMap<&'static str, usize>,
+    /// Record changes in the change batches moto accepted.
+    changes_accepted: u64,
 }
 
 impl State {
@@ -240,9 +242,17 @@ impl Route53Double {
         self.held.release();
     }
 
+    /// Record changes in the ChangeResourceRecordSets batches moto accepted: a batch of three
+    /// changes counts three (the provider coalesces concurrent changes into batches).
+    pub fn changes_accepted(&self) -> u64 {
+        self.state.lock().expect("double state").changes_accepted
+    }
+
     /// Forgets the counts.
     pub fn reset_counts(&self) {
-        self.state.lock().expect("double state").counts.clear();
+        let mut state = self.state.lock().expect("double state");
+        state.counts.clear();
+        state.changes_accepted = 0;
     }
 }
 
@@ -334,8 +344,15 @@ async fn handle(
     } else {
         body
     };
+    let changes = String::from_utf8_lossy(&body).matches("<Change>").count() as u64;
     let answer = forward(parts, body, &client, &upstream).await;
     drop(in_turn);
+    if let Ok(answer) = &answer
+        && op == "ChangeResourceRecordSets"
+        && answer.status().is_success()
+    {
+        state.lock().expect("double state").changes_accepted += changes;
+    }
     if matches!(fault, Some(Fault::DropAnswer)) {
         return Err(dropped());
     }
@@ -371,6 +388,7 @@ async fn still_pending(answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     Response::from_parts(parts, Full::new(Bytes::from(text)))
 }
 
+/// Forwards the request to moto and returns its answer.
 async fn forward(
     mut parts: hyper::http::request::Parts,
     body: Bytes,

@@ -43,6 +43,10 @@ pub struct FaultRule {
     /// Substring of the path to match (any when absent), e.g. `/secrets/`.
     #[serde(default)]
     pub path_contains: Option<String>,
+    /// End of the path to match (any when absent): tells a collection (`/namespaces/a/secrets`)
+    /// from its objects.
+    #[serde(default)]
+    pub path_ends_with: Option<String>,
     /// How many matching requests the rule still affects; 0 means unlimited.
     #[serde(default = "one")]
     pub times: u32,
@@ -55,7 +59,7 @@ fn one() -> u32 {
 
 impl FaultRule {
     pub fn new(action: FaultAction) -> FaultRule {
-        FaultRule { method: None, path_contains: None, times: 1, action }
+        FaultRule { method: None, path_contains: None, path_ends_with: None, times: 1, action }
     }
 
     /// Respond with `code` (and a real-looking Status body).
@@ -103,6 +107,11 @@ impl FaultRule {
         self
     }
 
+    pub fn path_ends_with(mut self, suffix: &str) -> FaultRule {
+        self.path_ends_with = Some(suffix.to_string());
+        self
+    }
+
     /// Affect this many matching requests (0: every one, until cleared).
     pub fn times(mut self, times: u32) -> FaultRule {
         self.times = times;
@@ -112,6 +121,7 @@ impl FaultRule {
     fn matches(&self, method: &str, path: &str) -> bool {
         self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
             && self.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && self.path_ends_with.as_deref().is_none_or(|p| path.ends_with(p))
     }
 }
 
