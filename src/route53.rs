@@ -11,7 +11,8 @@
 //! so refreshing 200 records of a zone costs one `ListResourceRecordSets` page per 300 records
 //! instead of one call per record. Our own writes drop the zone's listing; writes themselves
 //! always look at the live records ([`Route53::live_records_named`]), listed for the writes that
-//! wait at the same time together (`live`).
+//! wait at the same time together (`live`), and the changes of concurrent writes leave in one
+//! batch per zone (`batching`).
 //!
 //! Change batches give way to StopProvider and to the operation's deadline without ever
 //! abandoning an attempt on its way ([`Route53::change_within`]); an attempt whose answer was lost
@@ -43,6 +44,7 @@ use crate::timeouts::{Deadline, Halt};
 use crate::unanswered;
 use crate::weighted_set;
 
+mod batching;
 mod live;
 
 /// Attempts per call when the provider block does not say (the SDK's default is 3).
@@ -67,7 +69,7 @@ pub struct Route53Settings {
     pub max_attempts: Option<u32>,
 }
 
-/// What went wrong talking to Route53. Cloned when one listing answers for several writes.
+/// What went wrong talking to Route53. Cloned when one listing or batch answers for several writes.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum Route53Error {
     /// No hosted zone has this id or name.
@@ -376,6 +378,7 @@ struct Inner {
     listings: Mutex<HashMap<String, Arc<ZoneListings>>>,
     next_poll: tokio::sync::Mutex<Instant>,
     calls: CallCounts,
+    batches: Arc<batching::ChangeQueues>,
     live: live::LiveListings,
 }
 
@@ -441,6 +444,7 @@ impl Route53 {
                 listings: Mutex::default(),
                 next_poll: tokio::sync::Mutex::new(Instant::now()),
                 calls: CallCounts::default(),
+                batches: Arc::default(),
                 live: live::LiveListings::default(),
             }),
         }
