@@ -479,9 +479,8 @@ mod tests {
         first_then_halting(names, &[], &[]).await
     }
 
-    /// [`first_then`], with the requests of `stopped` told to stop while they queue, and those
-    /// of `expired` past their deadline by the time the first batch is answered.
-    async fn first_then_halting(names: &[&str], stopped: &[&str], expired: &[&str]) -> (FakeRoute53, Vec<Answer>) {
+    /// A first batch in flight, held until `release` is notified.
+    async fn first_batch_held() -> (FakeRoute53, Arc<Notify>, Arc<ChangeQueues>, tokio::task::JoinHandle<Answer>) {
         let sink = FakeRoute53::default();
         let release = Arc::new(Notify::new());
         *sink.hold_first.lock().unwrap() = Some(release.clone());
@@ -494,6 +493,13 @@ mod tests {
             })
         };
         sink.arrived.notified().await;
+        (sink, release, queues, first)
+    }
+
+    /// [`first_then`], with the requests of `stopped` told to stop while they queue, and those
+    /// of `expired` past their deadline by the time the first batch is answered.
+    async fn first_then_halting(names: &[&str], stopped: &[&str], expired: &[&str]) -> (FakeRoute53, Vec<Answer>) {
+        let (sink, release, queues, first) = first_batch_held().await;
         let mut rest = Vec::new();
         let mut stops = Vec::new();
         for name in names {
@@ -577,18 +583,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_near_its_deadline_leaves_the_queue_behind_a_slow_batch_and_is_sent_alone() {
-        let sink = FakeRoute53::default();
-        let release = Arc::new(Notify::new());
-        *sink.hold_first.lock().unwrap() = Some(release.clone());
-        let queues = Arc::new(ChangeQueues::default());
-        let first = {
-            let (queues, sink) = (queues.clone(), sink.clone());
-            tokio::spawn(async move {
-                let changes = vec![Change::Create(record("first"))];
-                queues.submit(&sink, "Z1", "first", changes, &Context::default(), None).await
-            })
-        };
-        sink.arrived.notified().await;
+        let (sink, release, queues, first) = first_batch_held().await;
         // The first batch is held until the end: only leaving the queue can answer this one.
         let deadline = Deadline::after(Operation::Create, Duration::from_millis(400));
         let changes = vec![Change::Upsert(record("a"))];
