@@ -11,8 +11,7 @@
 //! so refreshing 200 records of a zone costs one `ListResourceRecordSets` page per 300 records
 //! instead of one call per record. Our own writes drop the zone's listing; writes themselves
 //! always look at the live records ([`Route53::live_records_named`]), listed for the writes that
-//! wait at the same time together (`live`), and the changes of concurrent writes leave in one
-//! batch per zone (`batching`).
+//! wait at the same time together (`live`).
 //!
 //! Change batches give way to StopProvider and to the operation's deadline without ever
 //! abandoning an attempt on its way ([`Route53::change_within`]); an attempt whose answer was lost
@@ -44,7 +43,6 @@ use crate::timeouts::{Deadline, Halt};
 use crate::unanswered;
 use crate::weighted_set;
 
-mod batching;
 mod live;
 
 /// Attempts per call when the provider block does not say (the SDK's default is 3).
@@ -69,7 +67,7 @@ pub struct Route53Settings {
     pub max_attempts: Option<u32>,
 }
 
-/// What went wrong talking to Route53. Cloned when one listing or batch answers for several writes.
+/// What went wrong talking to Route53. Cloned when one listing answers for several writes.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum Route53Error {
     /// No hosted zone has this id or name.
@@ -378,7 +376,6 @@ struct Inner {
     listings: Mutex<HashMap<String, Arc<ZoneListings>>>,
     next_poll: tokio::sync::Mutex<Instant>,
     calls: CallCounts,
-    batches: Arc<batching::ChangeQueues>,
     live: live::LiveListings,
 }
 
@@ -444,7 +441,6 @@ impl Route53 {
                 listings: Mutex::default(),
                 next_poll: tokio::sync::Mutex::new(Instant::now()),
                 calls: CallCounts::default(),
-                batches: Arc::default(),
                 live: live::LiveListings::default(),
             }),
         }

@@ -750,8 +750,7 @@ impl Apply<'_> {
         }
     }
 
-    /// Sends a group of changes (coalesced with other resources' changes to the zone) and, when
-    /// asked, waits until it is INSYNC.
+    /// Sends a batch and, when asked, waits until it is INSYNC.
     ///
     /// On StopProvider and at the deadline alike, a batch not yet sent is not sent and one on its
     /// way is finished. After the stop the wait for INSYNC ends at once with a warning: Route53
@@ -768,7 +767,7 @@ impl Apply<'_> {
         wait: bool,
     ) -> Result<(), SendError> {
         let changed =
-            r53.submit_change(zone_id, comment, changes, self.ctx, Some(&self.deadline)).await.map_err(|e| {
+            r53.change_within(zone_id, comment, changes, self.ctx, Some(&self.deadline)).await.map_err(|e| {
                 let uncertain = e.uncertain();
                 let error = RouteError::from(e);
                 if uncertain { SendError::Uncertain(error) } else { SendError::Unsent(error) }
@@ -793,7 +792,7 @@ impl Apply<'_> {
                 return Ok(());
             }
         };
-        match r53.wait_insync_shared(&id, self.ctx, Some(&self.deadline)).await {
+        match r53.wait_insync(&id, self.ctx, Some(&self.deadline)).await {
             Ok(()) => Ok(()),
             Err(Route53Error::Cancelled(_)) => {
                 self.ctx.warn(
