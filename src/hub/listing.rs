@@ -127,7 +127,7 @@ where
     }
 
     /// The namespace's objects matching `label_selector` as kept, from this process's listing
-    /// (listing on first use); `None` when the hub refuses to list them.
+    /// (listing on first use); `None` when the hub did not list them (reads then go one by one).
     ///
     /// # Errors
     /// The listing's error when the stop or the deadline ended it: the read ends there too.
