@@ -145,14 +145,7 @@ fn provider_schema() -> Schema {
             "The ExecCredential API version the plugin speaks (default `client.authentication.k8s.io/v1beta1`).",
         ))
         .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
-        .attribute(
-            Attribute::optional(
-                "env",
-                Type::map(Type::String),
-                "Extra environment variables of the command; sensitive, as they often carry credentials.",
-            )
-            .sensitive(),
-        );
+        .attribute(exec_env_attribute());
     let hub = Block::new(
         "How to reach the hub cluster that runs Argo CD. Same names and meaning as the kubernetes provider. \
          Without this block, `KUBECONFIG` or `~/.kube/config` is used like kubectl does.",
@@ -412,6 +405,17 @@ impl Provider for GitOpsBridge {
             Arc::new(WeightedRoutesDataSource::new(self.state.clone())),
         ]
     }
+}
+
+/// The `env` of a client-go credential plugin, in the provider's `hub.exec` and in a cluster's
+/// `exec_provider`: sensitive, as it often carries credentials.
+pub(crate) fn exec_env_attribute() -> Attribute {
+    Attribute::optional(
+        "env",
+        Type::map(Type::String),
+        "Extra environment variables of the command; sensitive, as they often carry credentials.",
+    )
+    .sensitive()
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
     Schema, Type, Value,
 };
-use crate::provider::{Configured, ProviderState};
+use crate::provider::{Configured, ProviderState, exec_env_attribute};
 use crate::resources::adoption;
 use crate::tf_values;
 use crate::timeouts::{self, Deadline, Defaults, Halt, Operation, Timeout, Unfinished};
@@ -408,14 +408,7 @@ fn schema() -> Schema {
     let exec_provider = Block::new("Argo CD runs a client-go credential plugin (`execProviderConfig`).")
         .attribute(Attribute::required("command", Type::String, "The command to run."))
         .attribute(Attribute::optional("args", Type::list(Type::String), "Arguments of the command."))
-        .attribute(
-            Attribute::optional(
-                "env",
-                Type::map(Type::String),
-                "Extra environment variables of the command; sensitive, as they often carry credentials.",
-            )
-            .sensitive(),
-        )
+        .attribute(exec_env_attribute())
         .attribute(Attribute::optional(
             "api_version",
             Type::String,
