@@ -57,13 +57,20 @@ fn cname(name: &str) -> RecordSet {
 // ---------------------------------------------------------------------------------------------
 // The clients on StopProvider
 
+/// A hub that holds the PATCH of Secret `written` and the GET of Secret `read` until released,
+/// and the settings to reach it.
+fn hub_holding_a_write_and_a_read() -> (Hub, HubSettings) {
+    let hub = Hub::start();
+    hub.server().add_fault(FaultRule::hold().method("PATCH").path_contains("/secrets/written"));
+    hub.server().add_fault(FaultRule::hold().method("GET").path_contains("/secrets/read"));
+    let settings = HubSettings { config_path: Some(hub.kubeconfig().display().to_string()), ..Default::default() };
+    (hub, settings)
+}
+
 #[test]
 fn a_hub_write_in_flight_at_the_stop_is_finished_and_nothing_is_sent_after_it() {
-    let hub = Hub::start();
+    let (hub, settings) = hub_holding_a_write_and_a_read();
     let server = hub.server();
-    server.add_fault(FaultRule::hold().method("PATCH").path_contains("/secrets/written"));
-    server.add_fault(FaultRule::hold().method("GET").path_contains("/secrets/read"));
-    let settings = HubSettings { config_path: Some(hub.kubeconfig().display().to_string()), ..Default::default() };
     runtime().block_on(async {
         tls::install_crypto_provider();
         let client = HubClient::connect(&settings).await.expect("hub client");
@@ -149,11 +156,8 @@ fn a_route53_change_in_flight_at_the_stop_is_finished_and_no_retry_is_sent_after
 
 #[test]
 fn a_hub_write_in_flight_at_the_deadline_is_finished_and_a_read_is_dropped() {
-    let hub = Hub::start();
+    let (hub, settings) = hub_holding_a_write_and_a_read();
     let server = hub.server();
-    server.add_fault(FaultRule::hold().method("PATCH").path_contains("/secrets/written"));
-    server.add_fault(FaultRule::hold().method("GET").path_contains("/secrets/read"));
-    let settings = HubSettings { config_path: Some(hub.kubeconfig().display().to_string()), ..Default::default() };
     runtime().block_on(async {
         tls::install_crypto_provider();
         let client = HubClient::connect(&settings).await.expect("hub client");
