@@ -13,10 +13,13 @@ build:
 build-release:
 	cargo build --locked --release --bin terraform-provider-gitopsbridge
 
-# Registry archives, manifest and SHA256SUMS in dist/. Only the host platform is built: this
-# toolchain has no other Rust targets installed (darwin and arm64 need their targets and linkers).
-release: build-release
-	python3 scripts/release.py $(VERSION) host=$(OS_ARCH)
+# Registry archives, manifest, SHA256SUMS and, with GPG_FINGERPRINT set, SHA256SUMS.sig in dist/,
+# for the host platform (.github/workflows/release.yml builds all six). The version is
+# Cargo.toml's; RELEASE_TAG, when set, must be v<version>.
+release:
+	python3 scripts/release.py --check-version
+	$(MAKE) build-release
+	python3 scripts/release.py $(OS_ARCH)=target/release/terraform-provider-gitopsbridge
 
 # Puts the release build where `terraform init` finds it through a filesystem mirror.
 install: build-release
