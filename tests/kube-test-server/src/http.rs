@@ -19,6 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::Api;
 use crate::faults::{FaultAction, Faults};
 use crate::holds::Holds;
+use crate::rbac::{self, RestrictedToken};
 use crate::requests::{RecordedRequest, RequestStats};
 use crate::status::ApiError;
 use crate::{control, routes};
@@ -35,6 +36,7 @@ pub struct Shared {
     pub requests: Mutex<RequestStats>,
     pub holds: Holds,
     pub token: String,
+    pub restricted_tokens: Vec<RestrictedToken>,
     /// `127.0.0.1:<port>`, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
 }
@@ -115,7 +117,9 @@ pub async fn serve(
 
 async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Response<Body>, DropConnection> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let authorized = header(AUTHORIZATION.as_str()) == format!("Bearer {}", shared.token);
+    let bearer = header(AUTHORIZATION.as_str());
+    let restricted = shared.restricted_tokens.iter().find(|r| bearer == format!("Bearer {}", r.token));
+    let authorized = bearer == format!("Bearer {}", shared.token) || restricted.is_some();
     let (content_type, accept, user_agent) = (header("content-type"), header("accept"), header("user-agent"));
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
@@ -140,8 +144,11 @@ async fn handle(shared: Arc<Shared>, req: Request<IncomingBody>) -> Result<Respo
         return Ok(text_response(200, "ok"));
     }
 
+    let denied = restricted.and_then(|r| rbac::authorize(r, &shared, &incoming).err());
     let response = if !authorized {
         error_response(&ApiError::unauthorized())
+    } else if let Some(denied) = denied {
+        error_response(&denied)
     } else {
         let fault = lock(&shared.faults).take(&incoming.method, &incoming.path);
         match fault {

@@ -27,6 +27,7 @@ mod http;
 mod kubeconfig;
 mod managed;
 mod patch;
+mod rbac;
 mod requests;
 mod resources;
 mod routes;
@@ -53,6 +54,7 @@ pub use crate::api::CONTROLLER as CONTROLLER_MANAGER;
 pub use crate::error::{Error, Result};
 pub use crate::faults::{FaultAction, FaultRule};
 pub use crate::holds::Holds;
+pub use crate::rbac::{AccessRule, RESTRICTED_USER, RestrictedToken};
 pub use crate::requests::{RecordedRequest, RequestStats};
 pub use crate::resources::Resource;
 pub use crate::status::{ApiError, Cause};
@@ -94,6 +96,8 @@ pub struct Options {
     pub applicationset_finalizers: Vec<String>,
     /// Release a deleting object's finalizers once it was read this often.
     pub release_finalizers_after_gets: Option<u32>,
+    /// More tokens, each allowed only what its rules grant (`token` is allowed everything).
+    pub restricted_tokens: Vec<RestrictedToken>,
 }
 
 impl Default for Options {
@@ -105,6 +109,7 @@ impl Default for Options {
             applicationset_crd: None,
             applicationset_finalizers: Vec::new(),
             release_finalizers_after_gets: None,
+            restricted_tokens: Vec::new(),
         }
     }
 }
@@ -117,6 +122,13 @@ impl Options {
 
     pub fn with_token(mut self, token: impl Into<String>) -> Options {
         self.token = token.into();
+        self
+    }
+
+    /// Accepts `token` too, as [`RESTRICTED_USER`] with only what `rules` allow: any other
+    /// request gets the real API server's 403. Discovery stays open.
+    pub fn with_restricted_token(mut self, token: impl Into<String>, rules: Vec<AccessRule>) -> Options {
+        self.restricted_tokens.push(RestrictedToken { token: token.into(), rules });
         self
     }
 
@@ -198,6 +210,7 @@ impl TestServer {
             requests: Mutex::new(RequestStats::default()),
             holds: Holds::default(),
             token: options.token.clone(),
+            restricted_tokens: options.restricted_tokens.clone(),
             address: address.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -234,6 +247,11 @@ impl TestServer {
     /// Kubeconfig text with one cluster, user and context named `context`.
     pub fn kubeconfig(&self, context: &str) -> String {
         kubeconfig::render(&self.url, &self.ca_pem, &self.shared.token, context)
+    }
+
+    /// Like [`TestServer::kubeconfig`], with another token (e.g. a restricted one) as the user's.
+    pub fn kubeconfig_with_token(&self, context: &str, token: &str) -> String {
+        kubeconfig::render(&self.url, &self.ca_pem, token, context)
     }
 
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>, context: &str) -> Result<()> {
