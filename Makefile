@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build build-release release install test demo docs bench fuzz
+.PHONY: build build-release release install test demo docs bench fuzz argocd-crds
 
 build:
 	cargo build --locked --workspace --bins
@@ -24,10 +24,16 @@ install: build-release
 	cp target/release/terraform-provider-gitopsbridge $(PLUGIN_DIR)/terraform-provider-gitopsbridge_v$(VERSION)
 	@echo "installed into $(PLUGIN_DIR)"
 
-test:
+# Argo CD's CRDs for the test server when neither $$APPSET_CRD/$$APPLICATION_CRD nor ../shared/argocd/
+# has them: the pinned v3.6 copies, downloaded once into target/argocd-crds/ and checksum-verified.
+# Without network the test server runs without CRD schema validation and says so.
+argocd-crds:
+	python3 scripts/argocd_crds.py
+
+test: argocd-crds
 	cargo test --locked --workspace
 
-demo:
+demo: argocd-crds
 	bash scripts/demo.sh
 
 # Registry docs from the provider schema and examples/ (a test fails when they are stale).
