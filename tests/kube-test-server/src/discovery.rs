@@ -37,6 +37,7 @@ fn short_names(resource: Resource) -> Vec<&'static str> {
         Resource::Namespace => vec!["ns"],
         Resource::Secret => vec![],
         Resource::ApplicationSet => vec!["appset", "appsets"],
+        Resource::Application => vec!["app", "apps"],
     }
 }
 
@@ -60,7 +61,7 @@ fn add_short_names(entry: &mut Value, resource: Resource) {
 }
 
 fn served(with_crd: bool) -> Vec<Resource> {
-    Resource::ALL.into_iter().filter(|r| with_crd || *r != Resource::ApplicationSet).collect()
+    Resource::ALL.into_iter().filter(|r| with_crd || !r.is_argocd()).collect()
 }
 
 /// `/api`.

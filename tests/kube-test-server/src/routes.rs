@@ -249,6 +249,8 @@ fn delete(
         uid: text("/preconditions/uid"),
         resource_version: text("/preconditions/resourceVersion"),
         dry_run: dry_run_body || parse_dry_run(req)?,
+        orphan: text("/propagationPolicy").as_deref().or(req.param("propagationPolicy")) == Some("Orphan")
+            || req.param("orphanDependents") == Some("true"),
     };
     match shared.api().delete(resource, namespace, name, &opts)? {
         Deleted::Gone { uid } => Ok(json_response(200, status::deleted(resource, name, &uid))),
