@@ -130,15 +130,17 @@ impl Api {
             if !self.schemas.argocd {
                 continue;
             }
-            let mut appsets_dirty = false;
+            // Namespaces whose ApplicationSets must be reconciled.
+            let mut dirty = std::collections::BTreeSet::new();
             for Change { key, old, new } in changes {
                 match key.resource {
                     Resource::Secret => {
-                        appsets_dirty |=
-                            old.iter().chain(new.iter()).any(crate::applicationset_controller::is_cluster_secret);
+                        if old.iter().chain(new.iter()).any(crate::applicationset_controller::is_cluster_secret) {
+                            dirty.insert(key.namespace.clone());
+                        }
                     }
                     Resource::ApplicationSet => {
-                        appsets_dirty = true;
+                        dirty.insert(key.namespace.clone());
                         if let (Some(old), None) = (&old, &new) {
                             let uid = meta_str(old, "uid").unwrap_or_default().to_string();
                             let orphan = self.orphaned.remove(&uid);
@@ -150,8 +152,10 @@ impl Api {
                     Resource::Namespace => {}
                 }
             }
-            if appsets_dirty && self.argocd.options.applicationset_controller {
-                self.reconcile_applicationsets();
+            if self.argocd.options.applicationset_controller {
+                for namespace in dirty {
+                    self.reconcile_applicationsets(&namespace);
+                }
             }
         }
         self.settling = false;

@@ -335,10 +335,10 @@ fn condition(kind: &str, status: bool, reason: &str, message: &str, now: &str) -
 }
 
 impl Api {
-    /// Brings every ApplicationSet's Applications in line with the cluster Secrets.
-    pub(crate) fn reconcile_applicationsets(&mut self) {
+    /// Brings the Applications of a namespace's ApplicationSets in line with its cluster Secrets.
+    pub(crate) fn reconcile_applicationsets(&mut self, namespace: &str) {
         let appsets: Vec<(ObjectKey, Value)> =
-            self.store.list(Resource::ApplicationSet, None).map(|(k, v)| (k.clone(), v.clone())).collect();
+            self.store.list(Resource::ApplicationSet, Some(namespace)).map(|(k, v)| (k.clone(), v.clone())).collect();
         for (key, appset) in appsets {
             self.reconcile_applicationset(&key, &appset);
         }
@@ -445,6 +445,9 @@ impl Api {
             .unwrap_or_default();
         refs.insert(0, owner_reference(appset));
         metadata.insert("ownerReferences".into(), json!(refs));
+        if new == found {
+            return Ok(());
+        }
         self.update_object(&key, found, new, &opts).map(|_| ()).map_err(|e| e.message)
     }
 
