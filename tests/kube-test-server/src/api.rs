@@ -161,9 +161,13 @@ impl Api {
         self.settling = false;
     }
 
-    /// Argo CD's kinds exist only when Argo CD is installed.
+    /// Argo CD's kinds exist only when Argo CD is installed (Applications unless turned off).
     pub fn serves(&self, resource: Resource) -> bool {
-        !resource.is_argocd() || self.schemas.argocd
+        match resource {
+            Resource::Application => self.schemas.argocd && self.argocd.options.serve_applications,
+            r if r.is_argocd() => self.schemas.argocd,
+            _ => true,
+        }
     }
 
     fn require_served(&self, resource: Resource) -> Result<(), ApiError> {

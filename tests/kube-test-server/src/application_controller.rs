@@ -148,6 +148,9 @@ pub struct NamedScript {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ArgoCdOptions {
+    /// The Application CRD is installed (default): off, `applications` are 404 and absent from
+    /// discovery, while ApplicationSets are still served.
+    pub serve_applications: bool,
     /// The ApplicationSet controller generates Applications (default on).
     pub applicationset_controller: bool,
     /// The script of Applications no named script matches (default: Healthy and Synced at once).
@@ -163,6 +166,7 @@ pub struct ArgoCdOptions {
 impl Default for ArgoCdOptions {
     fn default() -> ArgoCdOptions {
         ArgoCdOptions {
+            serve_applications: true,
             applicationset_controller: true,
             default_steps: AppScript::healthy(),
             reconcile_after_reads: 0,

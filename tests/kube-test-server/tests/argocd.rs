@@ -428,3 +428,21 @@ async fn thousands_of_seeded_applications_list_in_pages() {
     assert_eq!(names.last().map(String::as_str), Some("app-04999"));
     assert_eq!(h.server.request_count("list", "applications"), 10);
 }
+
+#[tokio::test]
+async fn a_hub_without_the_application_crd_serves_applicationsets_only() {
+    let mut options = Options::default().with_argocd();
+    options.argocd.serve_applications = false;
+    let h = start(options).await;
+    let discovery = kube::discovery::Discovery::new(h.client.clone()).run().await.unwrap();
+    let group = discovery.get("argoproj.io").expect("ApplicationSets are still served");
+    assert!(group.recommended_kind("ApplicationSet").is_some());
+    assert!(group.recommended_kind("Application").is_none());
+    let listed = api(&h.client, "Application").list(&ListParams::default()).await;
+    assert_eq!(status_of(listed).code, 404);
+
+    add_cluster(&h, "eks-blue", json!({}));
+    apply_appset(&h, &bootstrap_appset("x", json!({"matchLabels": {"environment": "prod"}}))).await;
+    let condition = &h.server.get(Resource::ApplicationSet, NS, "x").unwrap()["status"]["conditions"][0];
+    assert_eq!(condition["status"], "True", "{condition}");
+}
