@@ -62,6 +62,7 @@ def already_there(name, root, target):
 
 
 def fetch(name, want, target, base_url, timeout):
+    """True: in place; False: refused; None: no answer from the network."""
     destination = target / "argocd-crds" / name
     if destination.is_file():
         if sha256(destination.read_bytes()) == want:
@@ -74,7 +75,7 @@ def fetch(name, want, target, base_url, timeout):
             data = answer.read()
     except (urllib.error.URLError, OSError, ValueError) as err:
         say(f"cannot fetch {url} ({getattr(err, 'reason', err)}): the test server will not validate against it")
-        return False
+        return None
     got = sha256(data)
     if got != want:
         say(f"{url}: SHA-256 {got} is not the pinned {want}: refused, not used")
@@ -97,9 +98,15 @@ def main():
     target = args.target or root / (os.environ.get("CARGO_TARGET_DIR") or "target")
     base_url = os.environ.get("ARGOCD_CRDS_URL") or BASE_URL
     timeout = float(os.environ.get("ARGOCD_CRDS_TIMEOUT") or 5)
+    offline = False
     for name, want in pinned().items():
-        if name in VARIABLES and not already_there(name, root, target):
-            fetch(name, want, target, base_url, timeout)
+        if name not in VARIABLES or already_there(name, root, target):
+            continue
+        if offline:
+            say(f"{name}: not fetched either, the network did not answer")
+            continue
+        # None: the network did not answer; the next file would only wait for the timeout again.
+        offline = fetch(name, want, target, base_url, timeout) is None
     return 0
 
 

@@ -25,7 +25,7 @@ const APPLICATION_VARS: [&str; 2] = ["KUBE_TEST_SERVER_APPLICATION_CRD", "APPLIC
 /// How one CRD was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CrdOrigin {
-    /// Named by this environment variable.
+    /// Named by this environment variable (or the binary's flag).
     Env(String),
     /// `shared/argocd/` beside an ancestor directory.
     Shared,

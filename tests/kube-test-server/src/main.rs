@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kube_test_server::{ArgoCdOptions, NamedScript, Options, TestServer, argocd_crds};
+use kube_test_server::{ArgoCdOptions, CrdOrigin, NamedScript, Options, TestServer, argocd_crds};
 
 const USAGE: &str = "usage: kube-test-server [--argocd] [--crd <path>] [--application-crd <path>] \
 [--argocd-options JSON] [--app-script JSON]... [--port N] [--token T] [--kubeconfig <out path>] \
@@ -55,10 +55,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     if argocd {
         // Explicit --crd / --application-crd win over the lookup.
-        let (appset, app) = (parsed.options.applicationset_crd.take(), parsed.options.application_crd.take());
-        parsed.options = parsed.options.with_argocd_crds(&argocd_crds());
-        parsed.options.applicationset_crd = appset.or(parsed.options.applicationset_crd.take());
-        parsed.options.application_crd = app.or(parsed.options.application_crd.take());
+        let mut crds = argocd_crds();
+        if let Some(path) = parsed.options.applicationset_crd.take() {
+            (crds.applicationset, crds.applicationset_origin) = (Some(path), CrdOrigin::Env("--crd".into()));
+        }
+        if let Some(path) = parsed.options.application_crd.take() {
+            (crds.application, crds.application_origin) = (Some(path), CrdOrigin::Env("--application-crd".into()));
+        }
+        parsed.options = parsed.options.with_argocd_crds(&crds);
     }
     for namespace in extra_namespaces {
         if !parsed.options.namespaces.contains(&namespace) {
