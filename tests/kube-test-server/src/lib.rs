@@ -2,15 +2,16 @@
 //!
 //! It serves HTTPS on 127.0.0.1 with a CA generated at start and keeps the
 //! real API server's semantics for what the provider uses: Namespaces,
-//! Secrets and (with Argo CD's CRD) ApplicationSets; server-side apply with
-//! managedFields and conflicts; label and field selectors; `Status` errors;
-//! discovery; finalizers. Tests inspect and change the store directly, count
-//! requests and inject faults.
+//! Secrets and (with Argo CD) ApplicationSets and Applications; server-side
+//! apply with managedFields and conflicts; label and field selectors; `Status`
+//! errors; discovery; finalizers. With Argo CD it also plays a small Argo CD:
+//! an ApplicationSet controller and scripted Application status (README.md).
+//! Tests inspect and change the store directly, count requests and inject faults.
 //!
 //! ```no_run
 //! # async fn demo() -> kube_test_server::Result<()> {
 //! use kube_test_server::{Options, TestServer};
-//! let server = TestServer::start(Options::default().with_crd(kube_test_server::argocd_crd_path())).await?;
+//! let server = TestServer::start(Options::default().with_argocd()).await?;
 //! server.write_kubeconfig("/tmp/kubeconfig", "hub")?;
 //! # Ok(()) }
 //! ```
