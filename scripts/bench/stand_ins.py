@@ -29,9 +29,10 @@ class Hub:
 
     def __init__(self, work):
         self.kubeconfig = work / "hub.kubeconfig"
-        crd = os.environ.get("APPSET_CRD", str(ROOT.parent / "shared/argocd/applicationset-crd.yaml"))
+        # Argo CD's CRDs as the test server finds them (see scripts/argocd_crds.py).
+        subprocess.run([sys.executable, str(ROOT / "scripts/argocd_crds.py")], check=False)
         self.proc = subprocess.Popen(
-            [str(ROOT / "target/release/kube-test-server"), "--crd", crd, "--kubeconfig", str(self.kubeconfig)],
+            [str(ROOT / "target/release/kube-test-server"), "--argocd", "--kubeconfig", str(self.kubeconfig)],
             stdout=subprocess.PIPE, text=True,
         )
         line = self.proc.stdout.readline()

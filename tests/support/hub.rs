@@ -17,7 +17,7 @@ pub struct Hub {
 impl Hub {
     /// A hub with Argo CD installed (the ApplicationSet CRD is served).
     pub fn start() -> Hub {
-        Hub::with_options(Options::default().with_crd(kube_test_server::argocd_crd_path()))
+        Hub::with_options(Options::default().with_argocd())
     }
 
     pub fn with_options(options: Options) -> Hub {

@@ -1,11 +1,12 @@
 //! The resource API's verbs with the real server's semantics, independent of
 //! HTTP: the HTTP layer and the in-process test API both call these.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::application_controller::ArgoCd;
 use crate::apply::{self, ApplyRequest};
 use crate::fields::Changes;
 use crate::managed::ManagedFields;
@@ -55,6 +56,8 @@ pub struct DeleteOptions {
     pub uid: Option<String>,
     pub resource_version: Option<String>,
     pub dry_run: bool,
+    /// `propagationPolicy: Orphan`: dependents lose their ownerReference instead of being deleted.
+    pub orphan: bool,
 }
 
 #[derive(Debug)]
@@ -84,20 +87,87 @@ pub struct FinalizerPolicy {
     gets_since_delete: HashMap<ObjectKey, u32>,
 }
 
+/// One stored change, for the simulated controllers (`None`: absent before / gone after).
+struct Change {
+    key: ObjectKey,
+    old: Option<Value>,
+    new: Option<Value>,
+}
+
 pub struct Api {
     pub store: Store,
     pub schemas: Schemas,
     pub finalizers: FinalizerPolicy,
+    pub argocd: ArgoCd,
+    changes: Vec<Change>,
+    settling: bool,
+    /// uids of owners deleted with `propagationPolicy: Orphan`.
+    orphaned: HashSet<String>,
 }
 
 impl Api {
     pub fn new(schemas: Schemas) -> Api {
-        Api { store: Store::new(), schemas, finalizers: FinalizerPolicy::default() }
+        Api {
+            store: Store::new(),
+            schemas,
+            finalizers: FinalizerPolicy::default(),
+            argocd: ArgoCd::default(),
+            changes: Vec::new(),
+            settling: false,
+            orphaned: HashSet::new(),
+        }
     }
 
-    /// ApplicationSets exist only when the CRD is installed.
+    /// Runs the simulated Argo CD controllers until nothing changes any more. Every verb calls it
+    /// before it returns, so a client's next request sees what the controllers did.
+    pub fn settle(&mut self) {
+        if self.settling {
+            return;
+        }
+        self.settling = true;
+        while !self.changes.is_empty() {
+            let changes = std::mem::take(&mut self.changes);
+            if !self.schemas.argocd {
+                continue;
+            }
+            // Namespaces whose ApplicationSets must be reconciled.
+            let mut dirty = std::collections::BTreeSet::new();
+            for Change { key, old, new } in changes {
+                match key.resource {
+                    Resource::Secret => {
+                        if old.iter().chain(new.iter()).any(crate::applicationset_controller::is_cluster_secret) {
+                            dirty.insert(key.namespace.clone());
+                        }
+                    }
+                    Resource::ApplicationSet => {
+                        dirty.insert(key.namespace.clone());
+                        if let (Some(old), None) = (&old, &new) {
+                            let uid = meta_str(old, "uid").unwrap_or_default().to_string();
+                            let orphan = self.orphaned.remove(&uid);
+                            // Kubernetes' garbage collector, not Argo CD: always on.
+                            self.collect_dependents(&key, &uid, orphan);
+                        }
+                    }
+                    Resource::Application => self.application_written(&key, old.as_ref(), new.as_ref()),
+                    Resource::Namespace => {}
+                }
+            }
+            if self.argocd.options.applicationset_controller {
+                for namespace in dirty {
+                    self.reconcile_applicationsets(&namespace);
+                }
+            }
+        }
+        self.settling = false;
+    }
+
+    /// Argo CD's kinds exist only when Argo CD is installed (Applications unless turned off).
     pub fn serves(&self, resource: Resource) -> bool {
-        resource != Resource::ApplicationSet || self.schemas.crd.is_some()
+        match resource {
+            Resource::Application => self.schemas.argocd && self.argocd.options.serve_applications,
+            r if r.is_argocd() => self.schemas.argocd,
+            _ => true,
+        }
     }
 
     fn require_served(&self, resource: Resource) -> Result<(), ApiError> {
@@ -122,10 +192,14 @@ impl Api {
         if is_deleting(&object) {
             self.count_read_while_deleting(&key)?;
         }
+        if resource == Resource::Application {
+            self.application_read(&key);
+        }
+        self.settle();
         Ok(object)
     }
 
-    pub fn list(&self, resource: Resource, namespace: Option<&str>, query: &ListQuery) -> Result<Value, ApiError> {
+    pub fn list(&mut self, resource: Resource, namespace: Option<&str>, query: &ListQuery) -> Result<Value, ApiError> {
         self.require_served(resource)?;
         let after = match &query.continue_token {
             Some(token) => Some(decode_continue(token)?),
@@ -147,12 +221,20 @@ impl Api {
             list_meta["remainingItemCount"] = json!(matching.len() - page.len());
         }
         let items: Vec<Value> = page.iter().map(|(_, o)| list_item(resource, o)).collect();
-        Ok(json!({
+        let read: Vec<ObjectKey> = page.iter().map(|(k, _)| (*k).clone()).collect();
+        let list = json!({
             "kind": resource.list_kind(),
             "apiVersion": resource.api_version(),
             "metadata": list_meta,
             "items": items,
-        }))
+        });
+        if resource == Resource::Application {
+            for key in &read {
+                self.application_read(key);
+            }
+            self.settle();
+        }
+        Ok(list)
     }
 
     pub fn create(
@@ -193,6 +275,7 @@ impl Api {
         if !opts.dry_run {
             self.after_create(&key)?;
         }
+        self.settle();
         Ok(Written { object, created: true, warnings })
     }
 
@@ -210,7 +293,8 @@ impl Api {
         let old = self.existing(&key)?;
         check_preconditions(&key, &old, meta_str(&body, "uid"), meta_str(&body, "resourceVersion"))?;
         let warnings = self.prune(resource, &mut body, opts.validation, false)?;
-        let object = self.update(&key, old, body, opts)?;
+        let object = self.update_object(&key, old, body, opts)?;
+        self.settle();
         Ok(Written { object, created: false, warnings })
     }
 
@@ -248,7 +332,8 @@ impl Api {
         rules::check_identity(resource, namespace, Some(name), &mut new)?;
         check_preconditions(&key, &old, None, meta_str(&new, "resourceVersion"))?;
         let warnings = self.prune(resource, &mut new, opts.validation, false)?;
-        let object = self.update(&key, old, new, opts)?;
+        let object = self.update_object(&key, old, new, opts)?;
+        self.settle();
         Ok(Written { object, created: false, warnings })
     }
 
@@ -303,6 +388,7 @@ impl Api {
         if old.is_none() && !opts.dry_run {
             self.after_create(key)?;
         }
+        self.settle();
         Ok(Written { object, created: old.is_none(), warnings })
     }
 
@@ -320,17 +406,23 @@ impl Api {
         let key = ObjectKey::new(resource, namespace, name);
         let old = self.existing(&key)?;
         check_preconditions(&key, &old, opts.uid.as_deref(), opts.resource_version.as_deref())?;
+        let uid = meta_str(&old, "uid").unwrap_or_default().to_string();
+        if opts.orphan && !opts.dry_run {
+            self.orphaned.insert(uid.clone());
+        }
         if finalizers(&old).is_empty() {
             if !opts.dry_run {
                 self.store.remove(&key);
                 self.finalizers.gets_since_delete.remove(&key);
+                self.changes.push(Change { key, old: Some(old), new: None });
+                self.settle();
             }
-            return Ok(Deleted::Gone { uid: meta_str(&old, "uid").unwrap_or_default().to_string() });
+            return Ok(Deleted::Gone { uid });
         }
         if is_deleting(&old) || opts.dry_run {
             return Ok(Deleted::Pending(old));
         }
-        let mut deleting = old;
+        let mut deleting = old.clone();
         let meta = meta_mut(&mut deleting);
         meta.insert("deletionTimestamp".into(), json!(store::now()));
         meta.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -339,7 +431,9 @@ impl Api {
         }
         meta.insert("resourceVersion".into(), json!(self.store.next_version()));
         self.store.insert(key.clone(), deleting.clone());
-        self.finalizers.gets_since_delete.insert(key, 0);
+        self.finalizers.gets_since_delete.insert(key.clone(), 0);
+        self.changes.push(Change { key, old: Some(old), new: Some(deleting.clone()) });
+        self.settle();
         Ok(Deleted::Pending(deleting))
     }
 
@@ -350,7 +444,8 @@ impl Api {
         let mut new = old.clone();
         let kept: Vec<String> = finalizers(&old).into_iter().filter(|f| only.is_some_and(|o| o != f)).collect();
         meta_mut(&mut new).insert("finalizers".into(), json!(kept));
-        self.update(key, old, new, &WriteOptions::manager(CONTROLLER))?;
+        self.update_object(key, old, new, &WriteOptions::manager(CONTROLLER))?;
+        self.settle();
         Ok(())
     }
 
@@ -359,7 +454,13 @@ impl Api {
     }
 
     /// The shared tail of PUT and non-apply PATCH: ownership as an `Update`.
-    fn update(&mut self, key: &ObjectKey, old: Value, mut new: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
+    pub(crate) fn update_object(
+        &mut self,
+        key: &ObjectKey,
+        old: Value,
+        mut new: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
         let resource = key.resource;
         let now = store::now();
         rules::normalize(resource, Some(&old), &mut new)?;
@@ -397,14 +498,46 @@ impl Api {
         }
         let version = self.store.next_version();
         meta_mut(&mut new).insert("resourceVersion".into(), json!(version));
-        if is_deleting(&new) && finalizers(&new).is_empty() {
+        let gone = is_deleting(&new) && finalizers(&new).is_empty();
+        if gone {
             self.store.remove(key);
             self.finalizers.gets_since_delete.remove(key);
             self.finalizers.per_object.remove(key);
         } else {
             self.store.insert(key.clone(), new.clone());
         }
+        self.changes.push(Change { key: key.clone(), old: old.cloned(), new: (!gone).then(|| new.clone()) });
         Ok(new)
+    }
+
+    /// A controller's status write: only `status` changes, validated like any write, with no
+    /// managedFields entry (status is never owned here).
+    pub(crate) fn write_status(&mut self, key: &ObjectKey, old: Value, status: Value) {
+        let mut new = old.clone();
+        new["status"] = status;
+        let _ = self.commit(key, Some(&old), new, false);
+    }
+
+    /// Stores objects as they are, with server metadata filled in, without validation, managedFields
+    /// or controllers: for seeding large stores fast (a benchmark's thousands of Applications).
+    pub fn seed(&mut self, resource: Resource, objects: Vec<Value>) -> Result<usize, ApiError> {
+        self.require_served(resource)?;
+        let count = objects.len();
+        for mut object in objects {
+            let namespace = meta_str(&object, "namespace").unwrap_or("default").to_string();
+            rules::check_identity(resource, &namespace, None, &mut object)?;
+            let name = meta_str(&object, "name").unwrap_or_default().to_string();
+            if name.is_empty() {
+                return Err(ApiError::bad_request("every seeded object needs metadata.name"));
+            }
+            self.require_namespace(resource, &namespace)?;
+            let now = store::now();
+            rules::carry_server_metadata(resource, None, &mut object, &mut self.store, &now);
+            let version = self.store.next_version();
+            meta_mut(&mut object).insert("resourceVersion".into(), json!(version));
+            self.store.insert(ObjectKey::new(resource, &namespace, &name), object);
+        }
+        Ok(count)
     }
 
     fn prune(
@@ -434,7 +567,7 @@ impl Api {
         }
         let mut new = old.clone();
         meta_mut(&mut new).insert("finalizers".into(), json!(wanted));
-        self.update(key, old, new, &WriteOptions::manager(CONTROLLER))?;
+        self.update_object(key, old, new, &WriteOptions::manager(CONTROLLER))?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use hyper::Response;
 use serde_json::{Value, json};
 
+use crate::application_controller::NamedScript;
 use crate::faults::FaultRule;
 use crate::http::{Body, Incoming, Shared, error_response, lock, value_response};
 use crate::requests::RequestStats;
@@ -27,8 +28,7 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Value, ApiError> {
         }
         ("GET", "/_test/faults") => Ok(json!(lock(&shared.faults).rules())),
         ("POST", "/_test/faults") => {
-            let body: Value =
-                serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+            let body = json_body(req)?;
             // One rule or a list of rules.
             let rules: Vec<FaultRule> = match body {
                 Value::Array(_) => serde_json::from_value(body),
@@ -61,6 +61,50 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Value, ApiError> {
                 .collect();
             Ok(json!({"items": items}))
         }
+        ("POST", "/_test/objects") => {
+            let resource = optional_resource(req)?.ok_or_else(|| ApiError::bad_request("resource is required"))?;
+            let body = json_body(req)?;
+            let items = body.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+            let seeded = shared.api().seed(resource, items)?;
+            Ok(json!({"seeded": seeded}))
+        }
+        ("GET", "/_test/argocd") => {
+            let api = shared.api();
+            Ok(json!({"options": api.argocd.options, "abandoned": api.argocd.abandoned}))
+        }
+        ("POST" | "PATCH", "/_test/argocd/options") => {
+            let mut api = shared.api();
+            let mut options = json!(api.argocd.options);
+            crate::patch::merge_patch(&mut options, &json_body(req)?);
+            api.argocd.options = serde_json::from_value(options)
+                .map_err(|e| ApiError::bad_request(format!("invalid Argo CD options: {e}")))?;
+            Ok(json!(api.argocd.options))
+        }
+        ("POST", "/_test/argocd/scripts") => {
+            let body = json_body(req)?;
+            let scripts: Vec<NamedScript> = match body {
+                Value::Array(_) => serde_json::from_value(body),
+                other => serde_json::from_value(other).map(|s| vec![s]),
+            }
+            .map_err(|e| ApiError::bad_request(format!("invalid script: {e}")))?;
+            let mut api = shared.api();
+            for script in scripts.into_iter().rev() {
+                api.argocd.options.scripts.retain(|s| s.name != script.name);
+                api.argocd.options.scripts.insert(0, script);
+            }
+            Ok(json!(api.argocd.options.scripts))
+        }
+        ("DELETE", "/_test/argocd/scripts") => {
+            shared.api().argocd.options.scripts.clear();
+            Ok(json!([]))
+        }
+        ("POST", "/_test/argocd/refresh") => {
+            shared.api().refresh_application(
+                req.param("namespace").unwrap_or("argocd"),
+                req.param("name").unwrap_or_default(),
+            )?;
+            Ok(json!({}))
+        }
         ("POST", "/_test/finalizers/release") => {
             let resource = optional_resource(req)?.ok_or_else(|| ApiError::bad_request("resource is required"))?;
             let key = ObjectKey::new(
@@ -73,6 +117,10 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Value, ApiError> {
         }
         _ => Err(ApiError::unknown_path()),
     }
+}
+
+fn json_body(req: &Incoming) -> Result<Value, ApiError> {
+    serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
 fn optional_resource(req: &Incoming) -> Result<Option<Resource>, ApiError> {

@@ -37,6 +37,7 @@ fn short_names(resource: Resource) -> Vec<&'static str> {
         Resource::Namespace => vec!["ns"],
         Resource::Secret => vec![],
         Resource::ApplicationSet => vec!["appset", "appsets"],
+        Resource::Application => vec!["app", "apps"],
     }
 }
 
@@ -59,8 +60,8 @@ fn add_short_names(entry: &mut Value, resource: Resource) {
     }
 }
 
-fn served(with_crd: bool) -> Vec<Resource> {
-    Resource::ALL.into_iter().filter(|r| with_crd || *r != Resource::ApplicationSet).collect()
+fn argocd_served(served: &[Resource]) -> bool {
+    served.iter().any(|r| r.is_argocd())
 }
 
 /// `/api`.
@@ -73,12 +74,9 @@ pub fn core_versions(server_address: &str) -> Value {
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`; `None` if not served.
-pub fn resource_list(group: &str, version: &str, with_crd: bool) -> Option<Value> {
-    let resources: Vec<Value> = served(with_crd)
-        .into_iter()
-        .filter(|r| r.group() == group && r.version() == version)
-        .map(api_resource)
-        .collect();
+pub fn resource_list(group: &str, version: &str, served: &[Resource]) -> Option<Value> {
+    let resources: Vec<Value> =
+        served.iter().copied().filter(|r| r.group() == group && r.version() == version).map(api_resource).collect();
     if resources.is_empty() {
         return None;
     }
@@ -97,14 +95,15 @@ fn api_group(group: &str) -> Value {
 }
 
 /// `/apis`.
-pub fn group_list(with_crd: bool) -> Value {
-    let groups: Vec<Value> = if with_crd { vec![api_group(Resource::ApplicationSet.group())] } else { vec![] };
+pub fn group_list(served: &[Resource]) -> Value {
+    let groups: Vec<Value> =
+        if argocd_served(served) { vec![api_group(Resource::ApplicationSet.group())] } else { vec![] };
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `/apis/<group>`.
-pub fn group(name: &str, with_crd: bool) -> Option<Value> {
-    if !with_crd || name != Resource::ApplicationSet.group() {
+pub fn group(name: &str, served: &[Resource]) -> Option<Value> {
+    if !argocd_served(served) || name != Resource::ApplicationSet.group() {
         return None;
     }
     let mut group = api_group(name);
@@ -114,10 +113,11 @@ pub fn group(name: &str, with_crd: bool) -> Option<Value> {
 }
 
 /// Aggregated discovery for `/api` (core) or `/apis` (named groups).
-pub fn aggregated(core: bool, with_crd: bool) -> Value {
+pub fn aggregated(core: bool, served: &[Resource]) -> Value {
     let resources = |group: &str| -> Vec<Value> {
-        served(with_crd)
-            .into_iter()
+        served
+            .iter()
+            .copied()
             .filter(|r| r.group() == group)
             .map(|r| {
                 let mut entry = json!({
@@ -136,7 +136,7 @@ pub fn aggregated(core: bool, with_crd: bool) -> Value {
         vec![
             json!({"metadata": {}, "versions": [{"version": "v1", "resources": resources(""), "freshness": "Current"}]}),
         ]
-    } else if with_crd {
+    } else if argocd_served(served) {
         let group = Resource::ApplicationSet.group();
         vec![json!({
             "metadata": {"name": group},

@@ -2,22 +2,26 @@
 //!
 //! It serves HTTPS on 127.0.0.1 with a CA generated at start and keeps the
 //! real API server's semantics for what the provider uses: Namespaces,
-//! Secrets and (with Argo CD's CRD) ApplicationSets; server-side apply with
-//! managedFields and conflicts; label and field selectors; `Status` errors;
-//! discovery; finalizers. Tests inspect and change the store directly, count
-//! requests and inject faults.
+//! Secrets and (with Argo CD) ApplicationSets and Applications; server-side
+//! apply with managedFields and conflicts; label and field selectors; `Status`
+//! errors; discovery; finalizers. With Argo CD it also plays a small Argo CD:
+//! an ApplicationSet controller and scripted Application status (README.md).
+//! Tests inspect and change the store directly, count requests and inject faults.
 //!
 //! ```no_run
 //! # async fn demo() -> kube_test_server::Result<()> {
 //! use kube_test_server::{Options, TestServer};
-//! let server = TestServer::start(Options::default().with_crd(kube_test_server::argocd_crd_path())).await?;
+//! let server = TestServer::start(Options::default().with_argocd()).await?;
 //! server.write_kubeconfig("/tmp/kubeconfig", "hub")?;
 //! # Ok(()) }
 //! ```
 
 mod api;
+mod application_controller;
+mod applicationset_controller;
 mod apply;
 mod control;
+mod crds;
 mod discovery;
 mod error;
 mod faults;
@@ -36,6 +40,7 @@ mod schema;
 mod selector;
 mod status;
 mod store;
+mod templates;
 mod tls;
 mod validate;
 
@@ -51,6 +56,12 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 pub use crate::api::CONTROLLER as CONTROLLER_MANAGER;
+pub use crate::application_controller::{
+    APPLICATION_CONTROLLER, AbandonedResources, AppPhase, AppScript, ArgoCdOptions, NamedScript, REFRESH_ANNOTATION,
+};
+pub use crate::crds::{
+    APPLICATION_CRD_FILE, APPLICATIONSET_CRD_FILE, ArgoCdCrds, CrdLookup, CrdOrigin, DOWNLOAD_DIR, argocd_crds,
+};
 pub use crate::error::{Error, Result};
 pub use crate::faults::{FaultAction, FaultRule};
 pub use crate::holds::Holds;
@@ -60,6 +71,7 @@ pub use crate::resources::Resource;
 pub use crate::status::{ApiError, Cause};
 
 use crate::api::{Api, DeleteOptions, Deleted, PatchBody, WriteOptions};
+use crate::application_controller::ArgoCd;
 use crate::faults::Faults;
 use crate::http::{Shared, lock};
 use crate::schema::{Crd, Schemas};
@@ -68,18 +80,13 @@ use crate::store::ObjectKey;
 /// The finalizer Argo CD puts on objects whose resources it cleans up.
 pub const ARGOCD_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
-/// Where Argo CD's ApplicationSet CRD is: `KUBE_TEST_SERVER_CRD`, else `shared/argocd/` beside
-/// the nearest ancestor of this checkout that has it (git worktrees sit deeper than the main one).
+/// Where Argo CD's ApplicationSet CRD is, looked up as [`argocd_crds`] does; when it is found nowhere,
+/// the path it would have beside the checkout (which does not exist). Prefer
+/// [`Options::with_argocd`], which runs without validation instead of failing.
 pub fn argocd_crd_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBE_TEST_SERVER_CRD") {
-        return PathBuf::from(path);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("shared/argocd/applicationset-crd.yaml"))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| manifest.join("../../../shared/argocd/applicationset-crd.yaml"))
+    argocd_crds().applicationset.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/argocd").join(APPLICATIONSET_CRD_FILE)
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -90,8 +97,15 @@ pub struct Options {
     pub token: String,
     /// Created at start.
     pub namespaces: Vec<String>,
-    /// Argo CD's ApplicationSet CRD; `None` means "Argo CD not installed".
+    /// Argo CD's ApplicationSet CRD; `None` (with the two fields below unset) means "Argo CD not
+    /// installed".
     pub applicationset_crd: Option<PathBuf>,
+    /// Argo CD's Application CRD, for validating Applications.
+    pub application_crd: Option<PathBuf>,
+    /// Argo CD is installed even where a CRD file is missing: that kind accepts any object.
+    pub argocd_without_crds: bool,
+    /// The Argo CD stand-in: ApplicationSet controller and Application status.
+    pub argocd: ArgoCdOptions,
     /// Finalizers the simulated controller adds to each new ApplicationSet.
     pub applicationset_finalizers: Vec<String>,
     /// Release a deleting object's finalizers once it was read this often.
@@ -107,6 +121,9 @@ impl Default for Options {
             token: "kube-test-server-token".into(),
             namespaces: vec!["default".into(), "kube-system".into(), "argocd".into()],
             applicationset_crd: None,
+            application_crd: None,
+            argocd_without_crds: false,
+            argocd: ArgoCdOptions::default(),
             applicationset_finalizers: Vec::new(),
             release_finalizers_after_gets: None,
             restricted_tokens: Vec::new(),
@@ -115,8 +132,33 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Argo CD installed, ApplicationSets validated against this CRD.
     pub fn with_crd(mut self, path: impl Into<PathBuf>) -> Options {
         self.applicationset_crd = Some(path.into());
+        self
+    }
+
+    /// Argo CD installed, Applications validated against this CRD.
+    pub fn with_application_crd(mut self, path: impl Into<PathBuf>) -> Options {
+        self.application_crd = Some(path.into());
+        self
+    }
+
+    /// Argo CD installed with the CRDs [`argocd_crds`] finds; a kind whose CRD is found nowhere is
+    /// served without schema validation, which is said once per process on stderr.
+    pub fn with_argocd(self) -> Options {
+        self.with_argocd_crds(&argocd_crds())
+    }
+
+    /// Argo CD installed with these CRDs (see [`Options::with_argocd`]).
+    pub fn with_argocd_crds(mut self, crds: &ArgoCdCrds) -> Options {
+        self.applicationset_crd = crds.applicationset.clone();
+        self.application_crd = crds.application.clone();
+        self.argocd_without_crds = true;
+        if let Some(notice) = crds.notice() {
+            static SAID: OnceLock<()> = OnceLock::new();
+            SAID.get_or_init(|| eprintln!("{notice}"));
+        }
         self
     }
 
@@ -147,29 +189,33 @@ impl Options {
         self.release_finalizers_after_gets = Some(gets);
         self
     }
+
+    fn argocd_installed(&self) -> bool {
+        self.applicationset_crd.is_some() || self.application_crd.is_some() || self.argocd_without_crds
+    }
 }
 
 /// Parsing the 1.4 MB CRD takes a while; tests start many servers.
-fn load_crd(path: &Path) -> Result<Arc<Crd>> {
+fn load_crd(path: &Path, expected: Resource) -> Result<Arc<Crd>> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Crd>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(crd) = lock(cache).get(path) {
         return Ok(crd.clone());
     }
     let crd = Arc::new(Crd::load(path)?);
-    let expected = Resource::ApplicationSet;
     if crd.group != expected.group()
         || crd.plural != expected.plural()
         || crd.kind != expected.kind()
         || crd.version != expected.version()
     {
         return Err(Error::Crd(format!(
-            "{} defines {}.{}/{} ({}), not ApplicationSets",
+            "{} defines {}.{}/{} ({}), not {}s",
             path.display(),
             crd.plural,
             crd.group,
             crd.version,
-            crd.kind
+            crd.kind,
+            expected.kind()
         )));
     }
     lock(cache).insert(path.to_path_buf(), crd.clone());
@@ -189,8 +235,11 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(options: Options) -> Result<TestServer> {
         let identity = tls::generate()?;
-        let crd = options.applicationset_crd.as_deref().map(load_crd).transpose()?;
-        let mut api = Api::new(Schemas::new(crd));
+        let load = |path: &Option<PathBuf>, kind| path.as_deref().map(|p| load_crd(p, kind)).transpose();
+        let applicationset = load(&options.applicationset_crd, Resource::ApplicationSet)?;
+        let application = load(&options.application_crd, Resource::Application)?;
+        let mut api = Api::new(Schemas::new(options.argocd_installed(), applicationset, application));
+        api.argocd = ArgoCd::new(options.argocd.clone());
         api.finalizers.on_create = options.applicationset_finalizers.clone();
         api.finalizers.release_after_gets = options.release_finalizers_after_gets;
         for namespace in &options.namespaces {
@@ -333,6 +382,61 @@ impl TestServer {
     /// client GETs of it: the `gets`-th GET still sees it, the next gets 404.
     pub fn release_finalizers_after_gets(&self, resource: Resource, namespace: &str, name: &str, gets: u32) {
         self.shared.api().release_after_gets(ObjectKey::new(resource, namespace, name), gets);
+    }
+
+    /// Stores objects as they are (server metadata filled in), without validation or controllers:
+    /// seeds thousands of Applications for a benchmark in moments. Returns how many.
+    pub fn seed(&self, resource: Resource, objects: Vec<Value>) -> Result<usize, ApiError> {
+        self.shared.api().seed(resource, objects)
+    }
+
+    // --- the Argo CD stand-in ------------------------------------------------
+
+    /// The stand-in's settings now (scripts included).
+    pub fn argocd_options(&self) -> ArgoCdOptions {
+        self.shared.api().argocd.options.clone()
+    }
+
+    pub fn set_argocd_options(&self, options: ArgoCdOptions) {
+        self.shared.api().argocd.options = options;
+    }
+
+    /// Applications whose name matches `pattern` (`*`, `?`) follow `script` from their next
+    /// reconcile (creation, spec change, refresh). The newest matching script wins.
+    pub fn script_applications(&self, pattern: &str, script: AppScript) {
+        let scripts = &mut self.shared.api().argocd.options.scripts;
+        scripts.retain(|s| s.name != pattern);
+        scripts.insert(0, NamedScript { name: pattern.to_string(), steps: script });
+    }
+
+    pub fn clear_application_scripts(&self) {
+        self.shared.api().argocd.options.scripts.clear();
+    }
+
+    /// The script of Applications no named script matches.
+    pub fn set_default_application_script(&self, script: AppScript) {
+        self.shared.api().argocd.options.default_steps = script;
+    }
+
+    /// Reads of an Application between a requested reconcile and the reconcile (0: at the write).
+    pub fn set_reconcile_after_reads(&self, reads: u32) {
+        self.shared.api().argocd.options.reconcile_after_reads = reads;
+    }
+
+    /// Reads a deleting Application with the resources finalizer stays before Argo CD is done.
+    pub fn set_deletion_hold_reads(&self, reads: u32) {
+        self.shared.api().argocd.options.deletion_hold_reads = reads;
+    }
+
+    /// Reconciles an Application now, as `argocd app get --refresh` asks for.
+    pub fn refresh_application(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
+        self.shared.api().refresh_application(namespace, name)
+    }
+
+    /// Applications whose resources finalizer the ApplicationSet controller dropped because their
+    /// cluster was gone: what a real Argo CD would have left behind on that cluster.
+    pub fn abandoned_resources(&self) -> Vec<AbandonedResources> {
+        self.shared.api().argocd.abandoned.clone()
     }
 
     // --- request accounting --------------------------------------------------

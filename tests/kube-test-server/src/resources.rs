@@ -8,16 +8,19 @@ pub enum Resource {
     Namespace,
     Secret,
     ApplicationSet,
+    Application,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 3] = [Resource::Namespace, Resource::Secret, Resource::ApplicationSet];
+    pub const ALL: [Resource; 4] =
+        [Resource::Namespace, Resource::Secret, Resource::ApplicationSet, Resource::Application];
 
     pub fn plural(self) -> &'static str {
         match self {
             Resource::Namespace => "namespaces",
             Resource::Secret => "secrets",
             Resource::ApplicationSet => "applicationsets",
+            Resource::Application => "applications",
         }
     }
 
@@ -26,6 +29,7 @@ impl Resource {
             Resource::Namespace => "namespace",
             Resource::Secret => "secret",
             Resource::ApplicationSet => "applicationset",
+            Resource::Application => "application",
         }
     }
 
@@ -34,6 +38,7 @@ impl Resource {
             Resource::Namespace => "Namespace",
             Resource::Secret => "Secret",
             Resource::ApplicationSet => "ApplicationSet",
+            Resource::Application => "Application",
         }
     }
 
@@ -44,21 +49,21 @@ impl Resource {
     /// API group; empty for the core group.
     pub fn group(self) -> &'static str {
         match self {
-            Resource::ApplicationSet => "argoproj.io",
+            Resource::ApplicationSet | Resource::Application => "argoproj.io",
             _ => "",
         }
     }
 
     pub fn version(self) -> &'static str {
         match self {
-            Resource::ApplicationSet => "v1alpha1",
+            Resource::ApplicationSet | Resource::Application => "v1alpha1",
             _ => "v1",
         }
     }
 
     pub fn api_version(self) -> &'static str {
         match self {
-            Resource::ApplicationSet => "argoproj.io/v1alpha1",
+            Resource::ApplicationSet | Resource::Application => "argoproj.io/v1alpha1",
             _ => "v1",
         }
     }
@@ -69,6 +74,17 @@ impl Resource {
 
     /// Custom resources carry `generation` and keep `apiVersion`/`kind` in list items.
     pub fn is_custom(self) -> bool {
+        matches!(self, Resource::ApplicationSet | Resource::Application)
+    }
+
+    /// Argo CD's kinds: served only when Argo CD is installed.
+    pub fn is_argocd(self) -> bool {
+        self.group() == "argoproj.io"
+    }
+
+    /// Kinds whose `status` is written only through a status subresource. Argo CD's Application
+    /// has none: its controller writes `status` with the object.
+    pub fn has_status_subresource(self) -> bool {
         matches!(self, Resource::ApplicationSet)
     }
 

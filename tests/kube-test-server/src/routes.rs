@@ -115,11 +115,14 @@ pub fn dispatch(shared: &Shared, req: &Incoming) -> Response<Body> {
 
 fn route(shared: &Shared, req: &Incoming) -> Result<Response<Body>, ApiError> {
     let segs = segments(&req.path);
-    let with_crd = shared.api().serves(Resource::ApplicationSet);
+    let served: Vec<Resource> = {
+        let api = shared.api();
+        Resource::ALL.into_iter().filter(|r| api.serves(*r)).collect()
+    };
     let discovery_doc = match segs.as_slice() {
         ["version"] => Some(Some(discovery::version())),
         ["api"] | ["apis"] if req.accept.contains("as=APIGroupDiscoveryList") => {
-            let mut response = value_response(200, &discovery::aggregated(segs == ["api"], with_crd));
+            let mut response = value_response(200, &discovery::aggregated(segs == ["api"], &served));
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
@@ -127,10 +130,10 @@ fn route(shared: &Shared, req: &Incoming) -> Result<Response<Body>, ApiError> {
             return only_get(req).map(|_| response);
         }
         ["api"] => Some(Some(discovery::core_versions(&shared.address))),
-        ["apis"] => Some(Some(discovery::group_list(with_crd))),
-        ["api", version] => Some(discovery::resource_list("", version, with_crd)),
-        ["apis", group] => Some(discovery::group(group, with_crd)),
-        ["apis", group, version] => Some(discovery::resource_list(group, version, with_crd)),
+        ["apis"] => Some(Some(discovery::group_list(&served))),
+        ["api", version] => Some(discovery::resource_list("", version, &served)),
+        ["apis", group] => Some(discovery::group(group, &served)),
+        ["apis", group, version] => Some(discovery::resource_list(group, version, &served)),
         _ => None,
     };
     if let Some(doc) = discovery_doc {
@@ -249,6 +252,8 @@ fn delete(
         uid: text("/preconditions/uid"),
         resource_version: text("/preconditions/resourceVersion"),
         dry_run: dry_run_body || parse_dry_run(req)?,
+        orphan: text("/propagationPolicy").as_deref().or(req.param("propagationPolicy")) == Some("Orphan")
+            || req.param("orphanDependents") == Some("true"),
     };
     match shared.api().delete(resource, namespace, name, &opts)? {
         Deleted::Gone { uid } => Ok(json_response(200, status::deleted(resource, name, &uid))),

@@ -133,6 +133,7 @@ pub fn normalize(resource: Resource, old: Option<&Value>, new: &mut Value) -> Re
                 }
             }
         },
+        Resource::Application => {}
     }
     // Typed encoding omits empty maps and lists in metadata.
     let meta = meta_mut(new);
@@ -248,7 +249,8 @@ pub fn carry_server_metadata(resource: Resource, old: Option<&Value>, new: &mut 
     }
 }
 
-/// Custom resources bump `generation` when anything but metadata and status changes.
+/// Custom resources bump `generation` when anything but metadata changes, and status too for kinds
+/// with a status subresource.
 pub fn bump_generation(resource: Resource, old: &Value, new: &mut Value) {
     if !resource.is_custom() {
         return;
@@ -256,7 +258,9 @@ pub fn bump_generation(resource: Resource, old: &Value, new: &mut Value) {
     let content = |o: &Value| {
         let mut copy = o.as_object().cloned().unwrap_or_default();
         copy.remove("metadata");
-        copy.remove("status");
+        if resource.has_status_subresource() {
+            copy.remove("status");
+        }
         copy
     };
     if content(old) != content(new) {

@@ -332,23 +332,27 @@ impl Crd {
     }
 }
 
-/// The schema of every served resource; ApplicationSets only with a CRD.
+/// The schema of every served resource. Argo CD's kinds are served when `argocd` is set, and
+/// validated when their CRD was loaded (without it they accept any object).
 pub struct Schemas {
     secret: Schema,
     namespace: Schema,
-    pub crd: Option<Arc<Crd>>,
+    pub argocd: bool,
+    pub applicationset: Option<Arc<Crd>>,
+    pub application: Option<Arc<Crd>>,
 }
 
 impl Schemas {
-    pub fn new(crd: Option<Arc<Crd>>) -> Schemas {
-        Schemas { secret: secret_schema(), namespace: namespace_schema(), crd }
+    pub fn new(argocd: bool, applicationset: Option<Arc<Crd>>, application: Option<Arc<Crd>>) -> Schemas {
+        Schemas { secret: secret_schema(), namespace: namespace_schema(), argocd, applicationset, application }
     }
 
     pub fn for_resource(&self, resource: Resource) -> Option<&Schema> {
         match resource {
             Resource::Secret => Some(&self.secret),
             Resource::Namespace => Some(&self.namespace),
-            Resource::ApplicationSet => self.crd.as_ref().map(|c| &c.schema),
+            Resource::ApplicationSet => self.applicationset.as_ref().map(|c| &c.schema),
+            Resource::Application => self.application.as_ref().map(|c| &c.schema),
         }
     }
 }
