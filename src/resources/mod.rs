@@ -1,7 +1,6 @@
 //! Managed resources, one file each.
 
 pub mod addon_set;
-pub mod adoption;
 pub mod cluster_metadata;
 pub mod traffic_split;
 pub mod weighted_route;
