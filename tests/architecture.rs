@@ -327,7 +327,9 @@ fn graph(files: &BTreeMap<String, String>) -> Graph {
         for path in references(file, text) {
             // The deepest file the path reaches.
             let target = (0..=path.len()).rev().find_map(|n| by_module.get(&path[..n]));
-            if let Some(target) = target.filter(|t| *t != file) {
+            // The crate root only declares modules (and exports the log macros `crate::tf_debug!`
+            // etc. reach through it): not an import.
+            if let Some(target) = target.filter(|t| *t != file && t.as_str() != "lib.rs") {
                 edges.insert(target.clone());
             }
         }

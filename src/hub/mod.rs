@@ -1231,7 +1231,8 @@ mod tests {
     /// building the client.
     #[tokio::test]
     async fn a_token_with_a_line_break_is_trimmed_or_refused_not_a_panic() {
-        crate::protocol::tls::install_crypto_provider();
+        // As `protocol::tls::install_crypto_provider` does; the client needs nothing from `protocol`.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let settings = HubSettings {
             host: Some("https://10.0.0.1:6443".into()),
             token: Some("tok-1e5-from-a-file\n".into()),

@@ -21,6 +21,7 @@ pub mod rpc;
 pub mod schema;
 pub mod serve;
 pub mod server;
+pub mod service;
 pub mod tls;
 pub mod value;
 pub mod wire;
