@@ -3,6 +3,11 @@
 //! bounded retries that give way to StopProvider and to the operation's deadline.
 //!
 //! Nothing here knows what an Argo CD cluster Secret means; resources build the objects.
+//! Cancellation and deadlines come as the neutral [`crate::halt::Stop`] and [`Deadline`]; the
+//! secrets it learns go to [`crate::secrets`], which the protocol boundary cleans every message with.
+//!
+//! May import: the neutral modules (`halt`, `secrets`, `unanswered`). Never `protocol`,
+//! `provider`, `resources`, `data_sources`, `tf` or `argocd`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
