@@ -153,7 +153,7 @@ fn a_refresh_of_twenty_resources_costs_one_list_per_kind_and_still_sees_drift() 
 #[test]
 fn selectors_evaluated_locally_agree_with_the_api_server() {
     use std::collections::BTreeMap;
-    use terraform_provider_gitopsbridge::application_set::{Requirement, Selector};
+    use terraform_provider_gitopsbridge::argocd::application_set::{Requirement, Selector};
 
     let hub = Hub::start();
     let labelled = [

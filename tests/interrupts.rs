@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use kube_test_server::FaultRule;
 use serde_json::json;
+use terraform_provider_gitopsbridge::halt::{Deadline, Halt, Operation};
 use terraform_provider_gitopsbridge::hub::{HubClient, HubError, HubSettings};
 use terraform_provider_gitopsbridge::protocol::{Context, tls};
 use terraform_provider_gitopsbridge::route53::{Change, RecordSet, Route53, Route53Error};
-use terraform_provider_gitopsbridge::timeouts::{Deadline, Halt, Operation};
 use tokio_util::sync::CancellationToken;
 
 use support::fleet::{self, CLUSTER, ROUTE};

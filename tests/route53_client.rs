@@ -9,9 +9,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use support::moto::{Moto, block_on, create_zone, records, sdk_client, sdk_client_with_backoff};
 use support::route53_double::{Fault, Route53Double};
+use terraform_provider_gitopsbridge::halt::{Deadline, Halt, Operation};
 use terraform_provider_gitopsbridge::protocol::Context;
 use terraform_provider_gitopsbridge::route53::{Change, Changed, RecordSet, Route53, Route53Error};
-use terraform_provider_gitopsbridge::timeouts::{Deadline, Halt, Operation};
 use tokio_util::sync::CancellationToken;
 
 fn cname(name: &str, set_identifier: &str, weight: i64) -> RecordSet {

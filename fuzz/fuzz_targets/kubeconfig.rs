@@ -12,7 +12,7 @@ use libfuzzer_sys::arbitrary::{self, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use terraform_provider_gitopsbridge::hub::{self, HubClient, HubSettings};
 use terraform_provider_gitopsbridge::protocol::redact;
-use terraform_provider_gitopsbridge::resources::cluster_metadata::connection_from_kubeconfig;
+use terraform_provider_gitopsbridge::argocd::cluster_secret::connection_from_kubeconfig;
 use terraform_provider_gitopsbridge_fuzz::runtime;
 
 /// The `hub` block's explicit settings, from the input.

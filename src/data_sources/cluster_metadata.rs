@@ -7,17 +7,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 
+use crate::argocd::cluster_secret::{LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL};
+use crate::argocd::k8s_names::{check_dns_label, check_dns_subdomain};
 use crate::data_sources::provider_setting_unknown;
 use crate::hub::HubError;
-use crate::k8s_names::{check_dns_label, check_dns_subdomain};
 use crate::protocol::schema::Block;
 use crate::protocol::{Attribute, AttributePath, Context, DataSource, Diagnostics, Schema, Type, Value};
-use crate::provider::{Configured, ProviderState};
-use crate::resources::cluster_metadata::{
-    LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, hub_diagnostics, state_from_live,
-};
-use crate::tf_values;
-use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
+use crate::provider::state::{Configured, ProviderState};
+use crate::tf::cluster_state::state_from_live;
+use crate::tf::hub_errors::hub_diagnostics;
+use crate::tf::timeouts::{self, Deadline, Defaults, Operation, Timeout};
+use crate::tf::values as tf_values;
 
 /// The read's timeout when the `timeouts` block does not set it.
 const TIMEOUTS: Defaults = &[Timeout::new(Operation::Read, std::time::Duration::from_secs(5 * 60))];
@@ -314,7 +314,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_provider_settings_say_how_to_read_during_apply() {
-        use crate::provider::ProviderConfig;
+        use crate::provider::state::ProviderConfig;
         let unknown_namespace = ProviderConfig { argocd_namespace: Configured::Unknown, ..ProviderConfig::default() };
         let cases = [
             (ProviderConfig { hub: Configured::Unknown, ..ProviderConfig::default() }, "`hub`"),

@@ -1,4 +1,7 @@
-//! Data sources, one file each.
+//! Data sources, one file each: Terraform <-> domain only, like the resources.
+//!
+//! May import: `provider/state.rs`, `tf`, `protocol`, the domain and the neutral modules. Never a
+//! resource or `provider/mod.rs`.
 
 pub mod cluster_metadata;
 pub mod weighted_routes;

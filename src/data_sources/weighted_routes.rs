@@ -8,10 +8,10 @@ use async_trait::async_trait;
 
 use crate::data_sources::provider_setting_unknown;
 use crate::protocol::{Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Number, Schema, Type, Value};
-use crate::resources::weighted_route::{RouteError, check_type, check_zone_and_name, resolve_zone, set_zone};
+use crate::route53::weighted_set;
 use crate::route53::{RecordSet, Route53Error, Route53Source};
-use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout};
-use crate::weighted_set;
+use crate::tf::route53_records::{RouteError, check_type, check_zone_and_name, resolve_zone, set_zone};
+use crate::tf::timeouts::{self, Deadline, Defaults, Operation, Timeout};
 
 /// The read's timeout when the `timeouts` block does not set it.
 const TIMEOUTS: Defaults = &[Timeout::new(Operation::Read, std::time::Duration::from_secs(5 * 60))];

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 use super::{HubError, HubObjects, Request};
-use crate::protocol::Context;
+use crate::halt::Stop;
 
 /// Objects per LIST page: bounds what is parsed at once.
 const PAGE_SIZE: u32 = 100;
@@ -115,7 +115,7 @@ where
     /// # Errors
     /// Those of the GET it falls back to, and the listing's own when the stop or the deadline
     /// ended it.
-    pub async fn get_listed(&self, ctx: &Context, name: &str, label_selector: &str) -> Result<Option<K>, HubError> {
+    pub async fn get_listed(&self, ctx: &Stop, name: &str, label_selector: &str) -> Result<Option<K>, HubError> {
         if let Some(listed) = self.listed(ctx, label_selector).await? {
             match listed.get(name).map(K::restore) {
                 Some(Some(object)) => return Ok(Some(object)),
@@ -133,7 +133,7 @@ where
     /// The listing's error when the stop or the deadline ended it: the read ends there too.
     pub async fn listed(
         &self,
-        ctx: &Context,
+        ctx: &Stop,
         label_selector: &str,
     ) -> Result<Option<Arc<BTreeMap<String, K::Form>>>, HubError> {
         let listing = self.listings.listing(&self.namespace, label_selector);
@@ -169,7 +169,7 @@ where
     }
 
     /// Lists page by page, keeping each page's objects before parsing the next.
-    async fn list_pages(&self, ctx: &Context, label_selector: &str) -> Result<BTreeMap<String, K::Form>, HubError> {
+    async fn list_pages(&self, ctx: &Stop, label_selector: &str) -> Result<BTreeMap<String, K::Form>, HubError> {
         let object = format!("{} in namespace {}", self.kind, self.namespace);
         let mut by_name = BTreeMap::new();
         let mut params = ListParams::default().labels(label_selector).limit(PAGE_SIZE);

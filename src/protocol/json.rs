@@ -294,4 +294,16 @@ mod tests {
             }
         }
     }
+
+    /// Found by fuzzing (json_state target): stored state with `"weight": ".00"` was read as the
+    /// text ".00", which JSON cannot write back ("expected number, found a number").
+    #[test]
+    fn number_text_outside_json_syntax_is_read_as_a_float() {
+        for (text, expected) in [(".00", 0.0), ("+1.5", 1.5), ("2.", 2.0), (".5e1", 5.0)] {
+            assert_eq!(parse_number_text(text), Some(Number::Float(expected)), "{text}");
+        }
+        let ty = Type::Object([("weight".to_string(), Type::Number)].into());
+        let value = super::decode(br#"{"weight": ".00"}"#, &ty).unwrap();
+        assert_eq!(super::encode(&value, &ty).unwrap(), br#"{"weight":0.0}"#);
+    }
 }

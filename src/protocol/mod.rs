@@ -1,6 +1,9 @@
 //! The Terraform plugin protocol (tfplugin6 over go-plugin), knowing nothing about Argo CD or
 //! Route53: it decodes wire values with the schemas a [`provider_api::Provider`] declares, calls
 //! it, and encodes the answers.
+//!
+//! May import: the neutral modules (`halt`, `secrets`) only; nothing of Argo CD, Route53, the
+//! provider or its resources.
 
 pub mod cancel;
 pub mod codec;
@@ -21,6 +24,7 @@ pub mod rpc;
 pub mod schema;
 pub mod serve;
 pub mod server;
+pub mod service;
 pub mod tls;
 pub mod value;
 pub mod wire;

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use crate::halt::Stop;
+
 use super::diagnostics::{AttributePath, Diagnostics, Severity};
 use super::schema::Schema;
 use super::value::Value;
@@ -23,25 +25,27 @@ pub struct ClientCapabilities {
 }
 
 /// Per-request context handed to every provider call.
+///
+/// It dereferences to its [`Stop`], the neutral cancellation the clients take, so a resource
+/// hands `ctx` to the hub or Route53 client as it is and the clients need nothing from here.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    cancel: CancellationToken,
+    stop: Stop,
     warnings: Arc<Mutex<Diagnostics>>,
     pub client: ClientCapabilities,
 }
 
+impl std::ops::Deref for Context {
+    type Target = Stop;
+
+    fn deref(&self) -> &Stop {
+        &self.stop
+    }
+}
+
 impl Context {
     pub fn new(cancel: CancellationToken, client: ClientCapabilities) -> Self {
-        Context { cancel, warnings: Arc::default(), client }
-    }
-
-    /// Resolves when Terraform asks the provider to stop (Ctrl-C): long waits select on it.
-    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
-        self.cancel.cancelled()
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        Context { stop: Stop::new(cancel), warnings: Arc::default(), client }
     }
 
     /// Adds a warning shown with the call's result.

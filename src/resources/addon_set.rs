@@ -15,23 +15,26 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::application_set::{
+use crate::argocd::application_set::{
     self, AddonSet, Automated, Destination, Directory, Helm, MetadataRepo, Requirement, Selector, ShapeError, Source,
     SyncPolicy, Syntax,
 };
+use crate::argocd::cluster_secret::cluster_secrets_selector;
+use crate::argocd::k8s_names::{
+    check_dns_label, check_dns_subdomain, check_label_key, check_label_value, parse_namespaced_id,
+};
+use crate::argocd::owned_fields::FieldSet;
 use crate::http_url::check_http_url;
 use crate::hub::{FIELD_MANAGER, HubError};
-use crate::k8s_names::{check_dns_label, check_dns_subdomain, check_label_key, check_label_value, parse_namespaced_id};
-use crate::owned_fields::FieldSet;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Nesting, Plan, PlanRequest,
     Resource, Schema, Type, Value,
 };
-use crate::provider::{Configured, ProviderState};
-use crate::resources::adoption;
-use crate::resources::cluster_metadata::{cluster_secrets_selector, hub_diagnostics};
-use crate::tf_values;
-use crate::timeouts::{self, Deadline, Defaults, Operation, Timeout, format_duration};
+use crate::provider::state::{Configured, ProviderState};
+use crate::tf::adoption;
+use crate::tf::hub_errors::hub_diagnostics;
+use crate::tf::timeouts::{self, Deadline, Defaults, Operation, Timeout, format_duration};
+use crate::tf::values as tf_values;
 
 pub const TYPE_NAME: &str = "gitopsbridge_addon_set";
 
@@ -1089,7 +1092,7 @@ impl Resource for AddonSetResource {
 mod tests {
     use super::*;
     use crate::protocol::Severity;
-    use crate::provider::ProviderConfig;
+    use crate::provider::state::ProviderConfig;
     use serde_json::json;
 
     fn one(v: Value) -> Value {

@@ -15,21 +15,21 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::dns_names;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Number, Plan, PlanRequest,
     Resource, Schema, Type, Value,
 };
-use crate::resources::weighted_route::{
-    Apply, Failure, RouteError, TIMEOUTS, check_cname_at_apex, check_in_zone, check_member, check_ttl, check_type,
-    check_zone_and_name, member_attributes, member_has_records, member_record, merge_live_member,
-    name_forces_replacement, parse_import_id, plan_zone, resolve_zone, set_zone, warn_all_zero,
-};
+use crate::route53::dns_names;
+use crate::route53::weighted_set;
 use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
-use crate::timeouts::{self, Deadline, Operation};
-use crate::weighted_set;
+use crate::tf::route53_records::{
+    Apply, Failure, RouteError, TIMEOUTS, TRAFFIC_SPLIT_TYPE_NAME, check_cname_at_apex, check_in_zone, check_member,
+    check_ttl, check_type, check_zone_and_name, member_attributes, member_has_records, member_record,
+    merge_live_member, name_forces_replacement, parse_import_id, plan_zone, resolve_zone, set_zone, warn_all_zero,
+};
+use crate::tf::timeouts::{self, Deadline, Operation};
 
-pub const TYPE_NAME: &str = "gitopsbridge_traffic_split";
+pub const TYPE_NAME: &str = TRAFFIC_SPLIT_TYPE_NAME;
 
 // ---------------------------------------------------------------------------------------------
 // Model

@@ -1,6 +1,6 @@
 //! ValidateDataResourceConfig and ReadDataSource.
 
-use crate::protocol::server::{ProviderService, cancellable, decode, encode, finish};
+use crate::protocol::service::{ProviderService, cancellable, decode, encode, finish};
 use crate::protocol::wire::tfplugin6 as pb;
 
 impl ProviderService {

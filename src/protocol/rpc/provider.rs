@@ -1,7 +1,7 @@
 //! ValidateProviderConfig and ConfigureProvider.
 
 use crate::protocol::diagnostics::Diagnostics;
-use crate::protocol::server::{ProviderService, cancellable, decode, finish};
+use crate::protocol::service::{ProviderService, cancellable, decode, finish};
 use crate::protocol::value::Value;
 use crate::protocol::wire::tfplugin6 as pb;
 

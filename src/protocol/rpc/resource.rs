@@ -5,7 +5,7 @@ use crate::protocol::diagnostics::Diagnostics;
 use crate::protocol::plan::null_write_only;
 use crate::protocol::provider_api::{ApplyError, PlanRequest};
 use crate::protocol::redact;
-use crate::protocol::server::{ProviderService, cancellable, decode, encode, finish};
+use crate::protocol::service::{ProviderService, cancellable, decode, encode, finish};
 use crate::protocol::wire::tfplugin6 as pb;
 use crate::protocol::{json, value::Value};
 

@@ -1,7 +1,7 @@
 //! GetMetadata and GetProviderSchema.
 
 use crate::protocol::convert;
-use crate::protocol::server::ProviderService;
+use crate::protocol::service::ProviderService;
 use crate::protocol::wire::tfplugin6 as pb;
 
 /// What we tell Terraform about ourselves: destroys are not planned by the provider, the schema

@@ -1,19 +1,25 @@
-//! The `gitopsbridge` provider: its configuration block and the state every resource shares.
+//! The `gitopsbridge` provider: its configuration block, `configure`, and the list of its
+//! resources and data sources. The state every resource shares is in [`state`].
 //!
 //! `configure` only stores the configuration. Clients are built on first use, so planning a
 //! create never touches the network and a provider block whose values are unknown during plan
 //! (the hub is created in the same apply) plans fine.
+//!
+//! Only this file imports `resources` and `data_sources` (to list them); they import
+//! [`state`], never this file. `state.rs` imports neither.
 
-use std::sync::{Arc, RwLock};
+pub mod state;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::argocd::k8s_names::check_dns_label;
 use crate::data_sources::cluster_metadata::ClusterMetadataDataSource;
 use crate::data_sources::weighted_routes::WeightedRoutesDataSource;
 use crate::http_url::check_http_url;
-use crate::hub::{ExecSettings, HubClient, HubError, HubSettings};
-use crate::k8s_names::check_dns_label;
+use crate::hub::{ExecSettings, HubSettings};
 use crate::protocol::{
     Attribute, AttributePath, Block, Context, DataSource, Diagnostics, NestedBlock, Provider, Resource, Schema, Type,
     Value,
@@ -22,97 +28,10 @@ use crate::resources::addon_set::AddonSetResource;
 use crate::resources::cluster_metadata::ClusterMetadataResource;
 use crate::resources::traffic_split::TrafficSplitResource;
 use crate::resources::weighted_route::WeightedRouteResource;
-use crate::route53::{Route53, Route53Error, Route53Source};
-use crate::tf_values;
-use crate::timeouts;
-
-/// Argo CD's namespace when the configuration does not name one.
-pub const DEFAULT_ARGOCD_NAMESPACE: &str = "argocd";
-
-/// A configuration value that may not be known until apply.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Configured<T> {
-    Known(T),
-    /// Depends on resources not applied yet (only during plan).
-    Unknown,
-}
-
-pub use crate::route53::Route53Settings;
-
-/// The provider configuration, as received by `configure`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProviderConfig {
-    pub argocd_namespace: Configured<String>,
-    pub hub: Configured<HubSettings>,
-    pub route53: Configured<Route53Settings>,
-}
-
-impl Default for ProviderConfig {
-    fn default() -> Self {
-        ProviderConfig {
-            argocd_namespace: Configured::Known(DEFAULT_ARGOCD_NAMESPACE.to_string()),
-            hub: Configured::Known(HubSettings::default()),
-            route53: Configured::Known(Route53Settings::default()),
-        }
-    }
-}
-
-/// What resources and data sources share: the configuration and the lazily built clients.
-#[derive(Default)]
-pub struct ProviderState {
-    config: RwLock<ProviderConfig>,
-    hub: tokio::sync::OnceCell<HubClient>,
-    route53: tokio::sync::OnceCell<Route53>,
-}
-
-impl ProviderState {
-    /// A state holding `config`, as `configure` leaves it (also for tests).
-    pub fn with_config(config: ProviderConfig) -> Self {
-        ProviderState { config: RwLock::new(config), ..ProviderState::default() }
-    }
-
-    fn set_config(&self, config: ProviderConfig) {
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
-    }
-
-    /// A copy of the current configuration.
-    pub fn config(&self) -> ProviderConfig {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Argo CD's namespace on the hub (`argocd_namespace`).
-    pub fn argocd_namespace(&self) -> Configured<String> {
-        self.config().argocd_namespace
-    }
-
-    /// The `route53` settings, for the Route53 client.
-    pub fn route53_settings(&self) -> Configured<Route53Settings> {
-        self.config().route53
-    }
-
-    /// The hub client, built on first use.
-    ///
-    /// # Errors
-    /// [`HubError::UnknownConfig`] while the `hub` settings are unknown; [`HubError::Config`] when
-    /// they cannot be turned into a client.
-    pub async fn hub(&self) -> Result<HubClient, HubError> {
-        let Configured::Known(settings) = self.config().hub else {
-            return Err(HubError::UnknownConfig);
-        };
-        self.hub.get_or_try_init(|| HubClient::connect(&settings)).await.cloned()
-    }
-}
-
-#[async_trait]
-impl Route53Source for ProviderState {
-    /// The Route53 client, built on first use (never while planning a create).
-    async fn route53(&self) -> Result<Route53, Route53Error> {
-        let Configured::Known(settings) = self.route53_settings() else {
-            return Err(Route53Error::UnknownConfig);
-        };
-        Ok(self.route53.get_or_init(|| Route53::connect(&settings)).await.clone())
-    }
-}
+use crate::tf::credential_plugin::exec_env_attribute;
+use crate::tf::timeouts;
+use crate::tf::values as tf_values;
+pub use state::{Configured, DEFAULT_ARGOCD_NAMESPACE, ProviderConfig, ProviderState, Route53Settings};
 
 /// The provider: cheap to construct (Terraform starts the plugin several times per plan).
 pub struct GitOpsBridge {
@@ -407,20 +326,10 @@ impl Provider for GitOpsBridge {
     }
 }
 
-/// The `env` of a client-go credential plugin, in the provider's `hub.exec` and in a cluster's
-/// `exec_provider`: sensitive, as it often carries credentials.
-pub(crate) fn exec_env_attribute() -> Attribute {
-    Attribute::optional(
-        "env",
-        Type::map(Type::String),
-        "Extra environment variables of the command; sensitive, as they often carry credentials.",
-    )
-    .sensitive()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::HubError;
 
     fn hub_config(attrs: Vec<(&str, Value)>) -> Value {
         Value::object([

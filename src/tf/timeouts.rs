@@ -7,13 +7,11 @@
 //! [`Deadline`]) and the error names the operation, the object and the `timeouts` attribute to
 //! raise.
 
-use std::future::Future;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
+pub use crate::halt::{Deadline, Expired, Halt, Operation, format_duration};
 use crate::protocol::{ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Type, Value};
-use crate::tf_values;
+use crate::tf::values as tf_values;
 
 /// The note on a resource's read timeout: an import reads before the configuration's timeouts
 /// are in state.
@@ -21,45 +19,6 @@ pub const READ_NOTE: &str = "An import always uses the default: its state holds 
 
 /// The longest timeout accepted: a week.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// An operation a `timeouts` attribute bounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    Create,
-    Read,
-    Update,
-    Delete,
-}
-
-impl Operation {
-    /// The attribute name in the `timeouts` block.
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Operation::Create => "create",
-            Operation::Read => "read",
-            Operation::Update => "update",
-            Operation::Delete => "delete",
-        }
-    }
-
-    fn gerund(self) -> &'static str {
-        match self {
-            Operation::Create => "creating",
-            Operation::Read => "reading",
-            Operation::Update => "updating",
-            Operation::Delete => "deleting",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Operation::Create => "Create",
-            Operation::Read => "Read",
-            Operation::Update => "Update",
-            Operation::Delete => "Delete",
-        }
-    }
-}
 
 /// One operation's timeout when the `timeouts` block does not set it.
 #[derive(Clone, Copy, Debug)]
@@ -115,30 +74,6 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
     }
     Some(total)
-}
-
-/// `2s`, `1m30s`, `500ms`: the form users write.
-pub fn format_duration(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let secs = ms / 1000;
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,62 +150,10 @@ pub fn only_timeouts_changed(prior: &Value, planned: &Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Deadlines
 
-/// When one operation must be over.
-///
-/// A deadline ends an operation the way StopProvider does: once it has passed no request and no
-/// retry starts and no wait (backoff, INSYNC, finalizers) goes on; a read in flight is abandoned;
-/// a write already sent runs to its answer (bounded by the client's own timeout), because a write
-/// abandoned on the way may still land and Terraform would never hear of it.
-#[derive(Clone, Copy, Debug)]
-pub struct Deadline {
-    pub operation: Operation,
-    pub limit: Duration,
-    pub at: Instant,
-}
-
 impl Deadline {
-    /// A deadline `limit` from now.
-    pub fn after(operation: Operation, limit: Duration) -> Deadline {
-        Deadline { operation, limit, at: Instant::now() + limit }
-    }
-
     /// The deadline `value`'s `timeouts` block (or the default) sets for `operation`, from now.
     pub fn start(value: &Value, defaults: Defaults, operation: Operation) -> Deadline {
         Deadline::after(operation, timeout(value, defaults, operation))
-    }
-
-    pub fn remaining(&self) -> Duration {
-        self.at.saturating_duration_since(Instant::now())
-    }
-
-    pub fn passed(&self) -> bool {
-        Instant::now() >= self.at
-    }
-
-    /// What to report once the deadline has passed.
-    pub fn expired(&self) -> Expired {
-        Expired { operation: self.operation, limit: self.limit }
-    }
-
-    /// Resolves when the deadline passes.
-    pub async fn reached(&self) -> Expired {
-        tokio::time::sleep_until(self.at).await;
-        self.expired()
-    }
-
-    /// Runs the read `work` until it finishes or the deadline passes, whichever is first: a read
-    /// cut short loses nothing.
-    ///
-    /// # Errors
-    /// `work`'s own errors, or [`Expired`] (converted into `E`) when the deadline passed first.
-    pub async fn run<T, E>(&self, work: impl Future<Output = Result<T, E>>) -> Result<T, E>
-    where
-        E: From<Expired>,
-    {
-        match tokio::time::timeout_at(self.at, work).await {
-            Ok(result) => result,
-            Err(_) => Err(self.expired().into()),
-        }
     }
 
     /// Warns that `object`'s operation succeeded only after its deadline: the write was in flight
@@ -292,47 +175,6 @@ impl Deadline {
             ),
         );
     }
-}
-
-/// Why an operation stops starting requests: Terraform asked the provider to stop, or the
-/// operation's deadline passed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Halt {
-    Stop,
-    Deadline(Expired),
-}
-
-impl Halt {
-    /// The halt that applies now, if any.
-    pub fn now(ctx: &Context, deadline: Option<&Deadline>) -> Option<Halt> {
-        if ctx.is_cancelled() {
-            return Some(Halt::Stop);
-        }
-        deadline.filter(|d| d.passed()).map(|d| Halt::Deadline(d.expired()))
-    }
-
-    /// Resolves at the stop or at the deadline, whichever comes first.
-    pub async fn next(ctx: &Context, deadline: Option<&Deadline>) -> Halt {
-        let deadline = async {
-            match deadline {
-                Some(deadline) => deadline.reached().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            () = ctx.cancelled() => Halt::Stop,
-            expired = deadline => Halt::Deadline(expired),
-        }
-    }
-}
-
-/// An operation's deadline passed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{} did not finish within {} (timeouts.{})", .operation.gerund(), format_duration(*.limit), .operation.attribute())]
-pub struct Expired {
-    pub operation: Operation,
-    pub limit: Duration,
 }
 
 /// What was still to do when an operation's deadline passed.
@@ -405,6 +247,8 @@ fn capitalized(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use tokio::time::Instant;
+
     use super::*;
 
     const DEFAULTS: Defaults = &[

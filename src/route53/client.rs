@@ -28,20 +28,18 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_route53::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
 use aws_sdk_route53::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_route53::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
-use aws_sdk_route53::types::{
-    AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet,
-    RrType,
-};
+use aws_sdk_route53::types::{ChangeBatch, ChangeStatus, RrType};
 use tokio::sync::{OnceCell, watch};
 use tokio::time::Instant;
 
-use crate::dns_names;
-use crate::protocol::Context;
-use crate::timeouts::{Deadline, Halt};
+use super::dns_names;
+use super::error::Route53Error;
+use super::records::{Change, LiveRecord, Zone, bare_zone_id};
+use super::weighted_set;
+use crate::halt::{Deadline, Halt, Stop};
 use crate::unanswered;
-use crate::weighted_set;
 
 mod live;
 
@@ -67,119 +65,6 @@ pub struct Route53Settings {
     pub max_attempts: Option<u32>,
 }
 
-/// What went wrong talking to Route53. Cloned when one listing answers for several writes.
-#[derive(Clone, Debug, thiserror::Error)]
-pub enum Route53Error {
-    /// No hosted zone has this id or name.
-    #[error("no hosted zone {0} is visible with these credentials")]
-    ZoneNotFound(String),
-    /// A public and a private zone (or several private ones) share the name.
-    #[error("several hosted zones are named {name} ({}); set zone_id to pick one", ids.join(", "))]
-    AmbiguousZone { name: String, ids: Vec<String> },
-    /// Route53 rejected the change batch; its message is kept verbatim.
-    #[error("{0}")]
-    InvalidChangeBatch(String),
-    /// Route53 kept throttling after every attempt.
-    #[error(
-        "Route53 kept answering {code} to {operation} after {attempts} attempts; raise route53.max_attempts or retry later"
-    )]
-    Throttled { operation: &'static str, code: String, attempts: u32 },
-    /// Route53 (or the way to it) kept failing after every attempt: 5xx answers, lost
-    /// connections, timeouts. Nothing says the request itself is wrong.
-    #[error(
-        "Route53 did not answer {operation} after {attempts} attempts ({detail}); check that Route53 is reachable \
-         and healthy, then run Terraform again"
-    )]
-    Unavailable { operation: &'static str, attempts: u32, detail: String },
-    /// The change was accepted but did not reach INSYNC before the deadline.
-    #[error("change {change_id} was not INSYNC after {}s", waited.as_secs())]
-    SyncTimeout { change_id: String, waited: Duration },
-    /// Terraform asked the provider to stop.
-    #[error("stopped while {0}")]
-    Cancelled(&'static str),
-    /// No attempt of the change batch was sent, or no further one after `attempts` failed ones,
-    /// because Terraform asked the provider to stop or the operation's deadline passed. `last`
-    /// is the last attempt's answer; `uncertain`: an attempt got no answer or a 5xx, so Route53
-    /// may have applied the batch.
-    #[error("{}", halted(*.halt, *.attempts, .last.as_deref()))]
-    Halted { halt: Halt, attempts: u32, last: Option<String>, uncertain: bool },
-    /// The batch failed after an attempt that got no answer or a 5xx: Route53 may have applied it.
-    #[error("{0}")]
-    MaybeApplied(Box<Route53Error>),
-    /// A record we could not express as a Route53 request.
-    #[error("cannot build the Route53 request: {0}")]
-    Request(String),
-    /// The provider's `route53` settings depend on values not known until apply.
-    #[error("the provider's route53 settings are not known yet (they depend on resources not applied)")]
-    UnknownConfig,
-    /// Any other failure, with the SDK's full explanation.
-    #[error("Route53 {operation} failed: {detail}")]
-    Other { operation: &'static str, code: Option<String>, detail: String },
-}
-
-fn halted(halt: Halt, attempts: u32, last: Option<&str>) -> String {
-    let why = match halt {
-        Halt::Stop => "Terraform asked the provider to stop".to_string(),
-        Halt::Deadline(expired) => expired.to_string(),
-    };
-    match (attempts, last) {
-        (0, _) => format!("the change was not sent: {why}"),
-        (n, Some(last)) => format!("the change was not retried after {n} attempts ({why}); last answer: {last}"),
-        (n, None) => format!("the change was not retried after {n} attempts ({why})"),
-    }
-}
-
-impl Route53Error {
-    /// The error itself, or the one [`Route53Error::MaybeApplied`] wraps.
-    pub fn cause(&self) -> &Route53Error {
-        match self {
-            Route53Error::MaybeApplied(inner) => inner,
-            other => other,
-        }
-    }
-
-    /// True when a change batch failed without knowing whether Route53 applied it.
-    pub fn uncertain(&self) -> bool {
-        matches!(self, Route53Error::MaybeApplied(_) | Route53Error::Halted { uncertain: true, .. })
-    }
-
-    /// Maps an SDK error by its error code, never by its message.
-    fn from_sdk<E>(operation: &'static str, attempts: u32, err: SdkError<E>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let code = err.code().map(str::to_string);
-        match code.as_deref() {
-            Some("NoSuchHostedZone") => Route53Error::ZoneNotFound(err.message().unwrap_or("(no message)").to_string()),
-            Some("InvalidChangeBatch") => {
-                Route53Error::InvalidChangeBatch(err.message().unwrap_or("InvalidChangeBatch").to_string())
-            }
-            Some(c @ ("Throttling" | "ThrottlingException" | "PriorRequestNotComplete")) => {
-                Route53Error::Throttled { operation, code: c.to_string(), attempts }
-            }
-            _ if is_unavailable(&err) => {
-                let detail = match (err.raw_response().map(|r| r.status().as_u16()), err.code()) {
-                    (Some(status), Some(code)) => format!("last answer: {status} {code}"),
-                    (Some(status), None) => format!("last answer: HTTP {status}"),
-                    _ => DisplayErrorContext(&err).to_string(),
-                };
-                Route53Error::Unavailable { operation, attempts, detail }
-            }
-            _ => Route53Error::Other { operation, code, detail: DisplayErrorContext(&err).to_string() },
-        }
-    }
-}
-
-/// True for failures of Route53 or of the way to it rather than of the request: no answer (lost
-/// connection, timeout, unreadable response) or a 5xx answer.
-fn is_unavailable<E>(err: &SdkError<E>) -> bool {
-    match err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => service.raw().status().is_server_error(),
-        _ => false,
-    }
-}
-
 /// Where resources get the process's Route53 client: the provider builds it on first use.
 #[async_trait::async_trait]
 pub trait Route53Source: Send + Sync + 'static {
@@ -194,148 +79,6 @@ pub trait Route53Source: Send + Sync + 'static {
 impl Route53Source for Route53 {
     async fn route53(&self) -> Result<Route53, Route53Error> {
         Ok(self.clone())
-    }
-}
-
-/// A hosted zone.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Zone {
-    /// The bare id, without `/hostedzone/`.
-    pub id: String,
-    /// Normalized: lowercase, no trailing dot.
-    pub name: String,
-    pub private: bool,
-    pub record_count: Option<i64>,
-}
-
-/// The alias target of a record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Alias {
-    pub name: String,
-    pub zone_id: String,
-    pub evaluate_target_health: bool,
-}
-
-/// A record set in our terms. TXT values are plain text here; quoting happens at the edge.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordSet {
-    pub name: String,
-    pub record_type: String,
-    pub set_identifier: Option<String>,
-    pub weight: Option<i64>,
-    pub ttl: Option<i64>,
-    pub values: Vec<String>,
-    pub alias: Option<Alias>,
-    pub health_check_id: Option<String>,
-}
-
-impl RecordSet {
-    /// The Route53 request shape of this record.
-    ///
-    /// # Errors
-    /// [`Route53Error::Request`] for a type Route53 does not know.
-    pub fn to_sdk(&self) -> Result<ResourceRecordSet, Route53Error> {
-        let request = |e: aws_sdk_route53::error::BuildError| Route53Error::Request(e.to_string());
-        let record_type = RrType::try_parse(&self.record_type)
-            .map_err(|_| Route53Error::Request(format!("unknown record type {}", self.record_type)))?;
-        // Route53 stores names in lowercase; sending them so keeps emulators' ordering right too.
-        let mut builder = ResourceRecordSet::builder()
-            .name(self.name.to_ascii_lowercase())
-            .r#type(record_type)
-            .set_set_identifier(self.set_identifier.clone())
-            .set_weight(self.weight)
-            .set_ttl(self.ttl)
-            .set_health_check_id(self.health_check_id.clone());
-        for value in &self.values {
-            let value = if self.record_type == "TXT" { dns_names::quote_txt(value) } else { value.clone() };
-            builder = builder.resource_records(ResourceRecord::builder().value(value).build().map_err(request)?);
-        }
-        if let Some(alias) = &self.alias {
-            builder = builder.alias_target(
-                AliasTarget::builder()
-                    .dns_name(&alias.name)
-                    .hosted_zone_id(&alias.zone_id)
-                    .evaluate_target_health(alias.evaluate_target_health)
-                    .build()
-                    .map_err(request)?,
-            );
-        }
-        builder.build().map_err(request)
-    }
-
-    fn from_sdk(raw: &ResourceRecordSet) -> RecordSet {
-        let record_type = raw.r#type().as_str().to_string();
-        let values = raw
-            .resource_records()
-            .iter()
-            .map(|r| if record_type == "TXT" { dns_names::unquote_txt(r.value()) } else { r.value().to_string() })
-            .collect();
-        RecordSet {
-            name: raw.name().to_string(),
-            set_identifier: raw.set_identifier().map(str::to_string),
-            weight: raw.weight(),
-            // Alias records have no TTL of their own; emulators report 0.
-            ttl: raw.ttl().filter(|_| raw.alias_target().is_none()),
-            values,
-            alias: raw.alias_target().map(|a| Alias {
-                name: a.dns_name().to_string(),
-                zone_id: a.hosted_zone_id().to_string(),
-                evaluate_target_health: a.evaluate_target_health(),
-            }),
-            health_check_id: raw.health_check_id().map(str::to_string),
-            record_type,
-        }
-    }
-
-    /// True when this is the record `(name, type, set identifier)` names.
-    pub fn is(&self, name: &str, record_type: &str, set_identifier: Option<&str>) -> bool {
-        dns_names::same_name(&self.name, name)
-            && self.record_type == record_type
-            && self.set_identifier.as_deref() == set_identifier
-    }
-}
-
-/// A record as Route53 returned it: our view plus the exact shape a DELETE must repeat.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LiveRecord {
-    pub set: RecordSet,
-    raw: ResourceRecordSet,
-}
-
-impl LiveRecord {
-    fn new(raw: ResourceRecordSet) -> Self {
-        LiveRecord { set: RecordSet::from_sdk(&raw), raw }
-    }
-
-    /// A live record as if Route53 had returned `set`, for tests of code that reads records.
-    #[doc(hidden)]
-    pub fn for_tests(set: RecordSet) -> Self {
-        let raw = set.to_sdk().expect("a test record must be expressible as a Route53 record set");
-        LiveRecord { set, raw }
-    }
-}
-
-/// One change of a batch.
-#[derive(Clone, Debug)]
-pub enum Change {
-    Create(RecordSet),
-    Upsert(RecordSet),
-    /// Deletes the record exactly as it was read: Route53 refuses a DELETE whose values differ.
-    Delete(Box<LiveRecord>),
-}
-
-impl Change {
-    fn to_sdk(&self) -> Result<SdkChange, Route53Error> {
-        let (action, record) = match self {
-            Change::Create(r) => (ChangeAction::Create, r.to_sdk()?),
-            Change::Upsert(r) => (ChangeAction::Upsert, r.to_sdk()?),
-            Change::Delete(live) => (ChangeAction::Delete, live.raw.clone()),
-        };
-        SdkChange::builder()
-            .action(action)
-            .resource_record_set(record)
-            .build()
-            .map_err(|e| Route53Error::Request(e.to_string()))
     }
 }
 
@@ -389,11 +132,6 @@ impl std::fmt::Debug for Route53 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Route53").field("max_attempts", &self.inner.max_attempts).finish_non_exhaustive()
     }
-}
-
-/// The bare zone id: users paste both `Z123` and `/hostedzone/Z123`.
-pub fn bare_zone_id(id: &str) -> &str {
-    id.trim_start_matches("/hostedzone/")
 }
 
 impl Route53 {
@@ -613,7 +351,7 @@ impl Route53 {
         comment: &str,
         changes: &[Change],
     ) -> Result<Option<String>, Route53Error> {
-        match self.change_within(zone_id, comment, changes, &Context::default(), None).await? {
+        match self.change_within(zone_id, comment, changes, &Stop::default(), None).await? {
             Changed::Pending(id) => Ok(Some(id)),
             Changed::InSync | Changed::AnswerLost => Ok(None),
         }
@@ -637,7 +375,7 @@ impl Route53 {
         zone_id: &str,
         comment: &str,
         changes: &[Change],
-        ctx: &Context,
+        ctx: &Stop,
         deadline: Option<&Deadline>,
     ) -> Result<Changed, Route53Error> {
         let zone_id = bare_zone_id(zone_id);
@@ -704,13 +442,7 @@ impl Route53 {
     /// True when the live records are what `changes` make them: every record created or upserted
     /// is there exactly, every record deleted is gone. False also when they cannot be read (the
     /// stop or the deadline came first, or the listing failed).
-    async fn batch_in_place(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-        ctx: &Context,
-        deadline: Option<&Deadline>,
-    ) -> bool {
+    async fn batch_in_place(&self, zone_id: &str, changes: &[Change], ctx: &Stop, deadline: Option<&Deadline>) -> bool {
         let record = |change: &Change| match change {
             Change::Create(r) | Change::Upsert(r) => r.clone(),
             Change::Delete(live) => live.set.clone(),
@@ -752,7 +484,7 @@ impl Route53 {
     pub async fn wait_insync(
         &self,
         change_id: &str,
-        ctx: &Context,
+        ctx: &Stop,
         deadline: Option<&Deadline>,
     ) -> Result<(), Route53Error> {
         let started = Instant::now();
@@ -838,14 +570,14 @@ struct AttemptLog {
 /// have been applied.
 #[derive(Clone, Debug)]
 struct Attempts {
-    ctx: Context,
+    ctx: Stop,
     deadline: Option<Deadline>,
     log: Arc<Mutex<AttemptLog>>,
     phase: Arc<watch::Sender<Phase>>,
 }
 
 impl Attempts {
-    fn new(ctx: Context, deadline: Option<Deadline>) -> Self {
+    fn new(ctx: Stop, deadline: Option<Deadline>) -> Self {
         Attempts { ctx, deadline, log: Arc::default(), phase: Arc::new(watch::Sender::new(Phase::Sending)) }
     }
 
@@ -910,7 +642,7 @@ impl Intercept for Attempts {
 
 /// Resolves with the halt once the stop or the deadline comes while the call is between
 /// attempts; never while an attempt is in flight.
-async fn between_attempts(phase: &mut watch::Receiver<Phase>, ctx: &Context, deadline: Option<&Deadline>) -> Halt {
+async fn between_attempts(phase: &mut watch::Receiver<Phase>, ctx: &Stop, deadline: Option<&Deadline>) -> Halt {
     loop {
         if phase.wait_for(|p| *p == Phase::Between).await.is_err() {
             return std::future::pending().await;
@@ -942,7 +674,9 @@ fn cached_cell<T>(map: &Mutex<HashMap<String, Arc<OnceCell<T>>>>, key: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::records::{Alias, RecordSet};
     use super::*;
+    use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet};
 
     fn cname(weight: i64) -> RecordSet {
         RecordSet {

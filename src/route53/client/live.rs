@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use super::{FULL_LISTING_MAX_RECORDS, LiveRecord, Route53, Route53Error, bare_zone_id};
-use crate::dns_names;
+use crate::route53::dns_names;
 
 /// Records per page of a whole-zone listing (Route53's maximum and default).
 const ZONE_PAGE_ITEMS: u64 = 300;

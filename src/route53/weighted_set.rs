@@ -4,8 +4,8 @@
 //! Route53 enforces some of these only at apply with a terse message, and emulators not at all;
 //! others (all weights 0, external-dns ownership) are not errors to Route53 but surprise users.
 
-use crate::dns_names;
-use crate::route53::{LiveRecord, RecordSet, bare_zone_id};
+use super::dns_names;
+use super::records::{LiveRecord, RecordSet, bare_zone_id};
 
 /// The members of the weighted set `(name, record_type)` among `records` (which may hold other
 /// names and types), skipping the set identifiers in `except`.

@@ -3,6 +3,11 @@
 //! bounded retries that give way to StopProvider and to the operation's deadline.
 //!
 //! Nothing here knows what an Argo CD cluster Secret means; resources build the objects.
+//! Cancellation and deadlines come as the neutral [`crate::halt::Stop`] and [`Deadline`]; the
+//! secrets it learns go to [`crate::secrets`], which the protocol boundary cleans every message with.
+//!
+//! May import: the neutral modules (`halt`, `secrets`, `unanswered`). Never `protocol`,
+//! `provider`, `resources`, `data_sources`, `tf` or `argocd`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -21,8 +26,8 @@ use kube::config::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::protocol::{Context, redact};
-use crate::timeouts::{Deadline, Expired, Halt};
+use crate::halt::{Deadline, Expired, Halt, Stop};
+use crate::secrets;
 use crate::unanswered;
 
 mod listing;
@@ -346,12 +351,12 @@ fn check_user_secrets(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) -> R
     let Some((auth, exposed)) = selected_user(kubeconfig, options) else { return Ok(()) };
     for field in ["token", "password", "client-key-data"] {
         if let Some(secret) = exposed.get(field).and_then(|v| v.as_str()) {
-            redact::remember(secret);
+            secrets::remember(secret);
         }
     }
     for pair in auth.exec.iter().flat_map(|e| e.env.iter().flatten()) {
         if let Some(value) = pair.get("value") {
-            redact::remember(value);
+            secrets::remember(value);
         }
     }
     // What an HTTP header value may hold: visible characters, spaces and tabs.
@@ -377,7 +382,7 @@ fn describe_auth_error(error: &kube::client::AuthError) -> String {
             while !stderr.is_char_boundary(start) {
                 start += 1;
             }
-            let excerpt = redact::redact(&stderr[start..]);
+            let excerpt = secrets::redact(&stderr[start..]);
             if excerpt.is_empty() {
                 format!("the exec credential plugin failed ({}) and printed no error", out.status)
             } else {
@@ -397,7 +402,7 @@ fn describe_auth_error(error: &kube::client::AuthError) -> String {
             "the exec credential plugin's expirationTimestamp is not an RFC 3339 time".into()
         }
         // The rest carry no command output; redacted all the same.
-        other => redact::redact(&other.to_string()).into_owned(),
+        other => secrets::redact(&other.to_string()).into_owned(),
     }
 }
 
@@ -837,7 +842,7 @@ where
     ///
     /// # Errors
     /// Any [`HubError`] but `NotFound`.
-    pub async fn get(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
+    pub async fn get(&self, ctx: &Stop, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
         self.call(ctx, &object, Request::Read, || self.api.get_opt(name)).await
     }
@@ -848,7 +853,7 @@ where
     ///
     /// # Errors
     /// `Conflict`, `Invalid`, `Forbidden`, `NotFound` (namespace missing), `CrdMissing`, …
-    pub async fn apply<P>(&self, ctx: &Context, name: &str, object: &P, force: bool) -> Result<K, HubError>
+    pub async fn apply<P>(&self, ctx: &Stop, name: &str, object: &P, force: bool) -> Result<K, HubError>
     where
         P: Serialize + fmt::Debug + Sync,
     {
@@ -868,7 +873,7 @@ where
     ///
     /// # Errors
     /// Any [`HubError`].
-    pub async fn list(&self, ctx: &Context, label_selector: &str) -> Result<Vec<K>, HubError> {
+    pub async fn list(&self, ctx: &Stop, label_selector: &str) -> Result<Vec<K>, HubError> {
         let params = ListParams::default().labels(label_selector);
         let object = format!("{} in namespace {}", self.kind, self.namespace);
         let list = self.call(ctx, &object, Request::Read, || self.api.list(&params)).await?;
@@ -881,7 +886,7 @@ where
     ///
     /// # Errors
     /// Any [`HubError`] but `NotFound`.
-    pub async fn delete(&self, ctx: &Context, name: &str) -> Result<Option<K>, HubError> {
+    pub async fn delete(&self, ctx: &Stop, name: &str) -> Result<Option<K>, HubError> {
         let object = self.describe(name);
         let params = DeleteParams::default();
         let deleted = self.call(ctx, &object, Request::Write, || self.api.delete(name, &params)).await;
@@ -897,7 +902,7 @@ where
     /// the deadline no attempt starts and no backoff is waited out: a retry that could only start
     /// after the deadline reports the last answer at once. An attempt in flight then is abandoned
     /// only if it is a read; a write runs to its answer, bounded by the client's read timeout.
-    async fn call<T, F, Fut>(&self, ctx: &Context, object: &str, request: Request, mut op: F) -> Result<T, HubError>
+    async fn call<T, F, Fut>(&self, ctx: &Stop, object: &str, request: Request, mut op: F) -> Result<T, HubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
@@ -1194,7 +1199,7 @@ mod tests {
     #[test]
     fn a_failing_exec_plugin_is_described_without_its_environment_or_output_secrets() {
         use std::os::unix::process::ExitStatusExt;
-        redact::remember("plugin-env-0b7e-secret");
+        secrets::remember("plugin-env-0b7e-secret");
         let failed = kube::client::AuthError::AuthExecRun {
             cmd: r#"PLUGIN_SECRET="plugin-env-0b7e-secret" "aws" "eks" "get-token""#.into(),
             out: Box::new(std::process::Output {
@@ -1231,7 +1236,8 @@ mod tests {
     /// building the client.
     #[tokio::test]
     async fn a_token_with_a_line_break_is_trimmed_or_refused_not_a_panic() {
-        crate::protocol::tls::install_crypto_provider();
+        // As `protocol::tls::install_crypto_provider` does; the client needs nothing from `protocol`.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let settings = HubSettings {
             host: Some("https://10.0.0.1:6443".into()),
             token: Some("tok-1e5-from-a-file\n".into()),
