@@ -5,6 +5,7 @@
 //! May import: `crate::halt`, `crate::secrets`, `crate::unanswered`, `crate::http_url`, and the
 //! hub client's types. Never `protocol`, `provider`, `resources`, `data_sources` or `tf`.
 
+pub mod application;
 pub mod application_set;
 pub mod cluster_secret;
 pub mod k8s_names;

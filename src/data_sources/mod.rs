@@ -4,6 +4,7 @@
 //! resource or `provider/mod.rs`.
 
 pub mod cluster_metadata;
+pub mod cluster_status;
 pub mod weighted_routes;
 
 use crate::protocol::Diagnostics;

@@ -169,7 +169,11 @@ where
     }
 
     /// Lists page by page, keeping each page's objects before parsing the next.
-    async fn list_pages(&self, ctx: &Stop, label_selector: &str) -> Result<BTreeMap<String, K::Form>, HubError> {
+    pub(super) async fn list_pages(
+        &self,
+        ctx: &Stop,
+        label_selector: &str,
+    ) -> Result<BTreeMap<String, K::Form>, HubError> {
         let object = format!("{} in namespace {}", self.kind, self.namespace);
         let mut by_name = BTreeMap::new();
         let mut params = ListParams::default().labels(label_selector).limit(PAGE_SIZE);

@@ -30,7 +30,10 @@ use crate::halt::{Deadline, Expired, Halt, Stop};
 use crate::secrets;
 use crate::unanswered;
 
+mod applications;
+pub mod clusters;
 mod listing;
+pub mod ready;
 
 /// The field manager of every write: what `managedFields` shows as ours.
 pub const FIELD_MANAGER: &str = "terraform-provider-gitopsbridge";
@@ -732,6 +735,7 @@ pub struct HubClient {
     client: kube::Client,
     secret_listings: Arc<listing::Listings<Secret>>,
     set_listings: Arc<listing::Listings<DynamicObject>>,
+    application_listings: Arc<listing::Listings<crate::argocd::application::Application>>,
 }
 
 impl HubClient {
@@ -781,7 +785,12 @@ impl HubClient {
 
     /// Wraps an existing kube client (tests, or callers that build their own).
     pub fn from_client(client: kube::Client) -> HubClient {
-        HubClient { client, secret_listings: Arc::default(), set_listings: Arc::default() }
+        HubClient {
+            client,
+            secret_listings: Arc::default(),
+            set_listings: Arc::default(),
+            application_listings: Arc::default(),
+        }
     }
 
     /// The Secrets of one namespace.

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 
 use crate::argocd::k8s_names::check_dns_label;
 use crate::data_sources::cluster_metadata::ClusterMetadataDataSource;
+use crate::data_sources::cluster_status::ClusterStatusDataSource;
 use crate::data_sources::weighted_routes::WeightedRoutesDataSource;
 use crate::http_url::check_http_url;
 use crate::hub::{ExecSettings, HubSettings};
@@ -129,6 +130,13 @@ fn provider_schema() -> Schema {
                 Type::String,
                 "The hub namespace where Argo CD runs and reads cluster Secrets (default `argocd`).",
             ))
+            .attribute(Attribute::optional(
+                "application_namespaces",
+                Type::list(Type::String),
+                "More namespaces holding Argo CD Applications, when Argo CD runs with Applications in any \
+                 namespace. `gitopsbridge_cluster_status` and `wait_for_ready` read Applications in \
+                 `argocd_namespace` and in these.",
+            ))
             .block(NestedBlock::at_most_one("hub", hub))
             .block(NestedBlock::at_most_one("route53", route53)),
     )
@@ -145,6 +153,18 @@ fn validate_provider_config(config: &Value) -> Diagnostics {
             "Invalid Argo CD namespace",
             format!("The namespace {ns:?} {e}."),
         );
+    }
+
+    for (i, ns) in config.get("application_namespaces").as_list().unwrap_or_default().iter().enumerate() {
+        if let Some(ns) = ns.as_str()
+            && let Err(e) = check_dns_label(ns)
+        {
+            diags.push_error(
+                Some(AttributePath::root("application_namespaces").index(i)),
+                "Invalid Application namespace",
+                format!("The namespace {ns:?} {e}."),
+            );
+        }
     }
 
     if let Some(hub) = tf_values::block(config.get("hub")) {
@@ -256,7 +276,11 @@ pub fn parse_provider_config(config: &Value) -> ProviderConfig {
         v if !v.is_fully_known() => Configured::Unknown,
         v => Configured::Known(tf_values::block(v).map(parse_route53).unwrap_or_default()),
     };
-    ProviderConfig { argocd_namespace, hub, route53 }
+    let application_namespaces = match config.get("application_namespaces") {
+        v if !v.is_fully_known() => Configured::Unknown,
+        v => Configured::Known(tf_values::string_list(v)),
+    };
+    ProviderConfig { argocd_namespace, application_namespaces, hub, route53 }
 }
 
 fn parse_hub(hub: &Value) -> HubSettings {
@@ -321,6 +345,7 @@ impl Provider for GitOpsBridge {
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         vec![
             Arc::new(ClusterMetadataDataSource::new(self.state.clone())),
+            Arc::new(ClusterStatusDataSource::new(self.state.clone())),
             Arc::new(WeightedRoutesDataSource::new(self.state.clone())),
         ]
     }

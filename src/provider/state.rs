@@ -29,6 +29,8 @@ pub use crate::route53::Route53Settings;
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderConfig {
     pub argocd_namespace: Configured<String>,
+    /// Namespaces besides `argocd_namespace` that hold Argo CD Applications ("apps in any namespace").
+    pub application_namespaces: Configured<Vec<String>>,
     pub hub: Configured<HubSettings>,
     pub route53: Configured<Route53Settings>,
 }
@@ -37,6 +39,7 @@ impl Default for ProviderConfig {
     fn default() -> Self {
         ProviderConfig {
             argocd_namespace: Configured::Known(DEFAULT_ARGOCD_NAMESPACE.to_string()),
+            application_namespaces: Configured::Known(Vec::new()),
             hub: Configured::Known(HubSettings::default()),
             route53: Configured::Known(Route53Settings::default()),
         }
@@ -69,6 +72,24 @@ impl ProviderState {
     /// Argo CD's namespace on the hub (`argocd_namespace`).
     pub fn argocd_namespace(&self) -> Configured<String> {
         self.config().argocd_namespace
+    }
+
+    /// Where Argo CD's Applications live: `argocd_namespace`, then each of
+    /// `application_namespaces` not already named.
+    pub fn application_namespaces(&self) -> Configured<Vec<String>> {
+        let config = self.config();
+        match (config.argocd_namespace, config.application_namespaces) {
+            (Configured::Known(argocd), Configured::Known(more)) => {
+                let mut all = vec![argocd];
+                for ns in more {
+                    if !all.contains(&ns) {
+                        all.push(ns);
+                    }
+                }
+                Configured::Known(all)
+            }
+            _ => Configured::Unknown,
+        }
     }
 
     /// The `route53` settings, for the Route53 client.

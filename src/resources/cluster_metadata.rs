@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use k8s_openapi::api::core::v1::Secret;
 
 use crate::argocd::cluster_secret::{
     ClusterSecret, FromKubeconfigError, LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, addon_label_key,
@@ -22,17 +23,21 @@ use crate::argocd::k8s_names::{
 };
 use crate::http_url::check_http_url;
 use crate::hub::HubError;
+use crate::hub::clusters::cluster_ref;
 use crate::protocol::plan::null_write_only;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Plan, PlanRequest, Resource,
     Schema, Type, Value,
 };
 use crate::provider::state::{Configured, ProviderState};
-use crate::tf::cluster_state::{CLUSTER_METADATA_TYPE_NAME, ClusterMetadataError, cluster_secret, state_from_live};
+use crate::tf::cluster_state::{
+    CLUSTER_METADATA_TYPE_NAME, ClusterMetadataError, cluster_secret, desired_metadata, state_from_live,
+};
 use crate::tf::credential_plugin::exec_env_attribute;
 use crate::tf::hub_errors::hub_diagnostics;
 use crate::tf::timeouts::{self, Deadline, Defaults, Operation, Timeout};
 use crate::tf::values as tf_values;
+use crate::tf::wait_for_ready;
 
 pub const TYPE_NAME: &str = CLUSTER_METADATA_TYPE_NAME;
 
@@ -170,6 +175,7 @@ fn schema() -> Schema {
         .block(NestedBlock::at_most_one("aws_auth", aws_auth))
         .block(NestedBlock::at_most_one("exec_provider", exec_provider))
         .block(NestedBlock::at_most_one("from_kubeconfig", from_kubeconfig))
+        .block(wait_for_ready::block())
         .block(timeouts::block(TIMEOUTS)),
     )
 }
@@ -425,6 +431,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
         };
         d.push_error(Some(at), "Unusable kubeconfig", e.to_string());
     }
+    wait_for_ready::validate(config, &mut d);
     timeouts::validate(config, TIMEOUTS, &mut d);
     d
 }
@@ -471,28 +478,64 @@ impl ClusterMetadataResource {
         ClusterMetadataResource { provider }
     }
 
-    /// Writes the Secret within `deadline`. `force` takes over fields another manager holds:
-    /// the plan showed the user exactly these fields, so the configuration wins (update, or
-    /// create with `allow_overwrite`).
+    /// Writes the Secret within `deadline` and returns it as the hub stored it. `force` takes
+    /// over fields another manager holds: the plan showed the user exactly these fields, so the
+    /// configuration wins (update, or create with `allow_overwrite`).
     async fn write(
         &self,
         ctx: &Context,
         desired: &ClusterSecret,
         force: bool,
         deadline: Deadline,
-    ) -> Result<(), ClusterMetadataError> {
+    ) -> Result<Secret, ClusterMetadataError> {
         let hub = self.provider.hub().await?;
         let secrets = hub.secrets(&desired.namespace).until(deadline);
-        secrets.apply(ctx, &desired.name, &desired.to_secret(), force).await?;
+        let written = secrets.apply(ctx, &desired.name, &desired.to_secret(), force).await?;
         deadline.warn_if_passed(ctx, &secrets.describe(&desired.name));
-        Ok(())
+        Ok(written)
+    }
+
+    /// With `wait_for_ready`, waits until Argo CD reports the cluster of the `written` Secret
+    /// ready. `Ok` also when Terraform asked the provider to stop: the write stands, and
+    /// Terraform reports the interrupt itself.
+    async fn wait_for_ready(
+        &self,
+        ctx: &Context,
+        planned: &Value,
+        written: &Secret,
+        deadline: Deadline,
+    ) -> Result<(), Diagnostics> {
+        let Some(settings) = wait_for_ready::settings(planned) else { return Ok(()) };
+        let hub = self.provider.hub().await.map_err(|e| hub_diagnostics(&e))?;
+        let namespaces = match self.provider.application_namespaces() {
+            Configured::Known(all) => all,
+            Configured::Unknown => vec![tf_values::string(planned.get("namespace")).unwrap_or_default()],
+        };
+        let wait = wait_for_ready::ready_wait(settings, cluster_ref(written), namespaces, written);
+        let Err(e) = hub.wait_until_ready(ctx, &deadline, &wait).await else { return Ok(()) };
+        match wait_for_ready::wait_diagnostics(&e, hub_diagnostics) {
+            Some(d) => Err(d),
+            None => {
+                ctx.warn(
+                    Some(AttributePath::root(wait_for_ready::BLOCK)),
+                    "Stopped waiting for the cluster to be ready",
+                    format!("{e}\nThe cluster Secret was written and stays in state."),
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Refuses to adopt a Secret that exists before this create, unless allowed: it may be
     /// another root's (a copy of blue's configuration that kept blue's name), and taking it over
     /// silently would let destroying one root delete what the other manages.
-    async fn create_impl(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<(), ClusterMetadataError> {
-        let deadline = Deadline::start(planned, TIMEOUTS, Operation::Create);
+    async fn create_impl(
+        &self,
+        ctx: &Context,
+        planned: &Value,
+        config: &Value,
+        deadline: Deadline,
+    ) -> Result<Secret, ClusterMetadataError> {
         let token = config.get("bearer_token_wo").as_str();
         let desired = cluster_secret(planned, token)?;
         let allow_overwrite = planned.get("allow_overwrite").as_bool() == Some(true);
@@ -606,8 +649,12 @@ impl Resource for ClusterMetadataResource {
     }
 
     async fn create(&self, ctx: &Context, planned: Value, config: &Value) -> Result<Value, ApplyError> {
-        match self.create_impl(ctx, &planned, config).await {
-            Ok(()) => Ok(planned),
+        let deadline = Deadline::start(&planned, TIMEOUTS, Operation::Create);
+        match self.create_impl(ctx, &planned, config, deadline).await {
+            Ok(written) => match self.wait_for_ready(ctx, &planned, &written, deadline).await {
+                Ok(()) => Ok(planned),
+                Err(d) => Err(ApplyError::after_write(planned, d)),
+            },
             Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
         }
     }
@@ -625,9 +672,17 @@ impl Resource for ClusterMetadataResource {
             Ok(desired) => self.write(ctx, &desired, true, deadline).await,
             Err(e) => Err(e),
         };
-        match written {
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => return Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+        };
+        // Argo CD's Applications change only when what its ApplicationSets select and template does.
+        if desired_metadata(&prior) == desired_metadata(&planned) {
+            return Ok(planned);
+        }
+        match self.wait_for_ready(ctx, &planned, &written, deadline).await {
             Ok(()) => Ok(planned),
-            Err(e) => Err(ApplyError::planned_if(e.uncertain(), planned, e.into_diagnostics())),
+            Err(d) => Err(ApplyError::after_write(planned, d)),
         }
     }
 

@@ -12,3 +12,4 @@ pub mod hub_errors;
 pub mod route53_records;
 pub mod timeouts;
 pub mod values;
+pub mod wait_for_ready;
