@@ -5,7 +5,7 @@ OS_ARCH    := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/am
 MIRROR     ?= $(CURDIR)/target/terraform-mirror
 PLUGIN_DIR := $(MIRROR)/registry.terraform.io/gitops-bridge/gitopsbridge/$(VERSION)/$(OS_ARCH)
 
-.PHONY: build build-release release install test lint demo docs bench fuzz argocd-crds
+.PHONY: build build-release release install test lint demo docs bench bench-status fuzz argocd-crds
 
 build:
 	cargo build --locked --workspace --bins
@@ -58,6 +58,12 @@ docs: build
 # Builds what it needs and installs moto with pip when missing; 21 minutes on 2 idle cores.
 bench:
 	python3 scripts/bench
+
+# What reading Argo CD's view of a fleet costs: 500 gitopsbridge_cluster_status over 5,000
+# Applications (hub requests, plugin peak RSS), and the refresh of 500 cluster_metadata with and
+# without wait_for_ready. Writes target/bench/cluster_status.json.
+bench-status:
+	python3 scripts/bench/cluster_status.py
 
 # Fuzzing with cargo fuzz (cargo install cargo-fuzz --locked): each target for FUZZ_SECONDS.
 # `-s none`: no sanitizer, so the stable toolchain builds it (the code is unsafe-free).

@@ -60,7 +60,9 @@ else
   # --argocd: Argo CD's CRDs from $APPSET_CRD/$APPLICATION_CRD, ../shared/argocd/ or the verified
   # download in target/argocd-crds/ (scripts/argocd_crds.py); else without schema validation.
   python3 "$root/scripts/argocd_crds.py"
+  # The stand-in Argo CD rolls green's Applications out over a few reads before they are Healthy.
   "$root/target/release/kube-test-server" --argocd --kubeconfig "$kubeconfig" --context hub \
+    --app-script '{"name": "*-eks-green", "steps": [{"health": "Progressing", "message": "rolling out", "reads": 4}, {}]}' \
     > "$work/hub.log" 2>&1 &
   pids+=($!)
   wait_for "$work/hub.log" '^listening on'
@@ -127,7 +129,11 @@ plan_is_empty hub-spoke "${vars[@]}"
 
 step "blue/green: blue takes all traffic (weight 100), green joins at 0 with blue's metadata"
 quiet_apply eks-blue "${bg_vars[@]}"
+echo "    eks-green: wait_for_ready holds the apply until Argo CD reports green's Applications Healthy"
+started=$(date +%s)
 quiet_apply eks-green "${bg_vars[@]}"
+echo "    eks-green ready after $(( $(date +%s) - started )) s:"
+python3 "$root/scripts/show_clusters.py" "$kubeconfig" | grep -A3 'eks-green' || true
 plan_is_empty eks-blue "${bg_vars[@]}"
 plan_is_empty eks-green "${bg_vars[@]}"
 echo "    live split of $service:"

@@ -101,7 +101,7 @@ resource "gitopsbridge_cluster_metadata" "spoke_dev" {
 resource "gitopsbridge_addon_set" "addons" {
   name             = "cluster-addons"
   namespace        = "argocd"
-  application_name = "bootstrap-addons"
+  application_name = "addons-{{name}}"
 
   cluster_selector {
     match_expressions {
@@ -131,12 +131,12 @@ resource "gitopsbridge_addon_set" "addons" {
   preserve_resources_on_deletion = true
 }
 
-# Workloads: every cluster but the control plane, one Application per environment,
-# from the repository named by the cluster's workload_repo_* annotations.
+# Workloads: every cluster but the control plane, one Application per cluster, from the
+# repository named by the cluster's workload_repo_* annotations.
 resource "gitopsbridge_addon_set" "workloads" {
   name             = "workloads"
   namespace        = "argocd"
-  application_name = "workload-{{metadata.labels.environment}}"
+  application_name = "workload-{{name}}"
 
   cluster_selector {
     match_expressions {

@@ -83,6 +83,31 @@ resource "gitopsbridge_cluster_metadata" "green" {
   # The same addons and repositories as blue.
   addons   = local.source.addons
   metadata = local.source.metadata
+
+  # The apply returns once Argo CD has deployed green's addons and workloads: every Application
+  # that targets eks-green Synced and Healthy (failing fast on a Degraded one).
+  wait_for_ready {
+    min_applications = 1
+    failure_grace    = "2m"
+  }
+  timeouts {
+    create = "20m"
+    update = "20m"
+  }
+}
+
+# Every plan and apply says when Argo CD reports green not ready (a warning, never a failure).
+check "green_is_ready" {
+  data "gitopsbridge_cluster_status" "green" {
+    cluster_name = "eks-green"
+    must_exist   = false
+    depends_on   = [gitopsbridge_cluster_metadata.green]
+  }
+
+  assert {
+    condition     = data.gitopsbridge_cluster_status.green.ready
+    error_message = "eks-green is not ready: ${join("; ", data.gitopsbridge_cluster_status.green.not_ready)}"
+  }
 }
 
 resource "gitopsbridge_weighted_route" "green" {
