@@ -112,8 +112,8 @@ for cluster, share in sorted(shares.items()):
 }
 plan_is_empty() {
   local dir=$1; shift
-  set +e; tf "$dir" plan -detailed-exitcode -input=false "$@" >/dev/null; local code=$?; set -e
-  [ "$code" -eq 0 ] || fail "the plan after apply in $dir is not empty (exit $code)"
+  set +e; tf "$dir" plan -detailed-exitcode -input=false "$@" > "$work/plan.out"; local code=$?; set -e
+  [ "$code" -eq 0 ] || { cat "$work/plan.out"; fail "the plan after apply in $dir is not empty (exit $code)"; }
   echo "    $dir: no changes"
 }
 set_weight() { sed -i "s/weight         = $2 /weight         = $3 /" "$work/tf/$1/main.tf"; }
