@@ -221,11 +221,13 @@ pub fn model_from_value(v: &Value) -> Result<AddonSet, AddonSetError> {
         }),
         preserve_resources_on_deletion: opt_bool(v.get("preserve_resources_on_deletion")),
         go_template: opt_bool(v.get("go_template")),
-        drain_phase: v
-            .get("drain_phase")
-            .as_str()
-            .and_then(DrainPhase::parse)
-            .ok_or(AddonSetError::Missing { attribute: "drain_phase" })?,
+        // A state written before `drain_phase` existed holds null: such sets were written without it.
+        drain_phase: match v.get("drain_phase") {
+            Value::Null => DrainPhase::Never,
+            phase => {
+                phase.as_str().and_then(DrainPhase::parse).ok_or(AddonSetError::Missing { attribute: "drain_phase" })?
+            }
+        },
     })
 }
 
@@ -819,7 +821,9 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
     let current = AddonSet::from_json(&view);
     if current.to_json() == desired {
         // The same object: keep the state's spelling (e.g. a destination block equal to the default).
-        return Ok((state.clone(), Vec::new()));
+        let mut kept = state.clone();
+        kept.set("drain_phase", Value::string(current.drain_phase.as_str()));
+        return Ok((kept, Vec::new()));
     }
     Ok((model_into_value(&current, state), Vec::new()))
 }
@@ -1362,6 +1366,18 @@ mod tests {
         unknown.set("name", Value::Unknown);
         let p3 = planned(&unknown);
         assert!(p3.get("application_name").is_unknown() && p3.get("id").is_unknown());
+    }
+
+    #[test]
+    fn a_state_from_before_drain_phase_refreshes_without_the_import_path() {
+        let mut old = planned(&addons_config());
+        old.set("drain_phase", Value::Null);
+        let mut live = applied_json(&config_with(&addons_config(), "drain_phase", Value::from("never")));
+        live["metadata"]["managedFields"] = json!([]);
+        let (state, ignored) = state_from_live(&old, &live).unwrap();
+        assert!(ignored.is_empty());
+        assert_eq!(state.get("drain_phase").as_str(), Some("never"));
+        assert_eq!(state.get("allow_overwrite"), old.get("allow_overwrite"));
     }
 
     #[test]
