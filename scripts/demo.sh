@@ -151,8 +151,10 @@ tf eks-blue plan -input=false "${bg_vars[@]}" | grep -E '~ weight|Plan:'
 quiet_apply eks-blue "${bg_vars[@]}"
 split
 
-step "terraform destroy of blue: green now carries the traffic and keeps blue's metadata"
-tf eks-blue destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
+step "terraform destroy of blue: its record goes, Argo CD drains blue, then blue's Secret goes"
+# The drain's progress is in the provider's log: workload Applications, then addons, then the rest.
+TF_LOG_PROVIDER=INFO tf eks-blue destroy -auto-approve -input=false "${bg_vars[@]}" \
+  2> >(grep --line-buffered -o 'cluster eks-blue: [^"\\]*' | sed -u 's/^/    /') | tail -n 1
 plan_is_empty eks-green "${bg_vars[@]}"
 
 step "terraform destroy of green, then the hub and spokes"

@@ -28,6 +28,100 @@ pub struct AddonSet {
     pub sync_policy: Option<SyncPolicy>,
     pub preserve_resources_on_deletion: Option<bool>,
     pub go_template: Option<bool>,
+    /// When a draining cluster leaves this set; anything but [`DrainPhase::Never`] adds the drain
+    /// requirement to the written selector (and is read back from it).
+    pub drain_phase: DrainPhase,
+}
+
+/// The label a cluster Secret carries while its destroy drains it; its value is the phase
+/// being drained.
+pub const DRAIN_LABEL: &str = "gitops-bridge/drain";
+
+/// The drain label's values, in the order a drain sets them.
+pub const DRAIN_LABEL_VALUES: [&str; 3] = ["workloads", "addons", "all"];
+
+/// When a draining cluster drops out of an ApplicationSet, so that its Applications are deleted
+/// while the cluster Secret still exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DrainPhase {
+    /// First: the drain label `workloads` already takes the cluster out.
+    #[default]
+    Workloads,
+    /// Second, once the workloads are gone: label `addons`.
+    Addons,
+    /// Last, for the controllers that clean up cloud resources: label `all`.
+    Last,
+    /// The set ignores the drain label.
+    Never,
+}
+
+impl DrainPhase {
+    pub const ALL: [DrainPhase; 4] = [DrainPhase::Workloads, DrainPhase::Addons, DrainPhase::Last, DrainPhase::Never];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DrainPhase::Workloads => "workloads",
+            DrainPhase::Addons => "addons",
+            DrainPhase::Last => "last",
+            DrainPhase::Never => "never",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DrainPhase> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The phase an addon set takes when the configuration names none.
+    pub fn default_for(from_metadata: Option<MetadataRepo>) -> DrainPhase {
+        match from_metadata {
+            Some(MetadataRepo::Addons) => DrainPhase::Addons,
+            Some(MetadataRepo::Workload) | None => DrainPhase::Workloads,
+        }
+    }
+
+    /// The drain label values that take a cluster out of a set of this phase.
+    fn excluded_values(self) -> &'static [&'static str] {
+        match self {
+            DrainPhase::Workloads => &DRAIN_LABEL_VALUES,
+            DrainPhase::Addons => &DRAIN_LABEL_VALUES[1..],
+            DrainPhase::Last => &DRAIN_LABEL_VALUES[2..],
+            DrainPhase::Never => &[],
+        }
+    }
+
+    /// The selector requirement a set of this phase carries; `None` for [`DrainPhase::Never`].
+    pub fn requirement(self) -> Option<Requirement> {
+        (self != DrainPhase::Never).then(|| Requirement {
+            key: DRAIN_LABEL.into(),
+            operator: "NotIn".into(),
+            values: Some(self.excluded_values().iter().map(|v| v.to_string()).collect()),
+        })
+    }
+
+    /// The phase a requirement stands for, if it is exactly a drain requirement.
+    pub fn of_requirement(r: &Requirement) -> Option<DrainPhase> {
+        Self::ALL.into_iter().filter(|p| *p != DrainPhase::Never).find(|p| p.requirement().as_ref() == Some(r))
+    }
+
+    /// The phase of a live ApplicationSet (any, not only ours): the drain requirement in the
+    /// selector of its first `clusters` generator, or [`DrainPhase::Never`].
+    pub fn of_application_set(object: &Json) -> DrainPhase {
+        object
+            .pointer("/spec/generators")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.pointer("/clusters/selector"))
+            .flat_map(|s| Selector::from_json(s).match_expressions)
+            .find_map(|r| DrainPhase::of_requirement(&r))
+            .unwrap_or(DrainPhase::Never)
+    }
+
+    /// The selector line, in YAML, a hand-written ApplicationSet adds to honour this phase.
+    pub fn selector_line(self) -> String {
+        let values = self.excluded_values().join(", ");
+        format!("- {{key: {DRAIN_LABEL}, operator: NotIn, values: [{values}]}}")
+    }
 }
 
 /// A Kubernetes label selector over cluster Secrets.
@@ -193,7 +287,7 @@ impl AddonSet {
             spec.insert("syncPolicy".into(), json!({ "preserveResourcesOnDeletion": preserve }));
         }
         let mut clusters = Map::new();
-        if let Some(selector) = &self.selector {
+        if let Some(selector) = self.written_selector() {
             clusters.insert("selector".into(), selector.to_json());
         }
         spec.insert("generators".into(), json!([{ "clusters": clusters }]));
@@ -204,6 +298,14 @@ impl AddonSet {
             "metadata": { "name": self.name, "namespace": self.namespace },
             "spec": spec,
         })
+    }
+
+    /// The selector as written: the configured one plus the drain requirement.
+    pub fn written_selector(&self) -> Option<Selector> {
+        let Some(drain) = self.drain_phase.requirement() else { return self.selector.clone() };
+        let mut selector = self.selector.clone().unwrap_or_default();
+        selector.match_expressions.push(drain);
+        Some(selector)
     }
 
     fn template_json(&self) -> Json {
@@ -268,6 +370,10 @@ impl AddonSet {
 }
 
 impl Selector {
+    pub fn is_empty(&self) -> bool {
+        self.match_labels.as_ref().is_none_or(BTreeMap::is_empty) && self.match_expressions.is_empty()
+    }
+
     fn to_json(&self) -> Json {
         let mut map = Map::new();
         if let Some(labels) = &self.match_labels {
@@ -467,12 +573,23 @@ impl AddonSet {
         let go_template = flag(object, "/spec/goTemplate");
         let syntax = Syntax::of(go_template);
         let tspec = object.pointer("/spec/template/spec").cloned().unwrap_or(Json::Null);
+        let mut selector = object.pointer("/spec/generators/0/clusters/selector").map(Selector::from_json);
+        let mut drain_phase = DrainPhase::Never;
+        if let Some(sel) = &mut selector
+            && let Some(at) = sel.match_expressions.iter().position(|r| DrainPhase::of_requirement(r).is_some())
+        {
+            drain_phase = DrainPhase::of_requirement(&sel.match_expressions.remove(at)).unwrap_or_default();
+        }
+        // A selector that only held the drain requirement was written for no configured selector.
+        if drain_phase != DrainPhase::Never && selector.as_ref().is_some_and(Selector::is_empty) {
+            selector = None;
+        }
         AddonSet {
             name: text(object, "/metadata/name").unwrap_or_default(),
             namespace: text(object, "/metadata/namespace").unwrap_or_default(),
             project: text(&tspec, "/project").unwrap_or_default(),
             application_name: text(object, "/spec/template/metadata/name").unwrap_or_default(),
-            selector: object.pointer("/spec/generators/0/clusters/selector").map(Selector::from_json),
+            selector,
             source: Source::from_json(tspec.get("source").unwrap_or(&Json::Null), syntax),
             destination: tspec
                 .get("destination")
@@ -481,6 +598,7 @@ impl AddonSet {
             sync_policy: tspec.get("syncPolicy").map(SyncPolicy::from_json),
             preserve_resources_on_deletion: flag(object, "/spec/syncPolicy/preserveResourcesOnDeletion"),
             go_template,
+            drain_phase,
         }
     }
 }
@@ -665,6 +783,7 @@ mod tests {
             sync_policy: Some(SyncPolicy { automated: Some(Automated::default()), sync_options: None }),
             preserve_resources_on_deletion: Some(true),
             go_template: None,
+            drain_phase: DrainPhase::Addons,
         }
     }
 
@@ -698,7 +817,54 @@ mod tests {
     fn no_selector_selects_every_cluster() {
         let mut set = bootstrap_addons();
         set.selector = None;
+        set.drain_phase = DrainPhase::Never;
         assert_eq!(set.to_json()["spec"]["generators"], json!([{ "clusters": {} }]));
+    }
+
+    #[test]
+    fn each_drain_phase_excludes_the_drain_labels_from_its_phase_on() {
+        let cases: [(DrainPhase, Option<Json>); 4] = [
+            (DrainPhase::Workloads, Some(json!(["workloads", "addons", "all"]))),
+            (DrainPhase::Addons, Some(json!(["addons", "all"]))),
+            (DrainPhase::Last, Some(json!(["all"]))),
+            (DrainPhase::Never, None),
+        ];
+        for (phase, values) in cases {
+            let mut set = bootstrap_addons();
+            set.drain_phase = phase;
+            let json = set.to_json();
+            let exprs = json.pointer("/spec/generators/0/clusters/selector/matchExpressions").unwrap().clone();
+            let drain = exprs.as_array().unwrap().iter().find(|e| e["key"] == json!(DRAIN_LABEL)).cloned();
+            assert_eq!(
+                drain.map(|e| (e["operator"].clone(), e["values"].clone())),
+                values.map(|v| (json!("NotIn"), v))
+            );
+            assert_eq!(DrainPhase::of_application_set(&json), phase, "{phase:?}");
+            // The configured selector comes back without the drain requirement.
+            assert_eq!(AddonSet::from_json(&json), set, "{phase:?}");
+            for (i, label) in DRAIN_LABEL_VALUES.iter().enumerate() {
+                let labels = BTreeMap::from([(DRAIN_LABEL.to_string(), label.to_string())]);
+                let excluded_from =
+                    [DrainPhase::Workloads, DrainPhase::Addons, DrainPhase::Last][..=i].contains(&phase);
+                assert_eq!(set.written_selector().unwrap().matches(&labels), !excluded_from, "{phase:?} {label}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_drain_requirement_alone_reads_back_as_no_configured_selector() {
+        let mut set = bootstrap_addons();
+        set.selector = None;
+        let json = set.to_json();
+        assert_eq!(
+            json["spec"]["generators"][0]["clusters"]["selector"],
+            json!({ "matchExpressions": [{ "key": DRAIN_LABEL, "operator": "NotIn", "values": ["addons", "all"] }] })
+        );
+        assert_eq!(AddonSet::from_json(&json), set);
+        assert_eq!(
+            DrainPhase::Addons.selector_line(),
+            "- {key: gitops-bridge/drain, operator: NotIn, values: [addons, all]}"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::unanswered;
 
 mod applications;
 pub mod clusters;
+pub mod drain;
 mod listing;
 pub mod ready;
 
@@ -866,7 +867,25 @@ where
     where
         P: Serialize + fmt::Debug + Sync,
     {
-        let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
+        self.apply_as(ctx, name, object, FIELD_MANAGER, force).await
+    }
+
+    /// [`HubObjects::apply`] as another field manager of the provider's.
+    ///
+    /// # Errors
+    /// Those of [`HubObjects::apply`].
+    pub async fn apply_as<P>(
+        &self,
+        ctx: &Stop,
+        name: &str,
+        object: &P,
+        manager: &str,
+        force: bool,
+    ) -> Result<K, HubError>
+    where
+        P: Serialize + fmt::Debug + Sync,
+    {
+        let mut params = PatchParams::apply(manager).validation_strict();
         if force {
             params = params.force();
         }

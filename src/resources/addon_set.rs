@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::argocd::application_set::{
-    self, AddonSet, Automated, Destination, Directory, Helm, MetadataRepo, Requirement, Selector, ShapeError, Source,
-    SyncPolicy, Syntax,
+    self, AddonSet, Automated, DRAIN_LABEL, Destination, Directory, DrainPhase, Helm, MetadataRepo, Requirement,
+    Selector, ShapeError, Source, SyncPolicy, Syntax,
 };
 use crate::argocd::cluster_secret::cluster_secrets_selector;
 use crate::argocd::k8s_names::{
@@ -221,7 +221,33 @@ pub fn model_from_value(v: &Value) -> Result<AddonSet, AddonSetError> {
         }),
         preserve_resources_on_deletion: opt_bool(v.get("preserve_resources_on_deletion")),
         go_template: opt_bool(v.get("go_template")),
+        // A state written before `drain_phase` existed holds null: such sets were written without it.
+        drain_phase: match v.get("drain_phase") {
+            Value::Null => DrainPhase::Never,
+            phase => {
+                phase.as_str().and_then(DrainPhase::parse).ok_or(AddonSetError::Missing { attribute: "drain_phase" })?
+            }
+        },
     })
+}
+
+/// The `drain_phase` of a configuration that names none, or `None` while what it depends on is
+/// unknown. A set without `cluster_selector` keeps Argo CD's empty selector, which also selects
+/// the hub's implicit `in-cluster`; any requirement would drop it, so such a set ignores drains.
+fn default_drain_phase(config: &Value) -> Option<DrainPhase> {
+    let selector = config.get("cluster_selector");
+    let source = config.get("source");
+    if selector.is_unknown() || source.is_unknown() {
+        return None;
+    }
+    if tf_values::block(selector).is_none() {
+        return Some(DrainPhase::Never);
+    }
+    let from = tf_values::block(source).map(|s| s.get("from_metadata").clone()).unwrap_or(Value::Null);
+    if from.is_unknown() {
+        return None;
+    }
+    Some(DrainPhase::default_for(from.as_str().and_then(MetadataRepo::parse)))
 }
 
 fn block_value(item: Option<Value>) -> Value {
@@ -246,6 +272,7 @@ pub fn model_into_value(m: &AddonSet, base: &Value) -> Value {
     v.set("application_name", Value::string(&m.application_name));
     v.set("preserve_resources_on_deletion", m.preserve_resources_on_deletion.into());
     v.set("go_template", m.go_template.into());
+    v.set("drain_phase", Value::string(m.drain_phase.as_str()));
     v.set(
         "cluster_selector",
         block_value(m.selector.as_ref().map(|sel| {
@@ -434,6 +461,17 @@ fn schema() -> Schema {
     ))
     .attribute(b("go_template", "Use Go templates (`{{.name}}`) instead of fasttemplate (`{{name}}`)."))
     .attribute(Attribute::optional_computed(
+        "drain_phase",
+        Type::String,
+        "When a cluster whose `gitopsbridge_cluster_metadata` drains on destroy leaves this set, so that the \
+         Applications it generated for that cluster are deleted while Argo CD can still reach the cluster: \
+         `workloads` (first), `addons` (once the workloads are gone), `last` (for the controllers that clean up \
+         cloud resources, such as the load balancer controller and external-dns) or `never`. Any phase but `never` \
+         adds `{key: gitops-bridge/drain, operator: NotIn, values: [...]}` to the written selector. Default: \
+         `addons` for `from_metadata = \"addons\"`, else `workloads`; `never` without a `cluster_selector`, since \
+         any requirement would stop the empty selector from also selecting the hub's implicit `in-cluster`.",
+    ))
+    .attribute(Attribute::optional_computed(
         "allow_overwrite",
         Type::Bool,
         "Take over an existing ApplicationSet of the same name on create instead of failing (default `false`).",
@@ -539,6 +577,13 @@ pub fn validate_config(config: &Value) -> Diagnostics {
             {
                 error(path.clone().attr("key"), "Invalid label key", format!("The label key {key:?} {e}."));
             }
+            if expr.get("key").as_str() == Some(DRAIN_LABEL) {
+                error(
+                    path.clone().attr("key"),
+                    "Drain label in the selector",
+                    format!("The requirement on {DRAIN_LABEL:?} is written from `drain_phase`; set that instead."),
+                );
+            }
             let values = expr.get("values");
             for (j, value) in values.as_list().unwrap_or_default().iter().enumerate() {
                 if let Some(value) = value.as_str()
@@ -572,6 +617,16 @@ pub fn validate_config(config: &Value) -> Diagnostics {
                 _ => {}
             }
         }
+    }
+
+    if let Some(phase) = config.get("drain_phase").as_str()
+        && DrainPhase::parse(phase).is_none()
+    {
+        error(
+            AttributePath::root("drain_phase"),
+            "Invalid drain_phase",
+            format!("drain_phase must be \"workloads\", \"addons\", \"last\" or \"never\", not {phase:?}."),
+        );
     }
 
     if let Some(source) = tf_values::block(config.get("source")) {
@@ -766,7 +821,9 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
     let current = AddonSet::from_json(&view);
     if current.to_json() == desired {
         // The same object: keep the state's spelling (e.g. a destination block equal to the default).
-        return Ok((state.clone(), Vec::new()));
+        let mut kept = state.clone();
+        kept.set("drain_phase", Value::string(current.drain_phase.as_str()));
+        return Ok((kept, Vec::new()));
     }
     Ok((model_into_value(&current, state), Vec::new()))
 }
@@ -878,6 +935,10 @@ impl AddonSetResource {
         }
         if config.get("allow_overwrite").is_null() {
             planned.set("allow_overwrite", Value::Bool(false));
+        }
+        if config.get("drain_phase").is_null() {
+            let phase = default_drain_phase(config).map_or(Value::Unknown, |p| Value::string(p.as_str()));
+            planned.set("drain_phase", phase);
         }
         let id = match (planned.get("namespace"), planned.get("name")) {
             (Value::String(ns), Value::String(name)) => Value::string(format!("{ns}/{name}")),
@@ -1307,6 +1368,38 @@ mod tests {
         assert!(p3.get("application_name").is_unknown() && p3.get("id").is_unknown());
     }
 
+    #[test]
+    fn a_state_from_before_drain_phase_refreshes_without_the_import_path() {
+        let mut old = planned(&addons_config());
+        old.set("drain_phase", Value::Null);
+        let mut live = applied_json(&config_with(&addons_config(), "drain_phase", Value::from("never")));
+        live["metadata"]["managedFields"] = json!([]);
+        let (state, ignored) = state_from_live(&old, &live).unwrap();
+        assert!(ignored.is_empty());
+        assert_eq!(state.get("drain_phase").as_str(), Some("never"));
+        assert_eq!(state.get("allow_overwrite"), old.get("allow_overwrite"));
+    }
+
+    #[test]
+    fn drain_phase_defaults_from_the_source_and_the_selector() {
+        let phase = |config: &Value| planned(config).get("drain_phase").as_str().map(str::to_string);
+        assert_eq!(phase(&addons_config()).as_deref(), Some("addons"));
+        assert_eq!(phase(&workloads_config()).as_deref(), Some("workloads"));
+        let explicit = edited(|c| {
+            in_block(c, "source").set("from_metadata", Value::Null);
+            in_block(c, "source").set("repo_url", Value::from("https://charts.example.com"));
+        });
+        assert_eq!(phase(&explicit).as_deref(), Some("workloads"));
+        // No selector: Argo CD's empty selector, which also picks the hub's implicit in-cluster, stays.
+        assert_eq!(
+            phase(&config_with(&addons_config(), "cluster_selector", Value::List(vec![]))).as_deref(),
+            Some("never")
+        );
+        assert_eq!(phase(&config_with(&addons_config(), "drain_phase", Value::from("last"))).as_deref(), Some("last"));
+        let unknown = edited(|c| in_block(c, "source").set("from_metadata", Value::Unknown));
+        assert!(planned(&unknown).get("drain_phase").is_unknown());
+    }
+
     fn config_with(config: &Value, attr: &str, value: Value) -> Value {
         let mut c = config.clone();
         c.set(attr, value);
@@ -1416,6 +1509,12 @@ mod tests {
                     in_block(c, "cluster_selector").set("match_labels", Value::object([("-env", Value::from("prod"))]))
                 }),
                 "cluster_selector[0].match_labels[\"-env\"]",
+            ),
+            ("drain_phase value", edited(|c| c.set("drain_phase", Value::from("first"))), "drain_phase"),
+            (
+                "drain label in the selector",
+                edited(|c| first_expression(c).set("key", Value::from("gitops-bridge/drain"))),
+                "cluster_selector[0].match_expressions[0].key",
             ),
             (
                 "from_metadata value",

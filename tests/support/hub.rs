@@ -41,6 +41,15 @@ impl Hub {
         &self.kubeconfig
     }
 
+    /// `required_providers` and a provider block that reaches this hub through its kubeconfig.
+    pub fn provider_block(&self) -> String {
+        format!(
+            "{}\nprovider \"gitopsbridge\" {{\n  hub {{\n    config_path = \"{}\"\n  }}\n}}\n",
+            super::required_providers(),
+            self.kubeconfig.display()
+        )
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

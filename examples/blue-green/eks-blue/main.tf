@@ -76,6 +76,15 @@ resource "gitopsbridge_cluster_metadata" "blue" {
     aws_region           = "ap-northeast-2"
     aws_account_id       = "123456789012"
   }
+
+  # `terraform destroy` drains blue before its Secret goes: Argo CD deletes blue's workloads, then
+  # its addons, then the rest (the load balancer controller last), while it can still reach blue,
+  # so no load balancer or DNS record is left behind.
+  drain_on_destroy {}
+
+  timeouts {
+    delete = "30m"
+  }
 }
 
 resource "gitopsbridge_weighted_route" "blue" {
@@ -86,4 +95,7 @@ resource "gitopsbridge_weighted_route" "blue" {
   weight         = 100 # the flip sets this to 0 once green carries the traffic
   ttl            = 60
   records        = [var.ingress_hostname]
+
+  # Destroyed before the cluster's registration: traffic leaves blue before its Applications go.
+  depends_on = [gitopsbridge_cluster_metadata.blue]
 }

@@ -1,0 +1,379 @@
+//! Draining a cluster before its Secret goes: the drain label takes the cluster out of the
+//! ApplicationSets phase by phase (workloads, then addons, then the rest), and each phase waits
+//! until Argo CD has deleted the Applications those sets generated for it, while the Secret still
+//! lets Argo CD reach the cluster to delete their resources.
+//!
+//! The label is written by its own field manager, as a server-side apply of that one label, so
+//! the fields of the main manager (credentials included) are never part of these writes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::json;
+
+use super::{HubClient, HubError, HubObjects};
+use crate::argocd::application::{Application, ClusterRef, glob_matches};
+use crate::argocd::application_set::{DRAIN_LABEL, DrainPhase};
+use crate::halt::{Deadline, Halt, Stop};
+
+/// The field manager that owns the drain label and nothing else.
+pub const DRAIN_FIELD_MANAGER: &str = "terraform-provider-gitopsbridge-drain";
+
+/// The pause between looks at the Applications while a phase drains: short at first, as Argo
+/// CD often deletes an Application without resources at once, then growing.
+const POLL_FIRST: Duration = Duration::from_millis(250);
+const POLL_MAX: Duration = Duration::from_secs(2);
+
+/// One phase of a drain: the drain label value it sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrainStep {
+    Workloads,
+    Addons,
+    All,
+}
+
+impl DrainStep {
+    pub const ORDER: [DrainStep; 3] = [DrainStep::Workloads, DrainStep::Addons, DrainStep::All];
+
+    pub fn label_value(self) -> &'static str {
+        match self {
+            DrainStep::Workloads => "workloads",
+            DrainStep::Addons => "addons",
+            DrainStep::All => "all",
+        }
+    }
+
+    /// Whether an Application whose owner set has `phase` must be gone once this step is done.
+    fn drains(self, phase: DrainPhase) -> bool {
+        match self {
+            DrainStep::Workloads => phase == DrainPhase::Workloads,
+            DrainStep::Addons => matches!(phase, DrainPhase::Workloads | DrainPhase::Addons),
+            DrainStep::All => true,
+        }
+    }
+}
+
+/// What to drain.
+#[derive(Clone, Debug)]
+pub struct DrainPlan {
+    pub secret_namespace: String,
+    pub secret_name: String,
+    pub cluster: ClusterRef,
+    /// Where Applications may live: Argo CD's namespace, and more with apps in any namespace.
+    pub namespaces: Vec<String>,
+    /// Globs of Application names that may stay after the drain.
+    pub keep: Vec<String>,
+}
+
+/// An Application still in the way when a drain ended, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remaining {
+    /// `<namespace>/<name>`.
+    pub application: String,
+    pub owner: Option<String>,
+    pub reason: Reason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Being deleted; Argo CD has not removed these finalizers yet.
+    Deleting(Vec<String>),
+    /// Its ApplicationSet has no drain requirement in its selector.
+    IgnoresDrain,
+    /// Its ApplicationSet honours the drain but still generates it.
+    StillGenerated(DrainPhase),
+    /// Its owner ApplicationSet does not exist any more.
+    OwnerGone,
+    /// No ApplicationSet generated it.
+    NotGenerated,
+}
+
+impl fmt::Display for Remaining {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let owner = self.owner.as_deref().map_or("no ApplicationSet".to_string(), |o| format!("ApplicationSet {o}"));
+        write!(f, "{} ({owner}): ", self.application)?;
+        match &self.reason {
+            Reason::Deleting(finalizers) => write!(
+                f,
+                "being deleted, finalizer {} still pending (Argo CD is deleting its resources on the cluster)",
+                finalizers.join(", ")
+            ),
+            Reason::IgnoresDrain => write!(
+                f,
+                "its ApplicationSet does not honour the drain; add to the matchExpressions of its clusters generator's \
+                 selector `{}` (workloads; `{}` for addons, `{}` to go last)",
+                DrainPhase::Workloads.selector_line(),
+                DrainPhase::Addons.selector_line(),
+                DrainPhase::Last.selector_line()
+            ),
+            Reason::StillGenerated(phase) => write!(
+                f,
+                "its ApplicationSet (drain phase {}) still generates it: its applicationsSync policy may forbid \
+                 deletion, or its controller has not caught up",
+                phase.as_str()
+            ),
+            Reason::OwnerGone => {
+                write!(
+                    f,
+                    "its ApplicationSet is gone but the Application stays: delete it or list it in keep_applications"
+                )
+            }
+            Reason::NotGenerated => {
+                write!(f, "not generated by an ApplicationSet: delete it or list it in keep_applications")
+            }
+        }
+    }
+}
+
+/// Why a drain ended before the Secret could go.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// The deadline passed or Terraform asked the provider to stop while a phase drained.
+    #[error(
+        "{}; the cluster Secret stays, labelled {DRAIN_LABEL}={}, and the next destroy continues. Still present:\n{}",
+        ended(halt, cluster, *step),
+        step.label_value(),
+        still_present(remaining)
+    )]
+    Unfinished { cluster: String, step: DrainStep, halt: Halt, remaining: Vec<Remaining> },
+}
+
+impl DrainError {
+    pub fn interrupted(&self) -> bool {
+        matches!(self, DrainError::Unfinished { halt: Halt::Stop, .. })
+    }
+}
+
+fn still_present(remaining: &[Remaining]) -> String {
+    if remaining.is_empty() {
+        return "  (the Applications were not read yet)".into();
+    }
+    remaining.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n")
+}
+
+fn ended(halt: &Halt, cluster: &str, step: DrainStep) -> String {
+    match halt {
+        Halt::Stop => format!(
+            "drain of cluster {cluster} interrupted in phase {}: Terraform asked the provider to stop",
+            step.label_value()
+        ),
+        Halt::Deadline(expired) => format!(
+            "cluster {cluster} did not drain (phase {}) within the {} timeout ({})",
+            step.label_value(),
+            expired.operation.attribute(),
+            crate::halt::format_duration(expired.limit)
+        ),
+    }
+}
+
+impl HubObjects<Secret> {
+    /// Sets the drain label (`Some`) or gives it up (`None`) as [`DRAIN_FIELD_MANAGER`]: an apply
+    /// of only that label, so no other field changes hands. Giving it up removes the label, as
+    /// no other manager holds it.
+    ///
+    /// # Errors
+    /// Those of the apply.
+    pub async fn set_drain_label(&self, ctx: &Stop, name: &str, value: Option<&str>) -> Result<Secret, HubError> {
+        let mut metadata = json!({ "name": name, "namespace": self.namespace });
+        if let Some(value) = value {
+            metadata["labels"] = json!({ DRAIN_LABEL: value });
+        }
+        let object = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": metadata });
+        self.apply_as(ctx, name, &object, DRAIN_FIELD_MANAGER, true).await
+    }
+}
+
+impl HubClient {
+    /// Drains the cluster phase by phase, then deletes its Secret. `progress` hears each phase as
+    /// it starts and each Application as it goes.
+    ///
+    /// # Errors
+    /// [`DrainError::Unfinished`] at the deadline or the stop, naming what was still there and
+    /// why; the hub's errors as they are.
+    pub async fn drain_and_delete(
+        &self,
+        ctx: &Stop,
+        deadline: &Deadline,
+        plan: &DrainPlan,
+        progress: &mut (dyn FnMut(String) + Send),
+    ) -> Result<(), DrainError> {
+        let secrets = self.secrets(&plan.secret_namespace).until(*deadline);
+        for step in DrainStep::ORDER {
+            progress(format!("cluster {}: draining phase {}", plan.cluster.name, step.label_value()));
+            let halted = |remaining| DrainError::Unfinished {
+                cluster: plan.cluster.name.clone(),
+                step,
+                halt: Halt::now(ctx, Some(deadline)).unwrap_or(Halt::Deadline(deadline.expired())),
+                remaining,
+            };
+            match secrets.set_drain_label(ctx, &plan.secret_name, Some(step.label_value())).await {
+                Ok(_) => {}
+                Err(e) if e.halted() => return Err(halted(Vec::new())),
+                Err(e) => return Err(e.into()),
+            }
+            // What the last look found, for the error when a halt cuts the next look short.
+            let mut last: Vec<Remaining> = Vec::new();
+            let mut pause = POLL_FIRST;
+            loop {
+                let remaining = match self.pending(ctx, deadline, plan, step).await {
+                    Ok(remaining) => remaining,
+                    Err(e) if e.halted() => return Err(halted(last)),
+                    Err(e) => return Err(e.into()),
+                };
+                for gone in last.iter().filter(|r| !remaining.iter().any(|now| now.application == r.application)) {
+                    progress(format!("cluster {}: Application {} is gone", plan.cluster.name, gone.application));
+                }
+                last = remaining;
+                if last.is_empty() {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = Halt::next(ctx, Some(deadline)) => return Err(halted(last)),
+                }
+                pause = (pause * 2).min(POLL_MAX);
+            }
+        }
+        progress(format!("cluster {}: drained; deleting its Secret", plan.cluster.name));
+        secrets.delete(ctx, &plan.secret_name).await?;
+        Ok(())
+    }
+
+    /// The Applications targeting the cluster that must be gone once `step` is done, with why
+    /// each is still there.
+    async fn pending(
+        &self,
+        ctx: &Stop,
+        deadline: &Deadline,
+        plan: &DrainPlan,
+        step: DrainStep,
+    ) -> Result<Vec<Remaining>, HubError> {
+        let apps = self.cluster_applications_now(ctx, deadline, &plan.namespaces, &plan.cluster).await?;
+        let mut phases: BTreeMap<(String, String), DrainPhase> = BTreeMap::new();
+        for namespace in apps.iter().filter(|a| a.application_set().is_some()).map(Application::namespace) {
+            if phases.keys().any(|(ns, _)| ns == namespace) {
+                continue;
+            }
+            for set in self.application_sets(namespace).until(*deadline).list(ctx, "").await? {
+                let object = serde_json::to_value(&set).unwrap_or_default();
+                let name = set.metadata.name.clone().unwrap_or_default();
+                phases.insert((namespace.to_string(), name), DrainPhase::of_application_set(&object));
+            }
+        }
+        Ok(apps.iter().filter_map(|app| remaining(app, step, &phases, &plan.keep)).collect())
+    }
+}
+
+/// Why `app` is in the way of `step`, or `None` when it may stay.
+fn remaining(
+    app: &Application,
+    step: DrainStep,
+    phases: &BTreeMap<(String, String), DrainPhase>,
+    keep: &[String],
+) -> Option<Remaining> {
+    let owner = app.application_set().map(str::to_string);
+    let phase = owner.as_ref().and_then(|set| phases.get(&(app.namespace().to_string(), set.clone())).copied());
+    let must_go = match step {
+        DrainStep::All => !keep.iter().any(|glob| glob_matches(glob, app.name())),
+        _ => phase.is_some_and(|phase| step.drains(phase)),
+    };
+    if !must_go {
+        return None;
+    }
+    let reason = match (app.is_deleting(), &owner, phase) {
+        (true, _, _) => Reason::Deleting(app.metadata.finalizers.clone().unwrap_or_default()),
+        (false, None, _) => Reason::NotGenerated,
+        (false, Some(_), None) => Reason::OwnerGone,
+        (false, Some(_), Some(DrainPhase::Never)) => Reason::IgnoresDrain,
+        (false, Some(_), Some(phase)) => Reason::StillGenerated(phase),
+    };
+    Some(Remaining { application: format!("{}/{}", app.namespace(), app.name()), owner, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+
+    use super::*;
+    use crate::argocd::application::{Destination, Spec};
+
+    fn app(name: &str, owner: Option<&str>, deleting: bool) -> Application {
+        Application {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("argocd".into()),
+                owner_references: owner.map(|set| {
+                    vec![OwnerReference {
+                        api_version: "argoproj.io/v1alpha1".into(),
+                        kind: "ApplicationSet".into(),
+                        name: set.into(),
+                        ..OwnerReference::default()
+                    }]
+                }),
+                deletion_timestamp: deleting.then_some(Time(jiff::Timestamp::UNIX_EPOCH)),
+                finalizers: deleting.then(|| vec!["resources-finalizer.argocd.argoproj.io".to_string()]),
+                ..ObjectMeta::default()
+            },
+            spec: Spec { destination: Destination { name: Some("blue".into()), server: None }, ..Spec::default() },
+            ..Application::default()
+        }
+    }
+
+    fn phases() -> BTreeMap<(String, String), DrainPhase> {
+        [
+            ("workloads", DrainPhase::Workloads),
+            ("addons", DrainPhase::Addons),
+            ("lb", DrainPhase::Last),
+            ("hand", DrainPhase::Never),
+        ]
+        .into_iter()
+        .map(|(set, phase)| (("argocd".to_string(), set.to_string()), phase))
+        .collect()
+    }
+
+    #[test]
+    fn each_step_waits_for_its_phases_and_the_last_for_everything_not_kept() {
+        let apps = [
+            app("w", Some("workloads"), false),
+            app("a", Some("addons"), false),
+            app("lb", Some("lb"), false),
+            app("h", Some("hand"), false),
+            app("loose", None, false),
+            app("keep-me", None, false),
+        ];
+        let keep = vec!["keep-*".to_string()];
+        let pending = |step| -> Vec<String> {
+            apps.iter().filter_map(|a| remaining(a, step, &phases(), &keep)).map(|r| r.application).collect()
+        };
+        assert_eq!(pending(DrainStep::Workloads), ["argocd/w"]);
+        assert_eq!(pending(DrainStep::Addons), ["argocd/w", "argocd/a"]);
+        assert_eq!(pending(DrainStep::All), ["argocd/w", "argocd/a", "argocd/lb", "argocd/h", "argocd/loose"]);
+    }
+
+    #[test]
+    fn each_remaining_application_says_why_it_is_there() {
+        let cases = [
+            (app("w", Some("workloads"), true), "being deleted, finalizer resources-finalizer.argocd.argoproj.io"),
+            (
+                app("h", Some("hand"), false),
+                "add to the matchExpressions of its clusters generator's selector `- {key: gitops-bridge/drain, operator: NotIn, values: [workloads, addons, all]}`",
+            ),
+            (app("w", Some("workloads"), false), "(drain phase workloads) still generates it"),
+            (app("x", Some("deleted-set"), false), "its ApplicationSet is gone"),
+            (
+                app("loose", None, false),
+                "not generated by an ApplicationSet: delete it or list it in keep_applications",
+            ),
+        ];
+        for (app, want) in cases {
+            let text = remaining(&app, DrainStep::All, &phases(), &[]).unwrap().to_string();
+            assert!(text.contains(want), "{text}");
+        }
+        let text = remaining(&app("h", Some("hand"), false), DrainStep::All, &phases(), &[]).unwrap().to_string();
+        assert!(text.starts_with("argocd/h (ApplicationSet hand): "), "{text}");
+    }
+}
