@@ -32,6 +32,7 @@ use crate::unanswered;
 
 mod applications;
 pub mod clusters;
+pub mod gate;
 mod listing;
 pub mod ready;
 

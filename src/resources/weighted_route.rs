@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::hub::gate::ReadinessSource;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, Plan, PlanRequest, Resource, Schema, Type, Value,
 };
@@ -25,6 +26,10 @@ use crate::tf::route53_records::{
     warn_all_zero,
 };
 use crate::tf::timeouts::{self, Deadline, Operation};
+use crate::tf::traffic_gate::{self, Gate};
+
+/// How long a plan may spend reading the hub for the gate's warning.
+const PLAN_GATE_READ: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub const TYPE_NAME: &str = WEIGHTED_ROUTE_TYPE_NAME;
 
@@ -103,7 +108,7 @@ fn schema() -> Schema {
         Type::Bool,
         "Wait until Route53 reports the change INSYNC on all its name servers (default true).",
     ));
-    Schema::new(0, member_attributes(block).block(timeouts::block(TIMEOUTS)))
+    Schema::new(0, member_attributes(block).block(traffic_gate::block()).block(timeouts::block(TIMEOUTS)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,6 +122,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     check_member(config, &root, record_type.as_deref(), &mut diags);
     check_ttl(config.get("ttl"), member_has_records(config), root("ttl"), &mut diags);
+    traffic_gate::validate(config, &root, &mut diags);
     timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
@@ -149,11 +155,56 @@ fn plan_route(request: PlanRequest<'_>) -> Plan {
 /// The `gitopsbridge_weighted_route` resource.
 pub struct WeightedRouteResource {
     source: Arc<dyn Route53Source>,
+    readiness: Arc<dyn ReadinessSource>,
 }
 
 impl WeightedRouteResource {
-    pub fn new(source: Arc<dyn Route53Source>) -> Self {
-        WeightedRouteResource { source }
+    pub fn new<S: Route53Source + ReadinessSource + 'static>(source: Arc<S>) -> Self {
+        WeightedRouteResource { source: source.clone(), readiness: source }
+    }
+
+    /// Reads the gate of a raise from `prior` to `planned` (None: a create), right before the
+    /// write; refuses the write when it is closed.
+    async fn gate_raise(
+        &self,
+        op: &Apply<'_>,
+        r53: &Route53,
+        prior: Option<&Value>,
+        planned: &Value,
+    ) -> Result<(), RouteError> {
+        let Some(gate) = traffic_gate::gate(planned) else { return Ok(()) };
+        let (before, after) = (prior.and_then(|p| p.get("weight").as_i64()), planned.get("weight").as_i64());
+        if !traffic_gate::raises(before, after) {
+            return Ok(());
+        }
+        let closed =
+            op.read(traffic_gate::check(self.readiness.as_ref(), Some(r53), op.ctx, &op.deadline, &gate)).await?;
+        if closed.is_empty() {
+            return Ok(());
+        }
+        let change = format!("The weight {} -> {} of {}", before.unwrap_or(0), after.unwrap_or(0), op.object);
+        Err(RouteError::GateClosed { at: AttributePath::root(traffic_gate::BLOCK), change, closed })
+    }
+
+    /// The plan's warning when a raise would be refused now; silent when the hub or Route53
+    /// cannot be read (the plan never fails on the gate).
+    async fn warn_if_gate_closed(&self, ctx: &Context, prior: &Value, planned: &Value, gate: &Gate) {
+        let (before, after) = (prior.get("weight").as_i64(), planned.get("weight").as_i64());
+        if !traffic_gate::raises(before, after) {
+            return;
+        }
+        let deadline = Deadline::after(Operation::Read, PLAN_GATE_READ);
+        let r53 = self.source.route53().await.ok();
+        let gate = Gate { health_check_id: gate.health_check_id.clone().filter(|_| r53.is_some()), ..gate.clone() };
+        let Ok(closed) = traffic_gate::check(self.readiness.as_ref(), r53.as_ref(), ctx, &deadline, &gate).await else {
+            return;
+        };
+        // Unknown settings and an unreachable hub say nothing at plan time.
+        if closed.is_empty() || closed.iter().any(|line| line.contains("cannot read")) {
+            return;
+        }
+        let (summary, detail) = traffic_gate::warning(&closed);
+        ctx.warn(Some(AttributePath::root(traffic_gate::BLOCK)), summary, detail);
     }
 
     async fn client(&self) -> Result<Route53, RouteError> {
@@ -223,6 +274,7 @@ impl WeightedRouteResource {
         state.set("id", Value::from(route.id(&zone.id)));
         // UPSERT only when the user allowed taking over a record that may exist.
         let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
+        self.gate_raise(op, &r53, None, &state).await?;
         let comment = "gitopsbridge_weighted_route create";
         match op.send(&r53, &zone.id, comment, &[change], route.wait_for_sync).await {
             Ok(()) => Ok(state),
@@ -289,6 +341,7 @@ impl WeightedRouteResource {
         Self::check_set(op.ctx, &live, &new, &replaced)?;
         let mut state = planned;
         state.set("id", Value::from(route_id(&zone_id, &n.name, &n.record_type, new_id)));
+        self.gate_raise(op, &r53, Some(&prior), &state).await?;
         let comment = "gitopsbridge_weighted_route update";
         match op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await {
             Ok(()) => Ok(state),
@@ -332,9 +385,16 @@ impl Resource for WeightedRouteResource {
         validate_config(config).into_result()
     }
 
-    async fn plan(&self, _ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
+    async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
         validate_config(request.config).into_result()?;
-        Ok(plan_route(request))
+        let prior = request.prior_state.clone();
+        let plan = plan_route(request);
+        if let Some(gate) = traffic_gate::gate(&plan.planned_state)
+            && !plan.planned_state.get("weight").is_unknown()
+        {
+            self.warn_if_gate_closed(ctx, &prior, &plan.planned_state, &gate).await;
+        }
+        Ok(plan)
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
@@ -595,6 +655,19 @@ mod tests {
     impl Route53Source for UnknownSettings {
         async fn route53(&self) -> Result<Route53, Route53Error> {
             Err(Route53Error::UnknownConfig)
+        }
+    }
+
+    #[async_trait]
+    impl ReadinessSource for UnknownSettings {
+        async fn cluster_readiness(
+            &self,
+            _ctx: &crate::halt::Stop,
+            _deadline: &Deadline,
+            _cluster_name: &str,
+            _requirements: &crate::argocd::application::Requirements,
+        ) -> Result<crate::hub::gate::ClusterReadiness, crate::hub::HubError> {
+            Err(crate::hub::HubError::UnknownConfig)
         }
     }
 
