@@ -26,10 +26,7 @@ use crate::tf::route53_records::{
     warn_all_zero,
 };
 use crate::tf::timeouts::{self, Deadline, Operation};
-use crate::tf::traffic_gate::{self, Gate};
-
-/// How long a plan may spend reading the hub for the gate's warning.
-const PLAN_GATE_READ: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::tf::traffic_gate;
 
 pub const TYPE_NAME: &str = WEIGHTED_ROUTE_TYPE_NAME;
 
@@ -163,8 +160,7 @@ impl WeightedRouteResource {
         WeightedRouteResource { source: source.clone(), readiness: source }
     }
 
-    /// Reads the gate of a raise from `prior` to `planned` (None: a create), right before the
-    /// write; refuses the write when it is closed.
+    /// Checks the gate right before a write that raises the weight from `prior` (None: a create).
     async fn gate_raise(
         &self,
         op: &Apply<'_>,
@@ -172,39 +168,9 @@ impl WeightedRouteResource {
         prior: Option<&Value>,
         planned: &Value,
     ) -> Result<(), RouteError> {
-        let Some(gate) = traffic_gate::gate(planned) else { return Ok(()) };
-        let (before, after) = (prior.and_then(|p| p.get("weight").as_i64()), planned.get("weight").as_i64());
-        if !traffic_gate::raises(before, after) {
-            return Ok(());
-        }
-        let closed =
-            op.read(traffic_gate::check(self.readiness.as_ref(), Some(r53), op.ctx, &op.deadline, &gate)).await?;
-        if closed.is_empty() {
-            return Ok(());
-        }
-        let change = format!("The weight {} -> {} of {}", before.unwrap_or(0), after.unwrap_or(0), op.object);
-        Err(RouteError::GateClosed { at: AttributePath::root(traffic_gate::BLOCK), change, closed })
-    }
-
-    /// The plan's warning when a raise would be refused now; silent when the hub or Route53
-    /// cannot be read (the plan never fails on the gate).
-    async fn warn_if_gate_closed(&self, ctx: &Context, prior: &Value, planned: &Value, gate: &Gate) {
-        let (before, after) = (prior.get("weight").as_i64(), planned.get("weight").as_i64());
-        if !traffic_gate::raises(before, after) {
-            return;
-        }
-        let deadline = Deadline::after(Operation::Read, PLAN_GATE_READ);
-        let r53 = self.source.route53().await.ok();
-        let gate = Gate { health_check_id: gate.health_check_id.clone().filter(|_| r53.is_some()), ..gate.clone() };
-        let Ok(closed) = traffic_gate::check(self.readiness.as_ref(), r53.as_ref(), ctx, &deadline, &gate).await else {
-            return;
-        };
-        // Unknown settings and an unreachable hub say nothing at plan time.
-        if closed.is_empty() || closed.iter().any(|line| line.contains("cannot read")) {
-            return;
-        }
-        let (summary, detail) = traffic_gate::warning(&closed);
-        ctx.warn(Some(AttributePath::root(traffic_gate::BLOCK)), summary, detail);
+        let before = prior.and_then(|p| p.get("weight").as_i64());
+        let at = AttributePath::root(traffic_gate::BLOCK);
+        traffic_gate::check_raise(self.readiness.as_ref(), r53, op, at, &op.object, before, planned).await
     }
 
     async fn client(&self) -> Result<Route53, RouteError> {
@@ -387,12 +353,13 @@ impl Resource for WeightedRouteResource {
 
     async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
         validate_config(request.config).into_result()?;
-        let prior = request.prior_state.clone();
+        let before = request.prior_state.get("weight").as_i64();
         let plan = plan_route(request);
-        if let Some(gate) = traffic_gate::gate(&plan.planned_state)
-            && !plan.planned_state.get("weight").is_unknown()
-        {
-            self.warn_if_gate_closed(ctx, &prior, &plan.planned_state, &gate).await;
+        if traffic_gate::gate(&plan.planned_state).is_some() {
+            let r53 = self.source.route53().await.ok();
+            let at = AttributePath::root(traffic_gate::BLOCK);
+            traffic_gate::warn_if_closed(self.readiness.as_ref(), r53.as_ref(), ctx, at, before, &plan.planned_state)
+                .await;
         }
         Ok(plan)
     }

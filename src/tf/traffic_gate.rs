@@ -7,16 +7,23 @@
 //! away from a cluster must work even while the hub is unreachable.
 
 use crate::argocd::application::Requirements;
-use crate::halt::{Deadline, Stop};
+use std::time::Duration;
+
+use crate::halt::{Deadline, Operation, Stop};
 use crate::hub::gate::{ClusterReadiness, ReadinessSource};
-use crate::protocol::{Attribute, AttributePath, Block, Diagnostics, NestedBlock, Type, Value};
+use crate::protocol::{Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Type, Value};
 use crate::route53::health;
 use crate::route53::{Route53, Route53Error};
-use crate::tf::route53_records::RouteError;
+use crate::tf::route53_records::{Apply, RouteError};
 use crate::tf::values as tf_values;
 use crate::tf::wait_for_ready::{check_requirements, requirements};
 
 pub const BLOCK: &str = "require_ready";
+
+/// How long a plan may spend reading the gate for its warning.
+const PLAN_READ: Duration = Duration::from_secs(10);
+/// How a reason that is a failed read begins (after the cluster or health check).
+const CANNOT_READ: &str = "cannot read its status";
 
 pub fn block() -> NestedBlock {
     NestedBlock::at_most_one(
@@ -131,7 +138,7 @@ pub async fn check(
                 closed.push(format!("cluster {cluster}: the cluster Secrets {} share this name", names.join(", ")))
             }
             Err(e) if e.halted() => return Err(Route53Error::Cancelled("reading the readiness gate").into()),
-            Err(e) => closed.push(format!("cluster {cluster}: cannot read its status from the hub: {e}")),
+            Err(e) => closed.push(format!("cluster {cluster}: {CANNOT_READ} from the hub: {e}")),
         }
     }
     if let (Some(id), Some(r53)) = (&gate.health_check_id, route53) {
@@ -148,21 +155,67 @@ pub async fn check(
                 closed.extend(failing.iter().map(|line| format!("  - {line}")));
             }
             Err(e @ Route53Error::Cancelled(_)) => return Err(e.into()),
-            Err(e) => closed.push(format!("health check {id}: cannot read its status: {e}")),
+            Err(e) => closed.push(format!("health check {id}: {CANNOT_READ}: {e}")),
         }
     }
     Ok(closed)
 }
 
-/// The plan warning when the gate would refuse the raise now.
-pub fn warning(closed: &[String]) -> (String, String) {
-    (
-        "The readiness gate would refuse this change now".to_string(),
+/// Right before a write: checks the gate of `record` (at `at`) when its weight rises from
+/// `before` (None: a create); refuses the write when the gate is closed. `label` names the
+/// record in the error.
+pub async fn check_raise(
+    readiness: &dyn ReadinessSource,
+    r53: &Route53,
+    op: &Apply<'_>,
+    at: AttributePath,
+    label: &str,
+    before: Option<i64>,
+    record: &Value,
+) -> Result<(), RouteError> {
+    let Some(gate) = gate(record) else { return Ok(()) };
+    let after = record.get("weight").as_i64();
+    if !raises(before, after) {
+        return Ok(());
+    }
+    let closed = op.read(check(readiness, Some(r53), op.ctx, &op.deadline, &gate)).await?;
+    if closed.is_empty() {
+        return Ok(());
+    }
+    let change = format!("The weight {} -> {} of {label}", before.unwrap_or(0), after.unwrap_or(0));
+    Err(RouteError::GateClosed { at, change, closed })
+}
+
+/// At plan time: warns at `at` when the gate of `record` would refuse its raise from `before`
+/// now. Silent when the hub or Route53 cannot be read: plans never fail on the gate.
+pub async fn warn_if_closed(
+    readiness: &dyn ReadinessSource,
+    r53: Option<&Route53>,
+    ctx: &Context,
+    at: AttributePath,
+    before: Option<i64>,
+    record: &Value,
+) {
+    let Some(mut gate) = gate(record) else { return };
+    if record.get("weight").is_unknown() || !raises(before, record.get("weight").as_i64()) {
+        return;
+    }
+    if r53.is_none() {
+        gate.health_check_id = None;
+    }
+    let deadline = Deadline::after(Operation::Read, PLAN_READ);
+    let Ok(closed) = check(readiness, r53, ctx, &deadline, &gate).await else { return };
+    if closed.is_empty() || closed.iter().any(|line| line.contains(CANNOT_READ)) {
+        return;
+    }
+    ctx.warn(
+        Some(at),
+        "The readiness gate would refuse this change now",
         format!(
             "{}\nThe apply checks again right before writing and fails without a change if it is still closed.",
             closed.join("\n")
         ),
-    )
+    );
 }
 
 #[cfg(test)]
