@@ -33,6 +33,7 @@ use crate::unanswered;
 mod applications;
 pub mod clusters;
 pub mod drain;
+pub mod gate;
 mod listing;
 pub mod ready;
 

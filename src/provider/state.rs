@@ -9,6 +9,9 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 
+use crate::argocd::application::Requirements;
+use crate::halt::{Deadline, Stop};
+use crate::hub::gate::{ClusterReadiness, ReadinessSource};
 use crate::hub::{HubClient, HubError, HubSettings};
 use crate::route53::{Route53, Route53Error, Route53Source};
 
@@ -118,5 +121,23 @@ impl Route53Source for ProviderState {
             return Err(Route53Error::UnknownConfig);
         };
         Ok(self.route53.get_or_init(|| Route53::connect(&settings)).await.clone())
+    }
+}
+
+#[async_trait]
+impl ReadinessSource for ProviderState {
+    async fn cluster_readiness(
+        &self,
+        ctx: &Stop,
+        deadline: &Deadline,
+        cluster_name: &str,
+        requirements: &Requirements,
+    ) -> Result<ClusterReadiness, HubError> {
+        let Configured::Known(namespaces) = self.application_namespaces() else {
+            return Err(HubError::UnknownConfig);
+        };
+        let hub = self.hub().await?;
+        // The first is `argocd_namespace`, where Argo CD reads cluster Secrets.
+        hub.cluster_readiness(ctx, deadline, &namespaces[0], &namespaces, cluster_name, requirements).await
     }
 }

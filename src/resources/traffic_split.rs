@@ -15,19 +15,21 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::hub::gate::ReadinessSource;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Number, Plan, PlanRequest,
     Resource, Schema, Type, Value,
 };
 use crate::route53::dns_names;
 use crate::route53::weighted_set;
-use crate::route53::{Change, LiveRecord, RecordSet, Route53Error, Route53Source, bare_zone_id};
+use crate::route53::{Change, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, bare_zone_id};
 use crate::tf::route53_records::{
     Apply, Failure, RouteError, TIMEOUTS, TRAFFIC_SPLIT_TYPE_NAME, check_cname_at_apex, check_in_zone, check_member,
     check_ttl, check_type, check_zone_and_name, member_attributes, member_has_records, member_record,
     merge_live_member, name_forces_replacement, parse_import_id, plan_zone, resolve_zone, set_zone, warn_all_zero,
 };
 use crate::tf::timeouts::{self, Deadline, Operation};
+use crate::tf::traffic_gate;
 
 pub const TYPE_NAME: &str = TRAFFIC_SPLIT_TYPE_NAME;
 
@@ -119,7 +121,7 @@ fn shares_value(route_values: &[Value]) -> Value {
 // Schema
 
 fn schema() -> Schema {
-    let route = member_attributes(Block::new("One member of the weighted set."));
+    let route = member_attributes(Block::new("One member of the weighted set.")).block(traffic_gate::block());
     let mut routes = NestedBlock::list("route", route);
     routes.min_items = 1;
     Schema::new(
@@ -172,6 +174,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     for (i, route) in routes(config).iter().enumerate() {
         let at = |name: &str| AttributePath::root("route").index(i).attr(name);
         check_member(route, &at, record_type.as_deref(), &mut diags);
+        traffic_gate::validate(route, &at, &mut diags);
         if let Some(id) = route.get("set_identifier").as_str() {
             if seen.contains(&id) {
                 diags.push_error(
@@ -233,11 +236,36 @@ fn plan_split(ctx: &Context, request: PlanRequest<'_>) -> Plan {
 /// The `gitopsbridge_traffic_split` resource.
 pub struct TrafficSplitResource {
     source: Arc<dyn Route53Source>,
+    readiness: Arc<dyn ReadinessSource>,
+}
+
+/// The weight of the member `set_identifier` in `prior` (None: no such member, or no prior).
+fn prior_weight(prior: Option<&Value>, set_identifier: &Value) -> Option<i64> {
+    let routes = prior.map(routes).unwrap_or_default();
+    routes.iter().find(|r| r.get("set_identifier") == set_identifier).and_then(|r| r.get("weight").as_i64())
 }
 
 impl TrafficSplitResource {
-    pub fn new(source: Arc<dyn Route53Source>) -> Self {
-        TrafficSplitResource { source }
+    pub fn new<S: Route53Source + ReadinessSource + 'static>(source: Arc<S>) -> Self {
+        TrafficSplitResource { source: source.clone(), readiness: source }
+    }
+
+    /// Right before the batch: the gate of every member whose weight rises from `prior` (None:
+    /// a create). The first closed gate refuses the whole batch.
+    async fn gate_raises(
+        &self,
+        op: &Apply<'_>,
+        r53: &Route53,
+        prior: Option<&Value>,
+        planned: &Value,
+    ) -> Result<(), RouteError> {
+        for (i, route) in routes(planned).iter().enumerate() {
+            let before = prior_weight(prior, route.get("set_identifier"));
+            let at = AttributePath::root("route").index(i).attr(traffic_gate::BLOCK);
+            let label = format!("route {} of {}", route.get("set_identifier").as_str().unwrap_or("?"), op.object);
+            traffic_gate::check_raise(self.readiness.as_ref(), r53, op, at, &label, before, route).await?;
+        }
+        Ok(())
     }
 
     /// The changes that turn the live set into `split`: members not wanted go exactly as read,
@@ -295,6 +323,7 @@ impl TrafficSplitResource {
         set_zone(&mut state, &zone);
         state.set("id", Value::from(id));
         if !changes.is_empty() {
+            self.gate_raises(op, &r53, None, &state).await?;
             let comment = "gitopsbridge_traffic_split create";
             let sent = op.send(&r53, &zone.id, comment, &changes, split.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
@@ -365,6 +394,7 @@ impl TrafficSplitResource {
         let mut state = planned;
         state.set("id", Value::from(split_id(&zone_id, &new.name, &new.record_type)));
         if !changes.is_empty() {
+            self.gate_raises(op, &r53, Some(&prior), &state).await?;
             let comment = "gitopsbridge_traffic_split update";
             let sent = op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
@@ -410,7 +440,17 @@ impl Resource for TrafficSplitResource {
 
     async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
         validate_config(request.config).into_result()?;
-        Ok(plan_split(ctx, request))
+        let prior = request.prior_state.clone();
+        let plan = plan_split(ctx, request);
+        if routes(&plan.planned_state).iter().any(|r| traffic_gate::gate(r).is_some()) {
+            let r53 = self.source.route53().await.ok();
+            for (i, route) in routes(&plan.planned_state).iter().enumerate() {
+                let before = prior_weight(Some(&prior), route.get("set_identifier"));
+                let at = AttributePath::root("route").index(i).attr(traffic_gate::BLOCK);
+                traffic_gate::warn_if_closed(self.readiness.as_ref(), r53.as_ref(), ctx, at, before, route).await;
+            }
+        }
+        Ok(plan)
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {

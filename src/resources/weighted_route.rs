@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::hub::gate::ReadinessSource;
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, Plan, PlanRequest, Resource, Schema, Type, Value,
 };
@@ -25,6 +26,7 @@ use crate::tf::route53_records::{
     warn_all_zero,
 };
 use crate::tf::timeouts::{self, Deadline, Operation};
+use crate::tf::traffic_gate;
 
 pub const TYPE_NAME: &str = WEIGHTED_ROUTE_TYPE_NAME;
 
@@ -103,7 +105,7 @@ fn schema() -> Schema {
         Type::Bool,
         "Wait until Route53 reports the change INSYNC on all its name servers (default true).",
     ));
-    Schema::new(0, member_attributes(block).block(timeouts::block(TIMEOUTS)))
+    Schema::new(0, member_attributes(block).block(traffic_gate::block()).block(timeouts::block(TIMEOUTS)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,6 +119,7 @@ fn validate_config(config: &Value) -> Diagnostics {
     check_cname_at_apex(config, record_type.as_deref(), &mut diags);
     check_member(config, &root, record_type.as_deref(), &mut diags);
     check_ttl(config.get("ttl"), member_has_records(config), root("ttl"), &mut diags);
+    traffic_gate::validate(config, &root, &mut diags);
     timeouts::validate(config, TIMEOUTS, &mut diags);
     diags
 }
@@ -149,11 +152,25 @@ fn plan_route(request: PlanRequest<'_>) -> Plan {
 /// The `gitopsbridge_weighted_route` resource.
 pub struct WeightedRouteResource {
     source: Arc<dyn Route53Source>,
+    readiness: Arc<dyn ReadinessSource>,
 }
 
 impl WeightedRouteResource {
-    pub fn new(source: Arc<dyn Route53Source>) -> Self {
-        WeightedRouteResource { source }
+    pub fn new<S: Route53Source + ReadinessSource + 'static>(source: Arc<S>) -> Self {
+        WeightedRouteResource { source: source.clone(), readiness: source }
+    }
+
+    /// Checks the gate right before a write that raises the weight from `prior` (None: a create).
+    async fn gate_raise(
+        &self,
+        op: &Apply<'_>,
+        r53: &Route53,
+        prior: Option<&Value>,
+        planned: &Value,
+    ) -> Result<(), RouteError> {
+        let before = prior.and_then(|p| p.get("weight").as_i64());
+        let at = AttributePath::root(traffic_gate::BLOCK);
+        traffic_gate::check_raise(self.readiness.as_ref(), r53, op, at, &op.object, before, planned).await
     }
 
     async fn client(&self) -> Result<Route53, RouteError> {
@@ -223,6 +240,7 @@ impl WeightedRouteResource {
         state.set("id", Value::from(route.id(&zone.id)));
         // UPSERT only when the user allowed taking over a record that may exist.
         let change = if route.allow_overwrite { Change::Upsert(r.clone()) } else { Change::Create(r.clone()) };
+        self.gate_raise(op, &r53, None, &state).await?;
         let comment = "gitopsbridge_weighted_route create";
         match op.send(&r53, &zone.id, comment, &[change], route.wait_for_sync).await {
             Ok(()) => Ok(state),
@@ -289,6 +307,7 @@ impl WeightedRouteResource {
         Self::check_set(op.ctx, &live, &new, &replaced)?;
         let mut state = planned;
         state.set("id", Value::from(route_id(&zone_id, &n.name, &n.record_type, new_id)));
+        self.gate_raise(op, &r53, Some(&prior), &state).await?;
         let comment = "gitopsbridge_weighted_route update";
         match op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await {
             Ok(()) => Ok(state),
@@ -332,9 +351,17 @@ impl Resource for WeightedRouteResource {
         validate_config(config).into_result()
     }
 
-    async fn plan(&self, _ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
+    async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
         validate_config(request.config).into_result()?;
-        Ok(plan_route(request))
+        let before = request.prior_state.get("weight").as_i64();
+        let plan = plan_route(request);
+        if traffic_gate::gate(&plan.planned_state).is_some() {
+            let r53 = self.source.route53().await.ok();
+            let at = AttributePath::root(traffic_gate::BLOCK);
+            traffic_gate::warn_if_closed(self.readiness.as_ref(), r53.as_ref(), ctx, at, before, &plan.planned_state)
+                .await;
+        }
+        Ok(plan)
     }
 
     async fn create(&self, ctx: &Context, planned: Value, _config: &Value) -> Result<Value, ApplyError> {
@@ -595,6 +622,19 @@ mod tests {
     impl Route53Source for UnknownSettings {
         async fn route53(&self) -> Result<Route53, Route53Error> {
             Err(Route53Error::UnknownConfig)
+        }
+    }
+
+    #[async_trait]
+    impl ReadinessSource for UnknownSettings {
+        async fn cluster_readiness(
+            &self,
+            _ctx: &crate::halt::Stop,
+            _deadline: &Deadline,
+            _cluster_name: &str,
+            _requirements: &crate::argocd::application::Requirements,
+        ) -> Result<crate::hub::gate::ClusterReadiness, crate::hub::HubError> {
+            Err(crate::hub::HubError::UnknownConfig)
         }
     }
 

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 
 use super::dns_names;
 use super::error::Route53Error;
+use super::health::Observation;
 use super::records::{Change, LiveRecord, Zone, bare_zone_id};
 use super::weighted_set;
 use crate::halt::{Deadline, Halt, Stop};
@@ -194,6 +195,32 @@ impl Route53 {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         Route53Error::from_sdk(operation, self.inner.max_attempts, err)
+    }
+
+    /// The latest observation of each of a health check's checkers: one `GetHealthCheckStatus`
+    /// (an API meant for low rates: call it once per decision, never in a loop).
+    ///
+    /// # Errors
+    /// The call's.
+    pub async fn health_check_status(&self, id: &str) -> Result<Vec<Observation>, Route53Error> {
+        let out = self
+            .inner
+            .sdk
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("GetHealthCheckStatus", e))?;
+        Ok(out
+            .health_check_observations()
+            .iter()
+            .map(|o| Observation {
+                region: o
+                    .region()
+                    .map_or_else(|| o.ip_address().unwrap_or("?").to_string(), |r| r.as_str().to_string()),
+                status: o.status_report().and_then(|r| r.status()).unwrap_or_default().to_string(),
+            })
+            .collect())
     }
 
     /// The zone with this id (cached for the life of the process).

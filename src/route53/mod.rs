@@ -8,6 +8,7 @@
 pub mod client;
 pub mod dns_names;
 pub mod error;
+pub mod health;
 pub mod records;
 pub mod weighted_set;
 

@@ -11,5 +11,6 @@ pub mod credential_plugin;
 pub mod hub_errors;
 pub mod route53_records;
 pub mod timeouts;
+pub mod traffic_gate;
 pub mod values;
 pub mod wait_for_ready;

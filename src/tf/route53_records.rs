@@ -130,6 +130,13 @@ pub enum RouteError {
     /// State or plan lacks an attribute the operation needs (a provider bug, or hand-edited state).
     #[error("the {0} attribute is missing")]
     MissingAttribute(&'static str),
+    /// A readiness gate refused a change that raises weights: nothing was written.
+    #[error(
+        "{change} was not written:\n{}\nNothing was changed in Route53. Apply again once it is ready; lowering a \
+         weight is never gated",
+        closed.join("\n")
+    )]
+    GateClosed { at: AttributePath, change: String, closed: Vec<String> },
     /// The operation's deadline passed with `unfinished` still to do.
     #[error("{expired}")]
     TimedOut { expired: Expired, unfinished: Unfinished },
@@ -178,6 +185,10 @@ impl RouteError {
             RouteError::TtlMismatch { .. } => (Some("ttl"), "TTL differs from the weighted set"),
             RouteError::ForeignMembers { .. } => (Some("route"), "Weighted set has other members"),
             RouteError::MissingAttribute(name) => (Some(*name), "Incomplete state"),
+            RouteError::GateClosed { at, .. } => {
+                let summary = "Traffic not moved: the readiness gate is closed";
+                return Diagnostics::error_at(at.clone(), summary, self.to_string());
+            }
             RouteError::TimedOut { .. } => return self.diagnostics_for("the weighted records"),
         };
         let detail = match &self {

@@ -143,6 +143,9 @@ struct State {
     holds: HashMap<&'static str, usize>,
     /// Record changes in the change batches moto accepted.
     changes_accepted: u64,
+    /// Scripted `GetHealthCheckStatus` answers by health check id: each checker's region and
+    /// status report (moto always reports success).
+    health: HashMap<String, Vec<(String, String)>>,
 }
 
 impl State {
@@ -248,6 +251,13 @@ impl Route53Double {
         self.state.lock().expect("double state").changes_accepted
     }
 
+    /// Answers `GetHealthCheckStatus` of `id` with these checkers' observations, `(region,
+    /// status report)`, e.g. `("us-east-1", "Failure: Connection timed out.")`.
+    pub fn script_health_check(&self, id: &str, observations: &[(&str, &str)]) {
+        let observations = observations.iter().map(|(r, s)| (r.to_string(), s.to_string())).collect();
+        self.state.lock().expect("double state").health.insert(id.to_string(), observations);
+    }
+
     /// Forgets the counts.
     pub fn reset_counts(&self) {
         let mut state = self.state.lock().expect("double state");
@@ -263,6 +273,7 @@ pub fn operation(method: &str, path: &str) -> &'static str {
         ("GET", ["hostedzone", _, "rrset"]) => "ListResourceRecordSets",
         ("POST", ["hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
         ("GET", ["change", _]) => "GetChange",
+        ("GET", ["healthcheck", _, "status"]) => "GetHealthCheckStatus",
         ("GET", ["hostedzonesbyname"]) => "ListHostedZonesByName",
         ("GET", ["hostedzone", _]) => "GetHostedZone",
         ("POST", ["hostedzone"]) => "CreateHostedZone",
@@ -321,6 +332,13 @@ async fn handle(
         let mut state = state.lock().expect("double state");
         state.take_fault(op, &query, &body)
     };
+    if op == "GetHealthCheckStatus" && fault.is_none() {
+        let id = parts.uri.path().trim_end_matches("/status").rsplit('/').next().unwrap_or_default().to_string();
+        let scripted = state.lock().expect("double state").health.get(&id).cloned();
+        if let Some(observations) = scripted {
+            return Ok(health_check_status(&observations));
+        }
+    }
     // An error from the service makes hyper close the connection without an answer.
     let dropped = || std::io::Error::other("connection dropped by fault injection");
     let mut late_by = None;
@@ -377,6 +395,32 @@ async fn handle(
             .body(Full::new(Bytes::from(format!("double could not reach moto: {e}"))))
             .expect("static response")
     }))
+}
+
+/// Route53's `GetHealthCheckStatus` answer with these observations.
+fn health_check_status(observations: &[(String, String)]) -> Response<Full<Bytes>> {
+    let each: String = observations
+        .iter()
+        .enumerate()
+        .map(|(i, (region, status))| {
+            format!(
+                "<HealthCheckObservation><Region>{region}</Region><IPAddress>192.0.2.{}</IPAddress>\
+                 <StatusReport><Status>{status}</Status><CheckedTime>2026-12-07T03:00:00Z</CheckedTime>\
+                 </StatusReport></HealthCheckObservation>",
+                i + 1
+            )
+        })
+        .collect();
+    let body = format!(
+        "<?xml version=\"1.0\"?>\n<GetHealthCheckStatusResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
+         <HealthCheckObservations>{each}</HealthCheckObservations></GetHealthCheckStatusResponse>"
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/xml")
+        .header("x-amzn-requestid", "00000000-0000-0000-0000-000000000000")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response")
 }
 
 /// The same answer with its change status PENDING.
