@@ -240,3 +240,35 @@ fn bad_addon_entries_fail_at_plan_on_their_key_without_writes() {
     }
     assert_eq!(hub.writes(), 0, "bad input must not write to the hub");
 }
+
+/// State written before `addons` became a map of strings (schema version 0, booleans) is read by
+/// today's provider: the same configuration plans empty and nothing is written.
+#[test]
+fn state_with_boolean_addons_from_schema_version_0_upgrades_and_plans_empty() {
+    let hub = Hub::start();
+    let config = r#"
+resource "gitopsbridge_cluster_metadata" "spoke" {
+  cluster_name = "spoke"
+  server       = "https://spoke.example.internal"
+  insecure     = true
+  addons       = { metrics_server = true, enable_karpenter = false }
+}
+"#;
+    let ws = Workspace::new(&(provider_block(&hub) + config));
+    ws.apply();
+
+    let mut state: Json = serde_json::from_str(&ws.raw_state()).expect("state file");
+    let instance = &mut state["resources"][0]["instances"][0];
+    assert_eq!(instance["schema_version"], 1);
+    assert_eq!(instance["attributes"]["addons"], json!({"metrics_server": "true", "enable_karpenter": "false"}));
+    instance["schema_version"] = json!(0);
+    instance["attributes"]["addons"] = json!({"metrics_server": true, "enable_karpenter": false});
+    ws.write("terraform.tfstate", &state.to_string());
+
+    let writes_before = hub.writes();
+    ws.assert_plan_empty();
+    assert_eq!(hub.writes(), writes_before, "the upgrade must not write");
+    let labels = &hub.secret("argocd", "spoke").unwrap()["metadata"]["labels"];
+    assert_eq!(labels["enable_metrics_server"], "true");
+    assert_eq!(labels["enable_karpenter"], "false");
+}
