@@ -1396,6 +1396,29 @@ users:
     }
 
     #[test]
+    fn refresh_reads_each_addon_back_from_the_label_it_writes() {
+        let plan = base(vec![
+            ("namespace", "argocd".into()),
+            ("secret_name", "eks-green".into()),
+            (
+                "addons",
+                strings(&[("metrics_server", "true"), ("kubernetes_version", "1.31"), ("aws_enable_x", "false")]),
+            ),
+        ]);
+        let mut secret = applied(&plan);
+        let labels = secret.metadata.labels.as_mut().unwrap();
+        labels.insert("kubernetes_version".into(), "1.32".into());
+        labels.insert("aws_enable_x".into(), "true".into());
+        labels.insert("enable_metrics_server".into(), "false".into());
+        let state = state_from_live(&plan, &LiveSecret::from_secret(&secret), false);
+        assert_eq!(
+            state.get("addons"),
+            &strings(&[("metrics_server", "false"), ("kubernetes_version", "1.32"), ("aws_enable_x", "true")])
+        );
+        assert!(state.get("labels").is_null());
+    }
+
+    #[test]
     fn refresh_of_an_untouched_secret_changes_nothing() {
         for plan in [
             full_plan(),
