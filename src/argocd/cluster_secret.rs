@@ -25,14 +25,22 @@ pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 /// Label and annotation carrying the cluster's name and environment.
 pub const CLUSTER_NAME_KEY: &str = "cluster_name";
 pub const ENVIRONMENT_KEY: &str = "environment";
-/// Every addon becomes a label `enable_<addon>`.
+/// A shorthand addon `x = true` becomes the label `enable_x`.
 pub const ADDON_LABEL_PREFIX: &str = "enable_";
+/// AWS addon flags of the gitops-bridge EKS examples (`aws_enable_<addon>`) are label keys already.
+pub const AWS_ADDON_LABEL_PREFIX: &str = "aws_enable_";
 /// kubectl's client-side-apply record: bookkeeping, not user metadata.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Labels we derive; `labels` must not set them.
+/// Labels derived from `cluster_name`, `environment` and the Secret's kind; neither `addons` nor
+/// `labels` may set them.
+pub fn derived_label(key: &str) -> bool {
+    key == SECRET_TYPE_LABEL || key == CLUSTER_NAME_KEY || key == ENVIRONMENT_KEY
+}
+
+/// Labels we derive; `labels` must not set them (addon flags belong in `addons`).
 pub fn reserved_label(key: &str) -> bool {
-    key == SECRET_TYPE_LABEL || key == CLUSTER_NAME_KEY || key == ENVIRONMENT_KEY || key.starts_with(ADDON_LABEL_PREFIX)
+    derived_label(key) || key.starts_with(ADDON_LABEL_PREFIX)
 }
 
 /// Annotations we derive; `metadata` must not set them.
@@ -156,10 +164,23 @@ impl ClusterSecret {
     }
 }
 
-/// The label key of an addon: `metrics_server` and `enable_metrics_server` both give
-/// `enable_metrics_server` (gitops-bridge maps already carry the prefix).
-pub fn addon_label_key(addon: &str) -> String {
-    if addon.starts_with(ADDON_LABEL_PREFIX) { addon.to_string() } else { format!("{ADDON_LABEL_PREFIX}{addon}") }
+/// Whether an addon value is a flag: the strings Terraform makes of `true` and `false`.
+pub fn is_flag_value(value: &str) -> bool {
+    value == "true" || value == "false"
+}
+
+/// Whether an addon key names a flag by itself (`enable_x`, `aws_enable_x`): its value must be one.
+pub fn is_flag_key(key: &str) -> bool {
+    key.starts_with(ADDON_LABEL_PREFIX) || key.starts_with(AWS_ADDON_LABEL_PREFIX)
+}
+
+/// The label key of an `addons` entry. The gitops-bridge module writes its `addons` map verbatim,
+/// so a key that already carries the flag prefix (`enable_x`, `aws_enable_x`) and a key with a
+/// value other than a flag (`kubernetes_version = "1.31"`) stay as they are; only the shorthand
+/// `metrics_server = true` becomes `enable_metrics_server`.
+pub fn addon_label_key(key: &str, value: &str) -> String {
+    let verbatim = key.starts_with(ADDON_LABEL_PREFIX) || key.contains("_enable_") || !is_flag_value(value);
+    if verbatim { key.to_string() } else { format!("{ADDON_LABEL_PREFIX}{key}") }
 }
 
 /// The server Argo CD stores: without the trailing slash.

@@ -75,13 +75,16 @@ fn schema() -> Schema {
         .attribute(Attribute::computed("environment", Type::String, "The `environment` label."))
         .attribute(Attribute::computed(
             "addons",
-            Type::map(Type::Bool),
-            "The `enable_<addon>` labels, keyed by addon name.",
+            Type::map(Type::String),
+            "Every label but `argocd.argoproj.io/secret-type`, `cluster_name` and `environment`, keyed as on the \
+             Secret (`enable_metrics_server = \"true\"`, `kubernetes_version = \"1.31\"`): what the resource's or \
+             the gitops-bridge module's `addons` map writes, so it can be passed on unchanged.",
         ))
         .attribute(Attribute::computed(
             "labels",
             Type::map(Type::String),
-            "The other labels, without the ones GitOps Bridge derives.",
+            "Empty: every label the Secret carries besides the derived ones is in `addons`. Kept so older \
+             configurations still read.",
         ))
         .attribute(Attribute::computed(
             "metadata",
@@ -365,7 +368,7 @@ mod tests {
         assert_eq!(state.get("server"), &Value::from("https://blue.example.com"));
         assert_eq!(state.get("in_cluster"), &Value::from(false));
         assert_eq!(state.get("environment"), &Value::from("prod"));
-        assert_eq!(state.get("addons"), &Value::object([("metrics_server", Value::from(true))]));
+        assert_eq!(state.get("addons"), &Value::object([("enable_metrics_server", Value::from("true"))]));
         assert_eq!(state.get("labels"), &Value::Map(Default::default()));
         assert_eq!(state.get("metadata"), &Value::object([("aws_region", Value::from("eu-west-1"))]));
         assert!(!format!("{state:?}").contains("very-secret"));

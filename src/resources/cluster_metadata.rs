@@ -16,7 +16,8 @@ use k8s_openapi::api::core::v1::Secret;
 use crate::argocd::application_set::DRAIN_LABEL;
 use crate::argocd::cluster_secret::{
     ClusterSecret, FromKubeconfigError, LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, addon_label_key,
-    cluster_secrets_selector, connection_from_kubeconfig, reserved_annotation, reserved_label,
+    cluster_secrets_selector, connection_from_kubeconfig, derived_label, is_flag_key, is_flag_value,
+    reserved_annotation, reserved_label,
 };
 use crate::argocd::k8s_names::{
     check_annotation_key, check_dns_label, check_dns_subdomain, check_label_key, check_label_value, derive_object_name,
@@ -60,6 +61,32 @@ const FIVE_MINUTES: std::time::Duration = std::time::Duration::from_secs(5 * 60)
 // Schema
 // =============================================================================================
 
+/// 1: `addons` became a map of strings (version 0 stored bools).
+const SCHEMA_VERSION: i64 = 1;
+
+/// Stored state of an older schema version in today's shape.
+fn upgrade_state(version: i64, mut state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+    if version > SCHEMA_VERSION {
+        return Err(Diagnostics::error(
+            "State from a newer provider",
+            format!(
+                "The stored state has schema version {version}; this provider knows up to {SCHEMA_VERSION}. \
+                 Use the provider version that wrote it."
+            ),
+        ));
+    }
+    if version < 1
+        && let Some(addons) = state.get_mut("addons").and_then(serde_json::Value::as_object_mut)
+    {
+        for value in addons.values_mut() {
+            if let Some(flag) = value.as_bool() {
+                *value = serde_json::Value::String(flag.to_string());
+            }
+        }
+    }
+    Ok(state)
+}
+
 fn schema() -> Schema {
     let aws_auth = Block::new("Argo CD authenticates to an EKS cluster with AWS IAM (`awsAuthConfig`).")
         .attribute(Attribute::required("cluster_name", Type::String, "The EKS cluster name to get a token for."))
@@ -95,7 +122,7 @@ fn schema() -> Schema {
 
     let s = |name, description| Attribute::optional(name, Type::String, description);
     Schema::new(
-        0,
+        SCHEMA_VERSION,
         Block::new(
             "An Argo CD cluster Secret on the hub: registers a cluster with Argo CD and carries its GitOps Bridge \
              metadata (labels `cluster_name`, `environment`, `enable_<addon>`; annotations from `metadata`).",
@@ -115,9 +142,12 @@ fn schema() -> Schema {
         .attribute(s("server", "The cluster's API server URL (`https://…`). Required unless `in_cluster` or `from_kubeconfig`."))
         .attribute(Attribute::optional(
             "addons",
-            Type::map(Type::Bool),
-            "Addons to enable or disable: each key becomes the label `enable_<key>` = \"true\"/\"false\". Keys may \
-             already start with `enable_`.",
+            Type::map(Type::String),
+            "Labels of the Secret, as the gitops-bridge module's `addons` map gives them: a shorthand flag \
+             (`metrics_server = true`) becomes the label `enable_metrics_server` = \"true\"; a key that already \
+             starts with `enable_` or contains `_enable_` (`aws_enable_x`), or whose value is not true/false \
+             (`kubernetes_version = \"1.31\"`), is the label key as given. `enable_`/`aws_enable_` keys must be \
+             true or false.",
         ))
         .attribute(Attribute::optional("labels", Type::map(Type::String), "Extra labels of the Secret."))
         .attribute(Attribute::optional(
@@ -319,18 +349,39 @@ pub fn validate_config(config: &Value) -> Diagnostics {
     }
 
     // Labels and annotations.
+    let mut addon_labels: BTreeMap<String, &str> = BTreeMap::new();
     if let Some(addons) = config.get("addons").as_map() {
-        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-        for key in addons.keys() {
+        for (key, value) in addons {
             let at = root("addons").key(key);
-            let label = addon_label_key(key);
-            if let Err(e) = check_label_key(&label) {
+            let Some(value) = value.as_str() else { continue };
+            let label = addon_label_key(key, value);
+            if is_flag_key(key) && !is_flag_value(value) {
+                d.push_error(
+                    Some(at),
+                    "Invalid addon flag",
+                    format!("The addon {key:?} is a flag: its value must be true or false, not {value:?}."),
+                );
+            } else if let Err(e) = check_label_key(&label) {
                 d.push_error(
                     Some(at),
                     "Invalid addon name",
                     format!("The addon {key:?} would make the label key {label:?}, which {e}."),
                 );
-            } else if let Some(first) = seen.insert(label.clone(), key) {
+            } else if derived_label(&label) {
+                d.push_error(
+                    Some(at),
+                    "Reserved label",
+                    format!(
+                        "The label {label:?} is set from cluster_name, environment or the Secret's kind; set it there."
+                    ),
+                );
+            } else if let Err(e) = check_label_value(value) {
+                d.push_error(
+                    Some(at),
+                    "Invalid addon value",
+                    format!("The value {value:?} of addon {key:?} (label {label:?}) {e}."),
+                );
+            } else if let Some(first) = addon_labels.insert(label.clone(), key) {
                 d.push_error(
                     Some(at),
                     "Duplicate addon",
@@ -344,7 +395,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
             let at = root("labels").key(key);
             if let Err(e) = check_label_key(key) {
                 d.push_error(Some(at), "Invalid label key", format!("The label key {key:?} {e}."));
-            } else if reserved_label(key) {
+            } else if reserved_label(key) || addon_labels.contains_key(key) {
                 d.push_error(
                     Some(at),
                     "Reserved label",
@@ -805,6 +856,10 @@ impl Resource for ClusterMetadataResource {
         state.set("secret_name", Value::String(name));
         Ok(state)
     }
+
+    fn upgrade_state(&self, version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        upgrade_state(version, state)
+    }
 }
 
 #[cfg(test)]
@@ -826,8 +881,9 @@ mod tests {
         Value::object(pairs.iter().map(|(k, v)| (*k, Value::from(*v))))
     }
 
-    fn bools(pairs: &[(&str, bool)]) -> Value {
-        Value::object(pairs.iter().map(|(k, v)| (*k, Value::from(*v))))
+    /// An `addons` map of flags, as Terraform converts `true`/`false` into `map(string)`.
+    fn flags(pairs: &[(&str, bool)]) -> Value {
+        Value::object(pairs.iter().map(|(k, v)| (*k, Value::string(v.to_string()))))
     }
 
     fn block(pairs: Vec<(&str, Value)>) -> Value {
@@ -907,16 +963,57 @@ users:
             ("http server", base(vec![("server", "http://127.0.0.1:8080".into())]), vec![]),
             (
                 "addon in both forms",
-                base(vec![("addons", bools(&[("metrics_server", true), ("enable_metrics_server", false)]))]),
+                base(vec![("addons", flags(&[("metrics_server", true), ("enable_metrics_server", false)]))]),
                 vec!["addons[\"metrics_server\"]"],
             ),
-            ("addon bad key", base(vec![("addons", bools(&[("bad key", true)]))]), vec!["addons[\"bad key\"]"]),
+            ("addon bad key", base(vec![("addons", flags(&[("bad key", true)]))]), vec!["addons[\"bad key\"]"]),
             (
                 "addon label too long",
-                base(vec![("addons", bools(&[(long_addon.as_str(), true)]))]),
+                base(vec![("addons", flags(&[(long_addon.as_str(), true)]))]),
                 vec![r#"addons["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]"#],
             ),
             ("addons unknown", base(vec![("addons", Value::Unknown)]), vec![]),
+            (
+                "the module's addons map",
+                base(vec![(
+                    "addons",
+                    strings(&[
+                        ("enable_argocd", "true"),
+                        ("aws_enable_karpenter", "false"),
+                        ("kubernetes_version", "1.31"),
+                        ("aws_cluster_name", "getting-started"),
+                    ]),
+                )]),
+                vec![],
+            ),
+            (
+                "addon flag not a flag",
+                base(vec![("addons", strings(&[("enable_karpenter", "yes"), ("aws_enable_x", "1")]))]),
+                vec!["addons[\"aws_enable_x\"]", "addons[\"enable_karpenter\"]"],
+            ),
+            (
+                "addon value kubernetes rejects",
+                base(vec![("addons", strings(&[("kubernetes_version", "1.31 or later")]))]),
+                vec!["addons[\"kubernetes_version\"]"],
+            ),
+            (
+                "addon value too long",
+                base(vec![("addons", strings(&[("aws_cluster_name", &"c".repeat(64))]))]),
+                vec!["addons[\"aws_cluster_name\"]"],
+            ),
+            (
+                "addon sets a derived label",
+                base(vec![("addons", strings(&[("cluster_name", "other")]))]),
+                vec!["addons[\"cluster_name\"]"],
+            ),
+            (
+                "label also set by an addon",
+                base(vec![
+                    ("addons", strings(&[("kubernetes_version", "1.31")])),
+                    ("labels", strings(&[("kubernetes_version", "1.30")])),
+                ]),
+                vec!["labels[\"kubernetes_version\"]"],
+            ),
             ("reserved label", base(vec![("labels", strings(&[("enable_x", "true")]))]), vec!["labels[\"enable_x\"]"]),
             (
                 "reserved label env",
@@ -1030,15 +1127,32 @@ users:
     }
 
     #[test]
-    fn addon_keys_accept_both_forms() {
-        for (key, label) in [
-            ("metrics_server", "enable_metrics_server"),
-            ("enable_metrics_server", "enable_metrics_server"),
-            ("aws_load_balancer_controller", "enable_aws_load_balancer_controller"),
-            ("enable", "enable_enable"),
+    fn addon_keys_give_the_module_labels_and_the_shorthand() {
+        for (key, value, label) in [
+            ("metrics_server", "true", "enable_metrics_server"),
+            ("metrics_server", "false", "enable_metrics_server"),
+            ("enable_metrics_server", "true", "enable_metrics_server"),
+            ("aws_load_balancer_controller", "true", "enable_aws_load_balancer_controller"),
+            ("enable", "true", "enable_enable"),
+            ("aws_enable_karpenter", "true", "aws_enable_karpenter"),
+            ("kubernetes_version", "1.31", "kubernetes_version"),
+            ("aws_cluster_name", "getting-started", "aws_cluster_name"),
+            ("tier", "", "tier"),
         ] {
-            assert_eq!(addon_label_key(key), label);
+            assert_eq!(addon_label_key(key, value), label, "{key} = {value:?}");
         }
+    }
+
+    #[test]
+    fn upgrade_from_version_0_turns_addon_flags_into_strings() {
+        let stored = json!({"cluster_name": "a", "addons": {"metrics_server": true, "enable_karpenter": false}});
+        let upgraded = upgrade_state(0, stored).unwrap();
+        assert_eq!(upgraded["addons"], json!({"metrics_server": "true", "enable_karpenter": "false"}));
+        assert_eq!(upgraded["cluster_name"], "a");
+        assert_eq!(upgrade_state(0, json!({"addons": null})).unwrap(), json!({"addons": null}));
+        let current = json!({"addons": {"kubernetes_version": "1.31"}});
+        assert_eq!(upgrade_state(1, current.clone()).unwrap(), current);
+        assert!(upgrade_state(2, current).is_err());
     }
 
     fn full_plan() -> Value {
@@ -1046,7 +1160,7 @@ users:
             ("environment", "prod".into()),
             ("namespace", "argocd".into()),
             ("secret_name", "eks-green".into()),
-            ("addons", bools(&[("metrics_server", true), ("enable_karpenter", false)])),
+            ("addons", flags(&[("metrics_server", true), ("enable_karpenter", false)])),
             ("labels", strings(&[("team", "platform")])),
             (
                 "metadata",
@@ -1303,8 +1417,12 @@ users:
         assert_eq!(state.get("environment"), &Value::from("prod"));
         assert_eq!(state.get("server"), &Value::from("https://blue.example.com"));
         assert!(state.get("in_cluster").is_null());
-        assert_eq!(state.get("addons"), &bools(&[("metrics_server", true), ("karpenter", false)]));
-        assert_eq!(state.get("labels"), &strings(&[("team", "platform")]));
+        // Every label but the derived ones, verbatim: the module's own `addons` map plans empty.
+        assert_eq!(
+            state.get("addons"),
+            &strings(&[("enable_metrics_server", "true"), ("enable_karpenter", "false"), ("team", "platform")])
+        );
+        assert!(state.get("labels").is_null());
         assert_eq!(
             state.get("metadata"),
             &strings(&[("addons_repo_url", "https://github.com/o/addons"), ("aws_region", "ap-northeast-2")])
@@ -1377,6 +1495,29 @@ users:
     }
 
     #[test]
+    fn refresh_reads_each_addon_back_from_the_label_it_writes() {
+        let plan = base(vec![
+            ("namespace", "argocd".into()),
+            ("secret_name", "eks-green".into()),
+            (
+                "addons",
+                strings(&[("metrics_server", "true"), ("kubernetes_version", "1.31"), ("aws_enable_x", "false")]),
+            ),
+        ]);
+        let mut secret = applied(&plan);
+        let labels = secret.metadata.labels.as_mut().unwrap();
+        labels.insert("kubernetes_version".into(), "1.32".into());
+        labels.insert("aws_enable_x".into(), "true".into());
+        labels.insert("enable_metrics_server".into(), "false".into());
+        let state = state_from_live(&plan, &LiveSecret::from_secret(&secret), false);
+        assert_eq!(
+            state.get("addons"),
+            &strings(&[("metrics_server", "false"), ("kubernetes_version", "1.32"), ("aws_enable_x", "true")])
+        );
+        assert!(state.get("labels").is_null());
+    }
+
+    #[test]
     fn refresh_of_an_untouched_secret_changes_nothing() {
         for plan in [
             full_plan(),
@@ -1388,7 +1529,7 @@ users:
                 ("server", "https://green.example.com/".into()),
                 ("server_name", "".into()),
                 ("namespaces", Value::List(vec![])),
-                ("addons", bools(&[])),
+                ("addons", flags(&[])),
             ]),
             with(vec![
                 ("cluster_name", "hub".into()),
@@ -1432,7 +1573,7 @@ users:
                 |s| {
                     s.metadata.labels.as_mut().unwrap().insert("enable_metrics_server".into(), "false".into());
                 },
-                vec![("addons", bools(&[("metrics_server", false), ("enable_karpenter", false)]))],
+                vec![("addons", flags(&[("metrics_server", false), ("enable_karpenter", false)]))],
             ),
             (
                 "our label removed",
@@ -1544,7 +1685,6 @@ users:
             "cluster_name",
             "environment",
             "server",
-            "labels",
             "metadata",
             "project",
             "namespaces",
@@ -1556,8 +1696,13 @@ users:
         ] {
             assert_eq!(imported.get(attribute), plan.get(attribute), "{attribute}");
         }
-        // Addon keys come back in their short form.
-        assert_eq!(imported.get("addons"), &bools(&[("metrics_server", true), ("karpenter", false)]));
+        // Labels come back as they are on the Secret, all in `addons`; each makes the label it came from.
+        assert_eq!(
+            imported.get("addons"),
+            &strings(&[("enable_metrics_server", "true"), ("enable_karpenter", "false"), ("team", "platform")])
+        );
+        assert!(imported.get("labels").is_null());
+        assert_eq!(desired_metadata(&imported), desired_metadata(&plan));
     }
 
     fn resource(namespace: Configured<String>) -> ClusterMetadataResource {
@@ -1605,7 +1750,7 @@ users:
         let r = resource(Configured::Known("argocd".into()));
         let prior = plan(&r, &Value::Null, &base(vec![])).unwrap().planned_state;
 
-        let mut addons = base(vec![("addons", bools(&[("metrics_server", true)]))]);
+        let mut addons = base(vec![("addons", flags(&[("metrics_server", true)]))]);
         addons.set("secret_name", prior.get("secret_name").clone());
         addons.set("namespace", prior.get("namespace").clone());
         assert!(plan(&r, &prior, &addons).unwrap().requires_replace.is_empty());

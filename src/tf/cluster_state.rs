@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::argocd::cluster_secret::{
     ADDON_LABEL_PREFIX, ArgoClusterConfig, AwsAuthConfig, CLUSTER_NAME_KEY, ClusterSecret, ENVIRONMENT_KEY,
     ExecProviderConfig, FromKubeconfigError, IN_CLUSTER_SERVER, LAST_APPLIED_ANNOTATION, LiveSecret,
-    SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, addon_label_key, connection_from_kubeconfig, normalize_server,
-    reserved_annotation,
+    SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, addon_label_key, connection_from_kubeconfig, derived_label,
+    normalize_server, reserved_annotation,
 };
 use crate::hub::HubError;
 use crate::protocol::{AttributePath, Diagnostics, Value};
@@ -153,8 +153,8 @@ pub fn desired_metadata(plan: &Value) -> (BTreeMap<String, String>, BTreeMap<Str
         labels.insert(ENVIRONMENT_KEY.to_string(), env.clone());
         annotations.insert(ENVIRONMENT_KEY.to_string(), env);
     }
-    for (addon, enabled) in tf_values::bool_map(plan.get("addons")) {
-        labels.insert(addon_label_key(&addon), enabled.to_string());
+    for (key, value) in tf_values::string_map(plan.get("addons")) {
+        labels.insert(addon_label_key(&key, &value), value);
     }
     for (key, value) in tf_values::string_map(plan.get("labels")) {
         labels.entry(key).or_insert(value);
@@ -200,7 +200,8 @@ fn owned_map(prior: &Value, entries: BTreeMap<String, Value>) -> Value {
 
 /// The state after refreshing from the live Secret.
 ///
-/// `import` maps everything back (keys foreign to the derived ones become `labels`/`metadata`);
+/// `import` maps everything back (labels other than the derived ones become `addons`, verbatim;
+/// annotations `metadata`), so the gitops-bridge module's own maps plan empty;
 /// otherwise only the keys we own (the prior state's, and our field manager's in
 /// `managedFields`) are read back, so foreign keys are never drift and our own changed keys are.
 pub fn state_from_live(prior: &Value, live: &LiveSecret, import: bool) -> Value {
@@ -243,40 +244,37 @@ pub fn state_from_live(prior: &Value, live: &LiveSecret, import: bool) -> Value 
         }
     }
 
-    // Addons: enable_<key> labels with "true"/"false".
+    // Addons: each prior key reads back the label it writes. Import cannot see the configuration,
+    // so it takes every label but the derived ones verbatim, as the gitops-bridge module's
+    // `addons` map writes them; a refresh does so for owned flag labels no prior key covers.
     let prior_addons = prior.get("addons");
+    let prior_labels = prior.get("labels");
     let mut addons = BTreeMap::new();
     let mut covered = BTreeSet::new();
-    for key in prior_addons.as_map().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-        let label = addon_label_key(&key);
-        if let Some(enabled) = live.labels.get(&label).and_then(|v| v.parse::<bool>().ok()) {
-            addons.insert(key, Value::Bool(enabled));
+    for (key, value) in prior_addons.as_map().into_iter().flatten() {
+        let label = addon_label_key(key, value.as_str().unwrap_or_default());
+        if let Some(live_value) = live.labels.get(&label) {
+            addons.insert(key.clone(), Value::string(live_value));
         }
         covered.insert(label);
     }
     for (label, value) in &live.labels {
-        let Some(short) = label.strip_prefix(ADDON_LABEL_PREFIX) else { continue };
-        let owned = import || live.owned.labels.contains(label);
-        if owned
-            && !covered.contains(label)
-            && !short.is_empty()
-            && let Ok(enabled) = value.parse::<bool>()
-        {
-            addons.insert(short.to_string(), Value::Bool(enabled));
+        if derived_label(label) || covered.contains(label) || !prior_labels.get(label).is_null() {
+            continue;
+        }
+        let flag = label.starts_with(ADDON_LABEL_PREFIX) || label.contains("_enable_");
+        if import || (flag && live.owned.labels.contains(label)) {
+            addons.insert(label.clone(), Value::string(value));
+            covered.insert(label.clone());
         }
     }
-    state.set("addons", owned_map(prior_addons, addons.clone()));
+    state.set("addons", owned_map(prior_addons, addons));
 
-    // Extra labels.
-    let prior_labels = prior.get("labels");
+    // Extra labels: the owned ones no addon writes.
     let owned_label = |key: &str| {
-        let derived = key == SECRET_TYPE_LABEL
-            || key == CLUSTER_NAME_KEY
-            || key == ENVIRONMENT_KEY
-            || (key.starts_with(ADDON_LABEL_PREFIX)
-                && addons.contains_key(key.strip_prefix(ADDON_LABEL_PREFIX).unwrap_or(key)))
-            || addons.contains_key(key);
-        !derived && (import || !prior_labels.get(key).is_null() || live.owned.labels.contains(key))
+        !derived_label(key)
+            && !covered.contains(key)
+            && (import || !prior_labels.get(key).is_null() || live.owned.labels.contains(key))
     };
     let labels =
         live.labels.iter().filter(|(k, _)| owned_label(k)).map(|(k, v)| (k.clone(), Value::string(v))).collect();

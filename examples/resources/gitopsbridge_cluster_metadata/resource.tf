@@ -11,10 +11,13 @@ resource "gitopsbridge_cluster_metadata" "spoke" {
     role_arn     = "arn:aws:iam::123456789012:role/argocd-spoke"
   }
 
+  # Shorthand flags become enable_<key> labels; keys as the gitops-bridge module's maps
+  # write them (enable_*, aws_enable_*, values that are not flags) stay as they are.
   addons = {
     metrics_server               = true
     aws_load_balancer_controller = true
     karpenter                    = false
+    kubernetes_version           = "1.31"
   }
 
   metadata = {
