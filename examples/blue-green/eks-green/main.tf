@@ -119,4 +119,10 @@ resource "gitopsbridge_weighted_route" "green" {
   weight         = 0 # the flip: set to 100 and apply
   ttl            = 60
   records        = [var.ingress_hostname]
+
+  # The flip is refused, with nothing written, while Argo CD reports green not ready. Moving
+  # traffic away from green is never held back.
+  require_ready {
+    cluster_name = "eks-green"
+  }
 }
