@@ -26,7 +26,7 @@ fn documented_rules() -> Vec<AccessRule> {
 
 /// A hub that accepts [`TOKEN`] with only `rules`, and a kubeconfig that uses that token.
 fn restricted_hub(rules: Vec<AccessRule>) -> (Hub, PathBuf) {
-    let options = Options::default().with_crd(kube_test_server::argocd_crd_path()).with_restricted_token(TOKEN, rules);
+    let options = Options::default().with_argocd().with_restricted_token(TOKEN, rules);
     let hub = Hub::with_options(options);
     let kubeconfig = hub.dir().join("restricted-kubeconfig");
     std::fs::write(&kubeconfig, hub.server().kubeconfig_with_token("hub", TOKEN)).expect("write kubeconfig");
