@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 
 use crate::argocd::cluster_secret::{LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL};
-use crate::argocd::k8s_names::{check_dns_label, check_dns_subdomain};
-use crate::data_sources::provider_setting_unknown;
+use crate::data_sources::{check_cluster_lookup, provider_setting_unknown};
 use crate::hub::HubError;
 use crate::protocol::schema::Block;
 use crate::protocol::{Attribute, AttributePath, Context, DataSource, Diagnostics, Schema, Type, Value};
@@ -108,43 +107,7 @@ fn schema() -> Schema {
 
 fn validate(config: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
-    let cluster_name = config.get("cluster_name");
-    let secret_name = config.get("secret_name");
-    if cluster_name.is_null() && secret_name.is_null() {
-        d.push_error(
-            Some(AttributePath::root("cluster_name")),
-            "Missing lookup key",
-            "Set `cluster_name` or `secret_name`.",
-        );
-    }
-    if cluster_name.as_str() == Some("") {
-        d.push_error(
-            Some(AttributePath::root("cluster_name")),
-            "Empty cluster_name",
-            "`cluster_name` must name a cluster; no cluster Secret has an empty name.",
-        );
-    }
-    if !cluster_name.is_null() && !secret_name.is_null() {
-        d.push_error(
-            Some(AttributePath::root("secret_name")),
-            "Two lookup keys",
-            "Set `cluster_name` or `secret_name`, not both.",
-        );
-    }
-    if let Some(name) = secret_name.as_str()
-        && let Err(e) = check_dns_subdomain(name)
-    {
-        d.push_error(
-            Some(AttributePath::root("secret_name")),
-            "Invalid secret_name",
-            format!("The Secret name {name:?} {e}."),
-        );
-    }
-    if let Some(ns) = config.get("namespace").as_str()
-        && let Err(e) = check_dns_label(ns)
-    {
-        d.push_error(Some(AttributePath::root("namespace")), "Invalid namespace", format!("The namespace {ns:?} {e}."));
-    }
+    check_cluster_lookup(config, &mut d);
     timeouts::validate(config, TIMEOUTS, &mut d);
     d
 }

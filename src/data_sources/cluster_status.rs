@@ -8,8 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::argocd::application::{Application, Readiness, assess};
-use crate::argocd::k8s_names::{check_dns_label, check_dns_subdomain};
-use crate::data_sources::provider_setting_unknown;
+use crate::data_sources::{check_cluster_lookup, provider_setting_unknown};
 use crate::hub::HubError;
 use crate::hub::clusters::{ClusterLookup, FoundCluster, cluster_ref};
 use crate::protocol::{Attribute, AttributePath, Block, Context, DataSource, Diagnostics, Number, Schema, Type, Value};
@@ -112,43 +111,7 @@ fn schema() -> Schema {
 
 fn validate(config: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
-    let cluster_name = config.get("cluster_name");
-    let secret_name = config.get("secret_name");
-    if cluster_name.is_null() && secret_name.is_null() {
-        d.push_error(
-            Some(AttributePath::root("cluster_name")),
-            "Missing lookup key",
-            "Set `cluster_name` or `secret_name`.",
-        );
-    }
-    if !cluster_name.is_null() && !secret_name.is_null() {
-        d.push_error(
-            Some(AttributePath::root("secret_name")),
-            "Two lookup keys",
-            "Set `cluster_name` or `secret_name`, not both.",
-        );
-    }
-    if cluster_name.as_str() == Some("") {
-        d.push_error(
-            Some(AttributePath::root("cluster_name")),
-            "Empty cluster_name",
-            "`cluster_name` must name a cluster.",
-        );
-    }
-    if let Some(name) = secret_name.as_str()
-        && let Err(e) = check_dns_subdomain(name)
-    {
-        d.push_error(
-            Some(AttributePath::root("secret_name")),
-            "Invalid secret_name",
-            format!("The Secret name {name:?} {e}."),
-        );
-    }
-    if let Some(ns) = config.get("namespace").as_str()
-        && let Err(e) = check_dns_label(ns)
-    {
-        d.push_error(Some(AttributePath::root("namespace")), "Invalid namespace", format!("The namespace {ns:?} {e}."));
-    }
+    check_cluster_lookup(config, &mut d);
     check_requirements(config, &AttributePath::root, &mut d);
     timeouts::validate(config, TIMEOUTS, &mut d);
     d
