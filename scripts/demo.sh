@@ -3,7 +3,8 @@
 #
 #   1. hub/spoke: register the hub and two spokes with the hub's Argo CD (examples/hub-spoke)
 #   2. blue/green: blue at weight 100, green at 0 with blue's metadata (examples/blue-green)
-#   3. the flip: edit green's main.tf to 100 and blue's to 0, apply each, watch the split
+#   3. the flip: edit green's main.tf to 100 and blue's to 0, apply each, watch the split; the
+#      raise to green is refused while Argo CD reports green Degraded, accepted once it is Healthy
 #   4. destroy everything and show that nothing is left
 #
 # Local stand-ins are started for what is not given: the project's Kubernetes API test server
@@ -141,6 +142,20 @@ split
 
 step "The flip: green 0 -> 100 in eks-green/main.tf"
 set_weight eks-green 0 100
+if [ -z "${HUB_KUBECONFIG:-}" ]; then
+  # The readiness gate (require_ready on green's record) refuses the raise, with nothing written,
+  # while Argo CD reports green's workloads Degraded.
+  python3 "$root/scripts/argocd_stand_in.py" "$kubeconfig" '*-eks-green' Degraded \
+    "Deployment burnham-api exceeded its progress deadline"
+  if apply eks-green "${bg_vars[@]}" > "$work/refused.out" 2>&1; then
+    fail "the flip to a Degraded green was not refused"
+  fi
+  echo "    refused:"
+  # Terraform's error without the lines that point into main.tf.
+  sed -n '/^Error: /,$p' "$work/refused.out" | grep -vE '^(  with | *on main.tf| *[0-9]+: |$)' | sed 's/^/      /'
+  split
+  python3 "$root/scripts/argocd_stand_in.py" "$kubeconfig" '*-eks-green' Healthy
+fi
 tf eks-green plan -input=false "${bg_vars[@]}" | grep -E '~ weight|Plan:'
 quiet_apply eks-green "${bg_vars[@]}"
 split
@@ -153,8 +168,9 @@ split
 
 step "terraform destroy of blue: its record goes, Argo CD drains blue, then blue's Secret goes"
 # The drain's progress is in the provider's log: workload Applications, then addons, then the rest.
-TF_LOG_PROVIDER=INFO tf eks-blue destroy -auto-approve -input=false "${bg_vars[@]}" \
-  2> >(grep --line-buffered -o 'cluster eks-blue: [^"\\]*' | sed -u 's/^/    /') | tail -n 1
+destroyed=$(TF_LOG_PROVIDER=INFO tf eks-blue destroy -auto-approve -input=false "${bg_vars[@]}" 2> "$work/destroy.log" | tail -n 1)
+grep -o 'cluster eks-blue: [^"\\]*' "$work/destroy.log" | sed 's/^/    /' || true
+echo "$destroyed"
 plan_is_empty eks-green "${bg_vars[@]}"
 
 step "terraform destroy of green, then the hub and spokes"
@@ -162,7 +178,8 @@ tf eks-green destroy -auto-approve -input=false "${bg_vars[@]}" | tail -n 1
 tf hub-spoke destroy -auto-approve -input=false "${vars[@]}" | tail -n 1
 
 step "Nothing is left"
-python3 "$root/scripts/show_clusters.py" "$kubeconfig"
+python3 "$root/scripts/show_clusters.py" "$kubeconfig" | tee "$work/left.out"
+! grep -q '^    Applications on' "$work/left.out" || fail "Applications are left on the hub"
 split || true
 echo
 echo "demo finished"

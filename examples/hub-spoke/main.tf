@@ -81,6 +81,11 @@ resource "gitopsbridge_cluster_metadata" "spoke_prod" {
 
   addons   = { metrics_server = true, aws_load_balancer_controller = true }
   metadata = merge(local.addons_repo, local.workload_repo, { aws_region = "ap-northeast-2" })
+
+  # `terraform destroy` lets Argo CD delete the spoke's workloads, then its addons, while it can
+  # still reach the spoke; only then does the Secret go. Without it, Applications whose cluster
+  # is gone stay stuck on their finalizer, and what they deployed is left running.
+  drain_on_destroy {}
 }
 
 resource "gitopsbridge_cluster_metadata" "spoke_dev" {
@@ -94,6 +99,8 @@ resource "gitopsbridge_cluster_metadata" "spoke_dev" {
 
   addons   = { metrics_server = true }
   metadata = merge(local.addons_repo, local.workload_repo)
+
+  drain_on_destroy {}
 }
 
 # The GitOps Bridge bootstrap: ApplicationSets that turn each cluster's labels and annotations
