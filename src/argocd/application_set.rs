@@ -729,6 +729,25 @@ pub fn is_templated(text: &str) -> bool {
     template_bodies(text).next().is_some()
 }
 
+/// Checks the literal parts of an Application name template: after templating the name must be
+/// a DNS subdomain, and literal text can only break that with characters a template cannot fix.
+pub fn check_application_name(name: &str) -> Result<(), String> {
+    if !is_templated(name) {
+        return super::k8s_names::check_dns_subdomain(name).map_err(|e| e.to_string());
+    }
+    let literal: String = name
+        .split("{{")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part } else { part.split_once("}}").map_or("", |(_, rest)| rest) })
+        .collect();
+    match literal.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))) {
+        Some(c) => Err(format!(
+            "contains {c:?} outside its templates; Application names may only hold lowercase letters, digits, '-' and '.'"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The annotation keys a template reads: `{{metadata.annotations.k}}`, `{{.metadata.annotations.k}}`
 /// and Go's `{{index .metadata.annotations "k"}}`.
 pub fn annotation_references(text: &str) -> Vec<String> {

@@ -32,6 +32,7 @@ use crate::unanswered;
 
 mod applications;
 pub mod clusters;
+pub mod deletion;
 pub mod drain;
 pub mod gate;
 mod listing;

@@ -6,8 +6,6 @@
 //! best-effort hints from the hub), create, read, update, delete (waiting out Argo CD's
 //! finalizers), import, then unit tests.
 
-use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -25,6 +23,7 @@ use crate::argocd::k8s_names::{
 };
 use crate::argocd::owned_fields::FieldSet;
 use crate::http_url::check_http_url;
+use crate::hub::deletion::{WaitError, wait_until_gone};
 use crate::hub::{FIELD_MANAGER, HubError};
 use crate::protocol::{
     ApplyError, Attribute, AttributePath, Block, Context, Diagnostics, NestedBlock, Nesting, Plan, PlanRequest,
@@ -33,6 +32,7 @@ use crate::protocol::{
 use crate::provider::state::{Configured, ProviderState};
 use crate::tf::adoption;
 use crate::tf::hub_errors::hub_diagnostics;
+use crate::tf::selection_hints::{ClusterFacts, hints};
 use crate::tf::timeouts::{self, Deadline, Defaults, Operation, Timeout, format_duration};
 use crate::tf::values as tf_values;
 
@@ -50,9 +50,6 @@ const TIMEOUTS: Defaults = &[
     Timeout::new(Operation::Delete, FIVE_MINUTES).noting("It includes the wait for Argo CD to remove its finalizers."),
 ];
 const FIVE_MINUTES: Duration = Duration::from_secs(5 * 60);
-/// First and longest pause between polls while waiting for a deletion.
-const DELETE_POLL_FIRST: Duration = Duration::from_millis(50);
-const DELETE_POLL_MAX: Duration = Duration::from_secs(2);
 /// The budget of the plan-time hints: a plan never waits longer on an unreachable hub, and only
 /// once per provider process (see [`AddonSetResource::hints_off`]).
 const HINT_BUDGET: Duration = Duration::from_secs(2);
@@ -490,25 +487,6 @@ fn schema() -> Schema {
 
 const OPERATORS: [&str; 4] = ["In", "NotIn", "Exists", "DoesNotExist"];
 
-/// Checks the literal parts of an Application name template: after templating the name must be
-/// a DNS subdomain, and literal text can only break that with characters a template cannot fix.
-fn check_application_name(name: &str) -> Result<(), String> {
-    if !application_set::is_templated(name) {
-        return check_dns_subdomain(name).map_err(|e| e.to_string());
-    }
-    let literal: String = name
-        .split("{{")
-        .enumerate()
-        .map(|(i, part)| if i == 0 { part } else { part.split_once("}}").map_or("", |(_, rest)| rest) })
-        .collect();
-    match literal.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))) {
-        Some(c) => Err(format!(
-            "contains {c:?} outside its templates; Application names may only hold lowercase letters, digits, '-' and '.'"
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Calls `check` on every known string under `value`, with its path.
 fn each_string(value: &Value, path: AttributePath, check: &mut impl FnMut(&AttributePath, &str)) {
     match value {
@@ -535,7 +513,7 @@ pub fn validate_config(config: &Value) -> Diagnostics {
         error(AttributePath::root("namespace"), "Invalid namespace", format!("The namespace {ns:?} {e}."));
     }
     if let Some(name) = config.get("application_name").as_str()
-        && let Err(e) = check_application_name(name)
+        && let Err(e) = application_set::check_application_name(name)
     {
         error(
             AttributePath::root("application_name"),
@@ -687,117 +665,6 @@ pub fn validate_config(config: &Value) -> Diagnostics {
 }
 
 // =============================================================================================
-// Plan, with best-effort hints from the hub
-// =============================================================================================
-
-/// What the plan-time hints need to know about one cluster Secret.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClusterFacts {
-    pub secret_name: String,
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// A warning for the plan.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Hint {
-    pub attribute: AttributePath,
-    pub summary: String,
-    pub detail: String,
-}
-
-/// A dotted attribute name from [`AddonSet::template_strings`] as a path: every step but the
-/// last is a single block.
-fn dotted_path(dotted: &str) -> AttributePath {
-    let mut steps = dotted.split('.').peekable();
-    let mut path = AttributePath::default();
-    while let Some(step) = steps.next() {
-        path = path.attr(step);
-        if steps.peek().is_some() {
-            path = path.index(0);
-        }
-    }
-    path
-}
-
-/// What Argo CD would make of `set` given the cluster Secrets its selector matches.
-pub fn hints(set: &AddonSet, matched: &[ClusterFacts]) -> Vec<Hint> {
-    let mut out = Vec::new();
-    if matched.is_empty() {
-        let selector = set.selector.as_ref().map(Selector::to_query).unwrap_or_default();
-        out.push(Hint {
-            attribute: AttributePath::root("cluster_selector"),
-            summary: "The cluster selector matches no cluster".into(),
-            detail: format!(
-                "No cluster Secret in namespace {} matches {}, so this ApplicationSet generates no Application yet.",
-                set.namespace,
-                if selector.is_empty() { "(any labels)".to_string() } else { format!("the selector {selector:?}") }
-            ),
-        });
-        return out;
-    }
-    // One warning per attribute, naming every annotation it reads that some cluster lacks.
-    let used = set.annotations_used();
-    let mut attributes: Vec<&'static str> = Vec::new();
-    for (_, attr) in &used {
-        if !attributes.contains(attr) {
-            attributes.push(attr);
-        }
-    }
-    for attribute in attributes {
-        let keys: Vec<&str> = used.iter().filter(|(_, a)| *a == attribute).map(|(k, _)| k.as_str()).collect();
-        let mut missing: Vec<&str> = Vec::new();
-        let mut lines: Vec<String> = Vec::new();
-        for cluster in matched {
-            let lacks: Vec<&str> = keys.iter().copied().filter(|k| !cluster.annotations.contains_key(*k)).collect();
-            if !lacks.is_empty() {
-                lines.push(format!("{} lacks {}", cluster.secret_name, lacks.join(", ")));
-                for key in lacks {
-                    if !missing.contains(&key) {
-                        missing.push(key);
-                    }
-                }
-            }
-        }
-        if !missing.is_empty() {
-            out.push(Hint {
-                attribute: dotted_path(attribute),
-                summary: format!(
-                    "Clusters lack the annotation{} {}",
-                    if missing.len() > 1 { "s" } else { "" },
-                    missing.join(", ")
-                ),
-                detail: format!(
-                    "The templates read these metadata.annotations, and selected cluster Secrets do not have them: {}. \
-                     Argo CD would render them empty (or fail with Go templates).",
-                    lines.join("; ")
-                ),
-            });
-        }
-    }
-    if matched.len() > 1 && !application_set::is_templated(&set.application_name) {
-        out.push(Hint {
-            attribute: AttributePath::root("application_name"),
-            summary: "Application name does not depend on the cluster".into(),
-            detail: format!(
-                "{} clusters match the selector, and each would get an Application named {:?}; Argo CD rejects the \
-                 duplicates. Use a template such as \"{}\".",
-                matched.len(),
-                set.application_name,
-                application_set::default_application_name(&set.name, set.syntax())
-            ),
-        });
-    }
-    out
-}
-
-fn cluster_facts(secret: &Secret) -> ClusterFacts {
-    ClusterFacts {
-        secret_name: secret.metadata.name.clone().unwrap_or_default(),
-        annotations: secret.metadata.annotations.clone().unwrap_or_default(),
-    }
-}
-
-// =============================================================================================
 // Read: the live object back into state
 // =============================================================================================
 
@@ -826,61 +693,6 @@ pub fn state_from_live(state: &Value, live: &serde_json::Value) -> Result<(Value
         return Ok((kept, Vec::new()));
     }
     Ok((model_into_value(&current, state), Vec::new()))
-}
-
-// =============================================================================================
-// Delete: waiting out finalizers
-// =============================================================================================
-
-/// Polls `probe` (the finalizers of the object, or `None` once it is gone) with growing pauses,
-/// from `finalizers` as the accepted deletion left them, until the object is gone, `deadline`
-/// passes, or Terraform asks us to stop. A probe that the deadline or the stop cuts short leaves
-/// the finalizers seen last.
-///
-/// # Errors
-/// [`WaitError::TimedOut`] with the finalizers still present at the deadline;
-/// [`WaitError::Stopped`] on StopProvider; the probe's other errors as they are.
-async fn wait_until_gone<F, Fut>(
-    ctx: &Context,
-    deadline: tokio::time::Instant,
-    mut finalizers: Vec<String>,
-    mut probe: F,
-) -> Result<(), WaitError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<Vec<String>>, HubError>>,
-{
-    let mut pause = DELETE_POLL_FIRST;
-    loop {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Err(WaitError::TimedOut(finalizers));
-        }
-        tokio::select! {
-            () = tokio::time::sleep(pause.min(deadline - now)) => {}
-            () = ctx.cancelled() => return Err(WaitError::Stopped(finalizers)),
-        }
-        finalizers = match probe().await {
-            Ok(Some(seen)) => seen,
-            Ok(None) => return Ok(()),
-            Err(HubError::Cancelled) => return Err(WaitError::Stopped(finalizers)),
-            Err(HubError::TimedOut { .. }) => return Err(WaitError::TimedOut(finalizers)),
-            Err(e) => return Err(e.into()),
-        };
-        pause = (pause * 2).min(DELETE_POLL_MAX);
-    }
-}
-
-/// Why waiting for a deletion ended without the object gone.
-#[derive(Debug, thiserror::Error)]
-enum WaitError {
-    #[error("finalizers still present: {0:?}")]
-    TimedOut(Vec<String>),
-    /// Terraform asked the provider to stop; the finalizers last seen.
-    #[error("stopped while waiting")]
-    Stopped(Vec<String>),
-    #[error(transparent)]
-    Hub(#[from] HubError),
 }
 
 // =============================================================================================
@@ -978,7 +790,7 @@ impl AddonSetResource {
             let labels = secret.metadata.labels.clone().unwrap_or_default();
             set.selector.as_ref().is_none_or(|selector| selector.matches(&labels))
         };
-        Some(secrets.values().filter(selects).map(cluster_facts).collect())
+        Some(secrets.values().filter(selects).map(ClusterFacts::of).collect())
     }
 
     async fn warn_from_hub(&self, ctx: &Context, planned: &Value) {
@@ -1663,90 +1475,26 @@ mod tests {
 
     const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
-    fn finalizers() -> Vec<String> {
-        vec![FINALIZER.to_string()]
-    }
-
-    #[tokio::test]
-    async fn delete_waits_until_the_finalizers_are_gone() {
-        let ctx = Context::default();
-        let polls = std::sync::atomic::AtomicU32::new(0);
-        let probe = || async {
-            let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok((n < 3).then(finalizers))
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap();
-        assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 4);
-    }
-
-    #[tokio::test]
-    async fn delete_timeout_names_the_finalizers_still_present() {
-        let ctx = Context::default();
-        let probe = || async { Ok(Some(finalizers())) };
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(120);
-        let err = wait_until_gone(&ctx, deadline, vec![], probe).await.unwrap_err();
-        let WaitError::TimedOut(still) = err else { panic!("{err:?}") };
+    #[test]
+    fn a_deletion_that_outlasts_its_timeout_names_the_finalizers_and_the_timeout() {
         let error = AddonSetError::DeleteTimeout {
             namespace: "argocd".into(),
             name: "cluster-addons".into(),
-            finalizers: still,
+            finalizers: vec![FINALIZER.to_string()],
             waited: Duration::from_secs(300),
         };
         let diags = error.into_diagnostics();
         assert!(diags.0[0].detail.contains(FINALIZER), "{diags}");
         assert!(diags.0[0].detail.contains("argocd/cluster-addons"), "{diags}");
         assert!(diags.0[0].detail.contains("timeouts.delete (5m)"), "{diags}");
-
-        // A deadline already passed when the deletion was accepted: no poll at all.
-        let polls = std::sync::atomic::AtomicU32::new(0);
-        let probe = || async {
-            polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(None)
-        };
-        let err = wait_until_gone(&ctx, tokio::time::Instant::now(), finalizers(), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::TimedOut(ref f) if *f == finalizers()), "{err:?}");
-        assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
-    #[tokio::test]
-    async fn a_probe_cut_short_by_the_deadline_reports_the_finalizers_seen_last() {
-        let ctx = Context::default();
-        let probe = || async {
-            Err(HubError::TimedOut {
-                object: "ApplicationSet argocd/stuck".into(),
-                expired: Deadline::after(Operation::Delete, Duration::from_secs(1)).expired(),
-            })
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
-        let WaitError::TimedOut(seen) = err else { panic!("{err:?}") };
-        assert_eq!(seen, finalizers());
-    }
-
-    #[tokio::test]
-    async fn delete_wait_gives_way_to_stop() {
-        let token = tokio_util::sync::CancellationToken::new();
-        let ctx = Context::new(token.clone(), Default::default());
-        token.cancel();
-        let probe = || async { Ok(Some(vec![])) };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Stopped(ref f) if *f == finalizers()), "{err:?}");
-
-        // The probe itself refuses to ask the hub after the stop.
-        let token = tokio_util::sync::CancellationToken::new();
-        let ctx = Context::new(token.clone(), Default::default());
-        let probe = || async {
-            token.cancel();
-            Err(HubError::Cancelled)
-        };
-        let err = wait_until_gone(&ctx, deadline, finalizers(), probe).await.unwrap_err();
-        assert!(matches!(err, WaitError::Stopped(ref f) if *f == finalizers()), "{err:?}");
+    #[test]
+    fn a_deletion_not_awaited_after_a_stop_says_so() {
         let stopped = AddonSetError::DeleteNotAwaited {
             namespace: "argocd".into(),
             name: "cluster-addons".into(),
-            finalizers: finalizers(),
+            finalizers: vec![FINALIZER.to_string()],
         };
         let diags = stopped.into_diagnostics();
         assert_eq!(diags.0[0].summary, "ApplicationSet deletion not awaited");

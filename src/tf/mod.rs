@@ -10,6 +10,7 @@ pub mod cluster_state;
 pub mod credential_plugin;
 pub mod hub_errors;
 pub mod route53_records;
+pub mod selection_hints;
 pub mod timeouts;
 pub mod traffic_gate;
 pub mod values;
