@@ -10,6 +10,7 @@ pub mod dns_names;
 pub mod error;
 pub mod health;
 pub mod records;
+pub mod rollout;
 pub mod weighted_set;
 
 pub use client::{CallCounts, Changed, DEFAULT_MAX_ATTEMPTS, Route53, Route53Settings, Route53Source};
