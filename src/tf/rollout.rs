@@ -233,14 +233,13 @@ pub fn stepped(prior: &Value, planned: &Value) -> Result<Option<(Settings, Stepp
     Ok(Some((settings, stepped)))
 }
 
-/// Sets `rollout_plan` in `planned` and checks that the pauses fit in the update timeout. An
-/// update that changes nothing else keeps the value in state.
+/// Sets `rollout_plan` in `planned` and checks that the pauses fit in the update timeout. A
+/// plan that moves no weight keeps the value in state.
 pub fn plan(prior: &Value, planned: &mut Value, defaults: Defaults) -> Diagnostics {
     let mut d = Diagnostics::new();
-    let mut unchanged = planned.clone();
-    unchanged.set(PLAN, prior.get(PLAN).clone());
-    if !prior.is_null() && &unchanged == prior {
-        *planned = unchanged;
+    let weights_of = |v: &Value| route_weights(v.get("route").as_list().unwrap_or_default());
+    if !prior.is_null() && weights_of(prior).is_some() && weights_of(prior) == weights_of(planned) {
+        planned.set(PLAN, prior.get(PLAN).clone());
         return d;
     }
     let value = match stepped(prior, planned) {
