@@ -246,9 +246,17 @@ fn bad_rollouts_are_refused_before_any_write() {
     let ws = blue_live(&s, STEPS, "");
     let cases = [
         ("steps = [50, 10]\n    pause = \"1s\"", "10 does not come after 50", "Invalid rollout step"),
-        ("steps = [10, 100]\n    pause = \"1s\"", "100 is not a share of traffic between 1 and 99", "Invalid rollout step"),
+        (
+            "steps = [10, 100]\n    pause = \"1s\"",
+            "100 is not a share of traffic between 1 and 99",
+            "Invalid rollout step",
+        ),
         ("steps = [10]\n    pause = \"soon\"", "\"soon\" is not a duration", "Invalid duration"),
-        ("steps = [10]\n    pause = \"20m\"", "must finish within the update timeout (10m", "Pause longer than the update timeout"),
+        (
+            "steps = [10]\n    pause = \"20m\"",
+            "must finish within the update timeout (10m",
+            "Pause longer than the update timeout",
+        ),
         // Two pauses of 6m: each fits in 10m, both do not.
         ("steps = [10, 50]\n    pause = \"6m\"", "This update takes 3 steps", "Rollout longer than the update timeout"),
     ];

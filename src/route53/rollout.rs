@@ -160,7 +160,9 @@ mod tests {
 
     #[test]
     fn steps_move_the_gainers_share() {
-        let cases: Vec<(&str, Vec<(&str, Option<i64>, Option<i64>)>, Vec<i64>, Vec<&str>)> = vec![
+        // (what, (member, start, target), steps, the steps taken)
+        type Case = (&'static str, Vec<(&'static str, Option<i64>, Option<i64>)>, Vec<i64>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             (
                 "blue/green flip",
                 vec![("blue", Some(100), Some(0)), ("green", Some(0), Some(100))],
@@ -215,9 +217,19 @@ mod tests {
                 vec![10, 60],
                 vec!["60: blue=40 green=60"],
             ),
-            ("every weight doubled moves nothing", vec![("blue", Some(30), Some(60)), ("green", Some(70), Some(140))], vec![10, 50], vec![]),
+            (
+                "every weight doubled moves nothing",
+                vec![("blue", Some(30), Some(60)), ("green", Some(70), Some(140))],
+                vec![10, 50],
+                vec![],
+            ),
             ("unchanged", vec![("blue", Some(100), Some(100)), ("green", Some(0), Some(0))], vec![10], vec![]),
-            ("a create has no traffic to move", vec![("blue", None, Some(0)), ("green", None, Some(100))], vec![10], vec![]),
+            (
+                "a create has no traffic to move",
+                vec![("blue", None, Some(0)), ("green", None, Some(100))],
+                vec![10],
+                vec![],
+            ),
             (
                 "a small shift passes no step",
                 vec![("blue", Some(90), Some(80)), ("green", Some(10), Some(20))],

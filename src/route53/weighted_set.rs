@@ -110,7 +110,9 @@ pub fn changes_to(name: &str, record_type: &str, members: &[RecordSet], live: &[
     let live_members: Vec<&LiveRecord> = live
         .iter()
         .filter(|l| {
-            dns_names::same_name(&l.set.name, name) && l.set.record_type == record_type && l.set.set_identifier.is_some()
+            dns_names::same_name(&l.set.name, name)
+                && l.set.record_type == record_type
+                && l.set.set_identifier.is_some()
         })
         .collect();
     let wanted: Vec<&str> = members.iter().filter_map(|m| m.set_identifier.as_deref()).collect();

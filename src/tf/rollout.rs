@@ -68,6 +68,10 @@ pub fn plan_attribute() -> Attribute {
     )
 }
 
+/// A value the rollout depends on is unknown until apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotKnownYet;
+
 /// A `rollout` block as configured, when it is set and known.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -75,16 +79,16 @@ pub struct Settings {
     pub pause: Duration,
 }
 
-/// The rollout settings of a configuration or plan; `Err(())` while any of them is unknown.
-pub fn settings(value: &Value) -> Result<Option<Settings>, ()> {
+/// The rollout settings of a configuration or plan; `Err(NotKnownYet)` while any of them is unknown.
+pub fn settings(value: &Value) -> Result<Option<Settings>, NotKnownYet> {
     let block = value.get(BLOCK);
     if block.is_unknown() {
-        return Err(());
+        return Err(NotKnownYet);
     }
     let Some(block) = tf_values::block(block) else { return Ok(None) };
     let (steps, pause) = (block.get("steps"), block.get("pause"));
     if steps.is_unknown() || pause.is_unknown() || steps.as_list().is_some_and(|l| l.iter().any(Value::is_unknown)) {
-        return Err(());
+        return Err(NotKnownYet);
     }
     let steps = steps.as_list().unwrap_or_default().iter().filter_map(Value::as_i64).collect();
     let pause = pause.as_str().and_then(parse_duration).unwrap_or_default();
@@ -162,12 +166,11 @@ fn members(start: &[(String, i64)], target: &[(String, i64)]) -> Vec<Member> {
         .iter()
         .map(|(id, w)| Member { set_identifier: id.clone(), start: find(start, id), target: Some(*w) })
         .collect();
-    members.extend(
-        start
-            .iter()
-            .filter(|(id, _)| find(target, id).is_none())
-            .map(|(id, w)| Member { set_identifier: id.clone(), start: Some(*w), target: None }),
-    );
+    members.extend(start.iter().filter(|(id, _)| find(target, id).is_none()).map(|(id, w)| Member {
+        set_identifier: id.clone(),
+        start: Some(*w),
+        target: None,
+    }));
     members
 }
 
@@ -186,12 +189,14 @@ impl Stepped {
     pub fn new(start: &[(String, i64)], target: &[(String, i64)], percents: &[i64]) -> Stepped {
         let members = members(start, target);
         let steps = steps::plan(&members, percents);
-        let gaining: Vec<&str> =
-            steps::gainers(&members).iter().map(|&i| members[i].set_identifier.as_str()).collect();
+        let gaining: Vec<&str> = steps::gainers(&members).iter().map(|&i| members[i].set_identifier.as_str()).collect();
         let to = gaining.join(", ");
         let count = steps.len() + 1;
-        let mut labels: Vec<String> =
-            steps.iter().enumerate().map(|(i, s)| format!("step {} of {count} ({} % to {to})", i + 1, s.share)).collect();
+        let mut labels: Vec<String> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("step {} of {count} ({} % to {to})", i + 1, s.share))
+            .collect();
         let last = steps::target_share(&members);
         labels.push(format!("step {count} of {count} ({} % to {to})", trim(last)));
         let mut weights: Vec<Vec<(String, i64)>> = steps.iter().map(|s| s.weights.clone()).collect();
@@ -218,14 +223,14 @@ pub fn weights_text(weights: &[(String, i64)]) -> String {
 }
 
 /// The steps an update from `prior` to `planned` takes, when it is stepped at all: `Ok(None)`
-/// for a create or without a rollout block, `Err(())` while something is unknown.
-pub fn stepped(prior: &Value, planned: &Value) -> Result<Option<(Settings, Stepped)>, ()> {
+/// for a create or without a rollout block, `Err(NotKnownYet)` while something is unknown.
+pub fn stepped(prior: &Value, planned: &Value) -> Result<Option<(Settings, Stepped)>, NotKnownYet> {
     let Some(settings) = settings(planned)? else { return Ok(None) };
     if prior.is_null() || prior.get("type") != planned.get("type") {
         return Ok(None);
     }
     let start = route_weights(prior.get("route").as_list().unwrap_or_default()).unwrap_or_default();
-    let target = route_weights(planned.get("route").as_list().ok_or(())?).ok_or(())?;
+    let target = route_weights(planned.get("route").as_list().ok_or(NotKnownYet)?).ok_or(NotKnownYet)?;
     if start.is_empty() {
         return Ok(None);
     }
@@ -243,7 +248,7 @@ pub fn plan(prior: &Value, planned: &mut Value, defaults: Defaults) -> Diagnosti
         return d;
     }
     let value = match stepped(prior, planned) {
-        Err(()) => Value::Unknown,
+        Err(NotKnownYet) => Value::Unknown,
         Ok(None) => Value::List(vec![]),
         Ok(Some((_, s))) if s.is_single() => Value::List(vec![]),
         Ok(Some((settings, s))) => {
@@ -356,7 +361,9 @@ impl Run<'_> {
 
     fn label(&self, live: Live) -> String {
         match live {
-            Live::Start => format!("no step (the weights the apply started from: {})", weights_text(&weights(&self.start))),
+            Live::Start => {
+                format!("no step (the weights the apply started from: {})", weights_text(&weights(&self.start)))
+            }
             Live::Step(i) => self.stepped.lines[i].clone(),
             Live::Target => self.stepped.lines[self.stepped.lines.len() - 1].clone(),
         }
@@ -520,9 +527,10 @@ mod tests {
             (config(list(&[0, 50]), "2m", None), vec!["rollout[0].steps[0]"]),
             (config(list(&[10, 100]), "2m", None), vec!["rollout[0].steps[1]"]),
             (config(list(&[50, 10]), "2m", None), vec!["rollout[0].steps[1]"]),
-            (config(Value::List(vec![Value::Number(crate::protocol::Number::Float(10.5))]), "2m", None), vec![
-                "rollout[0].steps[0]",
-            ]),
+            (
+                config(Value::List(vec![Value::Number(crate::protocol::Number::Float(10.5))]), "2m", None),
+                vec!["rollout[0].steps[0]"],
+            ),
             (config(list(&[10]), "two minutes", None), vec!["rollout[0].pause"]),
             (config(list(&[10]), "2m", Some("1m")), vec!["rollout[0].pause"]),
             (config(list(&[10]), "20s", Some("1m")), vec![]),
