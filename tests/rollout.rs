@@ -7,50 +7,20 @@ mod support;
 use std::time::Duration;
 
 use kube_test_server::AppScript;
-use support::green::GreenHub;
+use support::green::{GreenHub, SERVICE};
 use support::interrupt::wait_for_text;
 use support::moto;
 use support::outcome::flat;
 use support::route53_double::{Fault, FaultRule};
 use support::{PlanOutcome, Workspace};
 
-const SERVICE: &str = "burnham.example.com";
 const WAIT: Duration = Duration::from_secs(60);
 /// What the provider logs when a step is live and its pause begins.
 const PAUSING: &str = "rollout: step live, pausing";
 
-/// The split: blue and green, green gated on eks-green, stepping through `rollout`.
+/// The split with a `rollout` block and `timeouts` (may be empty).
 fn split(s: &GreenHub, blue: u32, green: u32, rollout: &str, timeouts: &str) -> String {
-    format!(
-        r#"{}
-resource "gitopsbridge_traffic_split" "burnham" {{
-  zone_name = "example.com"
-  name      = "{SERVICE}"
-  type      = "CNAME"
-  ttl       = 60
-
-  route {{
-    set_identifier = "blue"
-    weight         = {blue}
-    records        = ["blue-ingress.elb.amazonaws.com"]
-  }}
-  route {{
-    set_identifier = "green"
-    weight         = {green}
-    records        = ["green-ingress.elb.amazonaws.com"]
-    require_ready {{
-      cluster_name = "eks-green"
-    }}
-  }}
-
-  rollout {{
-    {rollout}
-  }}
-{timeouts}
-}}
-"#,
-        s.provider_block()
-    )
+    s.split(blue, green, &format!("\n  rollout {{\n    {rollout}\n  }}\n{timeouts}"))
 }
 
 const STEPS: &str = "steps = [10, 50]\n    pause = \"1s\"";

@@ -209,52 +209,13 @@ fn a_health_check_gate_names_the_failing_regions() {
     assert_eq!(weight_of(&moto.endpoint(), &zone, SERVICE, "green"), Some(100));
 }
 
-/// A split with blue and green, green's member gated on eks-green.
-fn split_root(kubeconfig: &str, route53: &str, blue: u32, green: u32) -> String {
-    format!(
-        r#"{}
-provider "gitopsbridge" {{
-  hub {{
-    config_path = "{kubeconfig}"
-  }}
-  route53 {{
-    endpoint = "{route53}"
-  }}
-}}
-
-resource "gitopsbridge_traffic_split" "burnham" {{
-  zone_name = "example.com"
-  name      = "{SERVICE}"
-  type      = "CNAME"
-  ttl       = 60
-
-  route {{
-    set_identifier = "blue"
-    weight         = {blue}
-    records        = ["blue-ingress.elb.amazonaws.com"]
-  }}
-  route {{
-    set_identifier = "green"
-    weight         = {green}
-    records        = ["green-ingress.elb.amazonaws.com"]
-    require_ready {{
-      cluster_name = "eks-green"
-    }}
-  }}
-}}
-"#,
-        required_providers()
-    )
-}
-
 #[test]
 fn a_split_refuses_the_whole_flip_while_a_gaining_member_is_not_ready() {
     let s = setup(AppScript::degraded("CrashLoopBackOff"));
-    let kubeconfig = s.hub.kubeconfig().display().to_string();
-    let ws = moto::aws_workspace(&split_root(&kubeconfig, &s.double.endpoint(), 100, 0));
+    let ws = moto::aws_workspace(&s.split(100, 0, ""));
     ws.apply();
 
-    ws.write("main.tf", &split_root(&kubeconfig, &s.double.endpoint(), 0, 100));
+    ws.write("main.tf", &s.split(0, 100, ""));
     s.double.reset_counts();
     let out = flat(&ws.apply_err());
     assert!(out.contains("The weight 0 -> 100 of route green of weighted set"), "{out}");
@@ -264,11 +225,11 @@ fn a_split_refuses_the_whole_flip_while_a_gaining_member_is_not_ready() {
     assert_eq!(weight_of(&s.moto.endpoint(), &s.zone, SERVICE, "blue"), Some(100));
 
     // Moving traffic back to blue (green loses) is never gated.
-    ws.write("main.tf", &split_root(&kubeconfig, &s.double.endpoint(), 100, 0));
+    ws.write("main.tf", &s.split(100, 0, ""));
     ws.assert_plan_empty();
 
     s.make_green(AppScript::healthy());
-    ws.write("main.tf", &split_root(&kubeconfig, &s.double.endpoint(), 0, 100));
+    ws.write("main.tf", &s.split(0, 100, ""));
     ws.apply();
     assert_eq!(weight_of(&s.moto.endpoint(), &s.zone, SERVICE, "green"), Some(100));
     assert_eq!(weight_of(&s.moto.endpoint(), &s.zone, SERVICE, "blue"), Some(0));

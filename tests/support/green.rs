@@ -30,6 +30,9 @@ resource "gitopsbridge_addon_set" "workloads" {
 }
 "#;
 
+/// The service name the tests route.
+pub const SERVICE: &str = "burnham.example.com";
+
 pub struct GreenHub {
     pub hub: Hub,
     pub moto: Moto,
@@ -59,6 +62,37 @@ impl GreenHub {
             super::required_providers(),
             self.hub.kubeconfig().display(),
             self.double.endpoint()
+        )
+    }
+
+    /// A `gitopsbridge_traffic_split` of [`SERVICE`] with blue and green, green's route gated on
+    /// eks-green; `extra` closes the resource (a `rollout` block, `timeouts`).
+    pub fn split(&self, blue: u32, green: u32, extra: &str) -> String {
+        format!(
+            r#"{}
+resource "gitopsbridge_traffic_split" "burnham" {{
+  zone_name = "example.com"
+  name      = "{SERVICE}"
+  type      = "CNAME"
+  ttl       = 60
+
+  route {{
+    set_identifier = "blue"
+    weight         = {blue}
+    records        = ["blue-ingress.elb.amazonaws.com"]
+  }}
+  route {{
+    set_identifier = "green"
+    weight         = {green}
+    records        = ["green-ingress.elb.amazonaws.com"]
+    require_ready {{
+      cluster_name = "eks-green"
+    }}
+  }}
+{extra}
+}}
+"#,
+            self.provider_block()
         )
     }
 
