@@ -92,7 +92,9 @@ fn a_three_step_rollout_sends_one_batch_per_step() {
     assert_eq!(live_weights(&s), weights(&[("blue", 0), ("green", 100)]));
     ws.assert_plan_empty();
 
-    // Back to blue: green loses, blue gains and is not gated; the steps run the other way.
+    // Back to blue while green is failing: green loses, so its gate is not checked (a rollback
+    // would send traffic to it); blue gains and has no gate. The steps run the other way.
+    s.make_green(AppScript::degraded("0 of 2 replicas ready"));
     s.double.reset_counts();
     ws.write("main.tf", &split(&s, 100, 0, STEPS, ""));
     ws.apply();
@@ -204,6 +206,7 @@ fn the_update_timeout_ends_the_rollout_after_the_batch_in_flight() {
     let out = flat(&ws.apply_err());
     assert!(out.contains("Error: Rollout timed out"), "{out}");
     assert!(out.contains("The rollout did not finish within 3s (timeouts.update)"), "{out}");
+    assert!(!out.contains("took longer than"), "a late step is no success: {out}");
     assert!(out.contains("step 1 of 3 (10 % to green): blue = 90, green = 10 is live"), "{out}");
     assert_eq!(s.double.batches(), vec![batch(&["UPSERT blue=90", "UPSERT green=10"])], "no further step");
     assert_eq!(state_weights(&ws), weights(&[("blue", 90), ("green", 10)]));

@@ -349,14 +349,19 @@ impl Run<'_> {
             .collect()
     }
 
-    /// Sends the batch that makes the set `records`, reading the live set first.
-    async fn write(&self, op: &Apply<'_>, records: &[RecordSet], comment: &str) -> Result<(), SendError> {
+    /// Sends the batch that makes the set `records`, reading the live set first. Only the last
+    /// batch warns when it finished after the deadline: otherwise the rollout's error says so.
+    async fn write(&self, op: &Apply<'_>, records: &[RecordSet], comment: &str, last: bool) -> Result<(), SendError> {
         let live = op.read(self.r53.live_records_named(self.zone_id, self.name)).await.map_err(SendError::Unsent)?;
         let changes = weighted_set::changes_to(self.name, self.record_type, records, &live);
         if changes.is_empty() {
             return Ok(());
         }
-        op.send(self.r53, self.zone_id, comment, &changes, self.wait).await
+        if last {
+            op.send(self.r53, self.zone_id, comment, &changes, self.wait).await
+        } else {
+            op.send_step(self.r53, self.zone_id, comment, &changes, self.wait).await
+        }
     }
 
     fn label(&self, live: Live) -> String {
@@ -416,7 +421,7 @@ impl Run<'_> {
                 self.check_gates(op, live).await?;
             }
             let next = if last { Live::Target } else { Live::Step(index) };
-            match self.write(op, &self.records(index), COMMENT).await {
+            match self.write(op, &self.records(index), COMMENT, last).await {
                 Ok(()) => live = next,
                 Err(SendError::Unsent(e)) => return Err(self.halted(op, live, Some(e))),
                 Err(SendError::Unconfirmed(e) | SendError::Uncertain(e)) if last => {
@@ -468,7 +473,7 @@ impl Run<'_> {
         };
         let started = weights_text(&weights(&self.start));
         let comment = "gitopsbridge_traffic_split rollback";
-        let (live, restored) = match self.write(op, &self.start, comment).await {
+        let (live, restored) = match self.write(op, &self.start, comment, false).await {
             Ok(()) => (
                 Live::Start,
                 format!(

@@ -678,6 +678,31 @@ impl Apply<'_> {
         changes: &[Change],
         wait: bool,
     ) -> Result<(), SendError> {
+        self.send_batch(r53, zone_id, comment, changes, wait, true).await
+    }
+
+    /// [`Apply::send`] for one batch of several: a batch that finished after the deadline says
+    /// nothing, because the caller reports the whole operation's end.
+    pub async fn send_step(
+        &self,
+        r53: &Route53,
+        zone_id: &str,
+        comment: &str,
+        changes: &[Change],
+        wait: bool,
+    ) -> Result<(), SendError> {
+        self.send_batch(r53, zone_id, comment, changes, wait, false).await
+    }
+
+    async fn send_batch(
+        &self,
+        r53: &Route53,
+        zone_id: &str,
+        comment: &str,
+        changes: &[Change],
+        wait: bool,
+        warn_late: bool,
+    ) -> Result<(), SendError> {
         let changed =
             r53.change_within(zone_id, comment, changes, self.ctx, Some(&self.deadline)).await.map_err(|e| {
                 let uncertain = e.uncertain();
@@ -700,7 +725,9 @@ impl Apply<'_> {
                 return Ok(());
             }
             _ => {
-                self.deadline.warn_if_passed(self.ctx, &self.object);
+                if warn_late {
+                    self.deadline.warn_if_passed(self.ctx, &self.object);
+                }
                 return Ok(());
             }
         };
