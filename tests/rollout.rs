@@ -245,3 +245,37 @@ fn bad_rollouts_are_refused_before_any_write() {
     assert_eq!(s.double.writes(), 0, "nothing was written");
     assert_eq!(live_weights(&s), weights(&[("blue", 100), ("green", 0)]));
 }
+
+#[test]
+fn the_canary_example_moves_green_through_10_and_50_percent() {
+    let s = GreenHub::start(AppScript::healthy());
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/canary");
+    let mut ws = Workspace::from_dir(&example, "");
+    moto::use_moto_credentials(&mut ws);
+    let vars = |green: u32| {
+        format!(
+            "hub_kubeconfig = \"{}\"\nhosted_zone_id = \"{}\"\nroute53_endpoint = \"{}\"\nstep_pause = \"1s\"\n\
+             green_weight = {green}\n",
+            s.hub.kubeconfig().display(),
+            s.zone,
+            s.double.endpoint()
+        )
+    };
+    ws.write("terraform.tfvars", &vars(0));
+    ws.apply();
+    s.double.reset_counts();
+
+    ws.write("terraform.tfvars", &vars(100));
+    ws.apply();
+    assert_eq!(
+        s.double.batches(),
+        vec![
+            batch(&["UPSERT blue=90", "UPSERT green=10"]),
+            batch(&["UPSERT blue=50", "UPSERT green=50"]),
+            batch(&["UPSERT blue=0", "UPSERT green=100"]),
+        ]
+    );
+    let outputs: serde_json::Value = serde_json::from_str(&ws.run_ok(&["output", "-json"])).expect("outputs");
+    assert_eq!(outputs["rollout_plan"]["value"][1], "step 2 of 3 (50 % to green): blue = 50, green = 50");
+    ws.assert_plan_empty();
+}

@@ -1,7 +1,8 @@
-# A canary between two clusters behind one service name: green's share grows 10 % -> 50 % -> 100 %,
-# two minutes apart, and only while Argo CD reports green ready. Set green_weight = 100 and apply:
-# the plan lists each step in rollout_plan. If green stops being ready between steps, the apply
-# restores the weights it started from in one change and fails naming the step it reached.
+# A canary between two clusters behind one service name: green's share grows 10 % -> 50 % ->
+# 100 %, a pause apart (2m by default), and only while Argo CD reports green ready. Set
+# green_weight = 100 and apply: the plan lists each step in rollout_plan. If green stops being
+# ready between steps, the apply restores the weights it started from in one change and fails
+# naming the step it reached.
 
 terraform {
   required_version = ">= 1.11"
@@ -32,6 +33,12 @@ variable "green_weight" {
   description = "Green's weight out of 100; blue gets the rest. 0 before the canary, 100 to finish it."
   type        = number
   default     = 0
+}
+
+variable "step_pause" {
+  description = "How long each step holds before the gate is checked again and the next step goes out."
+  type        = string
+  default     = "2m"
 }
 
 variable "route53_endpoint" {
@@ -75,11 +82,11 @@ resource "gitopsbridge_traffic_split" "service" {
 
   rollout {
     steps = [10, 50]
-    pause = "2m"
+    pause = var.step_pause
   }
 
   timeouts {
-    update = "15m" # two pauses of 2m, the waits for INSYNC, and room to spare
+    update = "15m" # two pauses, the waits for INSYNC, and room to spare
   }
 }
 
