@@ -34,8 +34,10 @@ fn blue_live(s: &GreenHub, rollout: &str, timeouts: &str) -> Workspace {
     ws
 }
 
-fn batch(changes: &[&str]) -> Vec<String> {
-    changes.iter().map(|c| c.to_string()).collect()
+/// The change batches that UPSERT blue and green to each `(blue, green)` in turn, as the double
+/// logs them.
+fn upserts(steps: &[(i64, i64)]) -> Vec<Vec<String>> {
+    steps.iter().map(|(blue, green)| vec![format!("UPSERT blue={blue}"), format!("UPSERT green={green}")]).collect()
 }
 
 /// The weights of each route in state, in order.
@@ -81,14 +83,7 @@ fn a_three_step_rollout_sends_one_batch_per_step() {
     }
 
     ws.apply();
-    assert_eq!(
-        s.double.batches(),
-        vec![
-            batch(&["UPSERT blue=90", "UPSERT green=10"]),
-            batch(&["UPSERT blue=50", "UPSERT green=50"]),
-            batch(&["UPSERT blue=0", "UPSERT green=100"]),
-        ]
-    );
+    assert_eq!(s.double.batches(), upserts(&[(90, 10), (50, 50), (0, 100)]));
     assert_eq!(live_weights(&s), weights(&[("blue", 0), ("green", 100)]));
     ws.assert_plan_empty();
 
@@ -98,14 +93,7 @@ fn a_three_step_rollout_sends_one_batch_per_step() {
     s.double.reset_counts();
     ws.write("main.tf", &split(&s, 100, 0, STEPS, ""));
     ws.apply();
-    assert_eq!(
-        s.double.batches(),
-        vec![
-            batch(&["UPSERT blue=10", "UPSERT green=90"]),
-            batch(&["UPSERT blue=50", "UPSERT green=50"]),
-            batch(&["UPSERT blue=100", "UPSERT green=0"]),
-        ]
-    );
+    assert_eq!(s.double.batches(), upserts(&[(10, 90), (50, 50), (100, 0)]));
     ws.assert_plan_empty();
 }
 
@@ -137,11 +125,7 @@ fn a_gate_closing_at_step_two_restores_the_starting_weights() {
     assert!(out.contains("restored in one change (blue = 100, green = 0)"), "{out}");
     assert_eq!(
         s.double.batches(),
-        vec![
-            batch(&["UPSERT blue=90", "UPSERT green=10"]),
-            batch(&["UPSERT blue=50", "UPSERT green=50"]),
-            batch(&["UPSERT blue=100", "UPSERT green=0"]),
-        ],
+        upserts(&[(90, 10), (50, 50), (100, 0)]),
         "two steps, then the rollback in one batch"
     );
     assert_eq!(live_weights(&s), weights(&[("blue", 100), ("green", 0)]));
@@ -173,7 +157,7 @@ fn ctrl_c_during_a_pause_leaves_the_live_step_in_state_and_the_next_apply_goes_o
     assert!(out.contains("Error: Rollout interrupted"), "{out}");
     assert!(out.contains("step 1 of 3 (10 % to green): blue = 90, green = 10 is live"), "{out}");
     assert!(out.contains("Run terraform apply again to continue from there"), "{out}");
-    assert_eq!(s.double.batches(), vec![batch(&["UPSERT blue=90", "UPSERT green=10"])], "no further step");
+    assert_eq!(s.double.batches(), upserts(&[(90, 10)]), "no further step");
     assert_eq!(live_weights(&s), weights(&[("blue", 90), ("green", 10)]));
     assert_eq!(state_weights(&ws), live_weights(&s), "state holds what is live");
 
@@ -187,10 +171,7 @@ fn ctrl_c_during_a_pause_leaves_the_live_step_in_state_and_the_next_apply_goes_o
     }
     s.double.reset_counts();
     ws.apply();
-    assert_eq!(
-        s.double.batches(),
-        vec![batch(&["UPSERT blue=50", "UPSERT green=50"]), batch(&["UPSERT blue=0", "UPSERT green=100"])]
-    );
+    assert_eq!(s.double.batches(), upserts(&[(50, 50), (0, 100)]));
     ws.assert_plan_empty();
 }
 
@@ -208,7 +189,7 @@ fn the_update_timeout_ends_the_rollout_after_the_batch_in_flight() {
     assert!(out.contains("The rollout did not finish within 3s (timeouts.update)"), "{out}");
     assert!(!out.contains("took longer than"), "a late step is no success: {out}");
     assert!(out.contains("step 1 of 3 (10 % to green): blue = 90, green = 10 is live"), "{out}");
-    assert_eq!(s.double.batches(), vec![batch(&["UPSERT blue=90", "UPSERT green=10"])], "no further step");
+    assert_eq!(s.double.batches(), upserts(&[(90, 10)]), "no further step");
     assert_eq!(state_weights(&ws), weights(&[("blue", 90), ("green", 10)]));
     assert_eq!(live_weights(&s), state_weights(&ws));
 }
@@ -267,14 +248,7 @@ fn the_canary_example_moves_green_through_10_and_50_percent() {
 
     ws.write("terraform.tfvars", &vars(100));
     ws.apply();
-    assert_eq!(
-        s.double.batches(),
-        vec![
-            batch(&["UPSERT blue=90", "UPSERT green=10"]),
-            batch(&["UPSERT blue=50", "UPSERT green=50"]),
-            batch(&["UPSERT blue=0", "UPSERT green=100"]),
-        ]
-    );
+    assert_eq!(s.double.batches(), upserts(&[(90, 10), (50, 50), (0, 100)]));
     let outputs: serde_json::Value = serde_json::from_str(&ws.run_ok(&["output", "-json"])).expect("outputs");
     assert_eq!(outputs["rollout_plan"]["value"][1], "step 2 of 3 (50 % to green): blue = 50, green = 50");
     ws.assert_plan_empty();

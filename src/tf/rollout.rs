@@ -357,11 +357,7 @@ impl Run<'_> {
         if changes.is_empty() {
             return Ok(());
         }
-        if last {
-            op.send(self.r53, self.zone_id, comment, &changes, self.wait).await
-        } else {
-            op.send_step(self.r53, self.zone_id, comment, &changes, self.wait).await
-        }
+        op.send_batch(self.r53, self.zone_id, comment, &changes, self.wait, last).await
     }
 
     fn label(&self, live: Live) -> String {

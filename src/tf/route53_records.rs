@@ -681,20 +681,9 @@ impl Apply<'_> {
         self.send_batch(r53, zone_id, comment, changes, wait, true).await
     }
 
-    /// [`Apply::send`] for one batch of several: a batch that finished after the deadline says
-    /// nothing, because the caller reports the whole operation's end.
-    pub async fn send_step(
-        &self,
-        r53: &Route53,
-        zone_id: &str,
-        comment: &str,
-        changes: &[Change],
-        wait: bool,
-    ) -> Result<(), SendError> {
-        self.send_batch(r53, zone_id, comment, changes, wait, false).await
-    }
-
-    async fn send_batch(
+    /// [`Apply::send`]; `warn_late: false` for one batch of several, which says nothing when it
+    /// finished after the deadline because the caller reports the whole operation's end.
+    pub async fn send_batch(
         &self,
         r53: &Route53,
         zone_id: &str,
