@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::halt::Halt;
+use crate::halt::{Deadline, Halt, Stop};
 use crate::hub::gate::ReadinessSource;
 use crate::protocol::{Attribute, AttributePath, Block, Diagnostics, NestedBlock, Type, Value};
 use crate::route53::rollout::{self as steps, Member, Step};
@@ -63,8 +63,8 @@ pub fn plan_attribute() -> Attribute {
         Type::list(Type::String),
         "The change batches a stepped update sends, in order, each as `step i of n (share % to gainers): \
          set_identifier = weight, …`; the last is the configured weights. Empty when the change is one batch \
-         (no `rollout` block, a create, or no step between the starting and the configured shares). Once \
-         applied it keeps the steps of the last stepped update.",
+         (no `rollout` block, a create, or no step between the starting and the configured shares). A plan \
+         that changes no weight keeps the value in state.",
     )
 }
 
@@ -390,15 +390,6 @@ impl Run<'_> {
         Ended { live, error }
     }
 
-    /// Waits the pause; the stop or the deadline, whichever comes first, ends it.
-    async fn pause(&self, op: &Apply<'_>) -> Option<Halt> {
-        tokio::select! {
-            biased;
-            halt = Halt::next(op.ctx, Some(&op.deadline)) => Some(halt),
-            () = tokio::time::sleep(self.pause) => None,
-        }
-    }
-
     /// Runs the rollout from the first batch to the configured weights.
     ///
     /// # Errors
@@ -410,7 +401,7 @@ impl Run<'_> {
         for index in 0..batches {
             let last = index + 1 == batches;
             if index > 0 {
-                if let Some(halt) = self.pause(op).await {
+                if let Some(halt) = pause(op.ctx, &op.deadline, self.pause).await {
                     let error = RouteError::RolloutHalted { live: self.label(live), halt: Some(halt), cause: None };
                     return Err(Ended { live, error });
                 }
@@ -491,6 +482,15 @@ impl Run<'_> {
             ),
         };
         Ended { live, error: RouteError::RolledBack { at, step, closed, restored } }
+    }
+}
+
+/// Waits `length`; the stop or the deadline, whichever comes first, ends the wait early.
+async fn pause(ctx: &Stop, deadline: &Deadline, length: Duration) -> Option<Halt> {
+    tokio::select! {
+        biased;
+        halt = Halt::next(ctx, Some(deadline)) => Some(halt),
+        () = tokio::time::sleep(length) => None,
     }
 }
 
@@ -605,6 +605,18 @@ mod tests {
         applied.set(PLAN, value.clone());
         let (kept, _) = planned(&applied, flip);
         assert_eq!(kept, value);
+    }
+
+    #[tokio::test]
+    async fn a_pause_ends_at_the_stop_or_the_deadline() {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let ctx = Stop::new(stop.clone());
+        let far = Deadline::after(Operation::Update, Duration::from_secs(600));
+        assert_eq!(pause(&ctx, &far, Duration::from_millis(10)).await, None);
+        let near = Deadline::after(Operation::Update, Duration::from_millis(20));
+        assert_eq!(pause(&ctx, &near, Duration::from_secs(600)).await, Some(Halt::Deadline(near.expired())));
+        stop.cancel();
+        assert_eq!(pause(&ctx, &far, Duration::from_secs(600)).await, Some(Halt::Stop));
     }
 
     #[test]
