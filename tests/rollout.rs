@@ -30,6 +30,8 @@ fn blue_live(s: &GreenHub, rollout: &str, timeouts: &str) -> Workspace {
     let ws = moto::aws_workspace(&split(s, 100, 0, rollout, timeouts));
     ws.apply();
     assert_eq!(s.weight(SERVICE, "green"), Some(0));
+    assert_eq!(s.double.batches(), vec![vec!["CREATE blue=100", "CREATE green=0"]], "a create is never stepped");
+    assert_eq!(ws.resource("gitopsbridge_traffic_split.burnham")["rollout_plan"], serde_json::json!([]));
     s.double.reset_counts();
     ws
 }

@@ -410,6 +410,8 @@ impl Run<'_> {
             let next = if last { Live::Target } else { Live::Step(index) };
             match self.write(op, &self.records(index), COMMENT, last).await {
                 Ok(()) => live = next,
+                // Nothing written yet: the error as without a rollout.
+                Err(SendError::Unsent(error)) if index == 0 => return Err(Ended { live, error }),
                 Err(SendError::Unsent(e)) => return Err(self.halted(op, live, Some(e))),
                 Err(SendError::Unconfirmed(e) | SendError::Uncertain(e)) if last => {
                     return Err(Ended { live: next, error: e });
