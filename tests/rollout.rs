@@ -197,6 +197,31 @@ fn the_update_timeout_ends_the_rollout_after_the_batch_in_flight() {
 }
 
 #[test]
+fn route53_refusing_a_later_step_leaves_the_live_step_in_state() {
+    let s = GreenHub::start(AppScript::healthy());
+    let ws = blue_live(&s, STEPS, "");
+    ws.write("main.tf", &split(&s, 0, 100, STEPS, ""));
+    let refusal = "Tried to create resource record set but it already exists";
+    s.double.add_fault(
+        FaultRule::new("ChangeResourceRecordSets", Fault::InvalidChangeBatch(refusal.into()))
+            .containing("<Weight>50</Weight>"),
+    );
+    let out = flat(&ws.apply_err());
+    assert!(out.contains("Error: Rollout stopped"), "{out}");
+    assert!(out.contains(refusal), "Route53's message reaches the user: {out}");
+    assert!(out.contains("step 1 of 3 (10 % to green): blue = 90, green = 10 is live"), "{out}");
+    assert_eq!(s.double.batches(), upserts(&[(90, 10)]));
+    assert_eq!(state_weights(&ws), weights(&[("blue", 90), ("green", 10)]));
+
+    // Route53 takes it now: the next apply goes on from 10 %.
+    s.double.clear_faults();
+    s.double.reset_counts();
+    ws.apply();
+    assert_eq!(s.double.batches(), upserts(&[(50, 50), (0, 100)]));
+    ws.assert_plan_empty();
+}
+
+#[test]
 fn bad_rollouts_are_refused_before_any_write() {
     let s = GreenHub::start(AppScript::healthy());
     let ws = blue_live(&s, STEPS, "");
