@@ -5,40 +5,13 @@
 mod support;
 
 use kube_test_server::AppScript;
-use support::hub::Hub;
+use support::green::GreenHub;
 use support::moto::{self, Moto, weight_of};
+use support::outcome::flat;
 use support::route53_double::Route53Double;
 use support::{PlanOutcome, Workspace, required_providers};
 
 const SERVICE: &str = "burnham.example.com";
-
-/// The hub root: cluster eks-green and an ApplicationSet that gives it `workloads-eks-green`.
-const HUB_ROOT: &str = r#"
-resource "gitopsbridge_cluster_metadata" "green" {
-  cluster_name = "eks-green"
-  environment  = "prod"
-  server       = "https://green.example.internal"
-}
-
-resource "gitopsbridge_addon_set" "workloads" {
-  name             = "workloads"
-  application_name = "workloads-{{name}}"
-  cluster_selector {
-    match_labels = { environment = "prod" }
-  }
-  source {
-    repo_url = "https://github.com/example/workloads"
-    path     = "apps"
-  }
-}
-"#;
-
-fn hub_provider(kubeconfig: &str) -> String {
-    format!(
-        "{}\nprovider \"gitopsbridge\" {{\n  hub {{\n    config_path = \"{kubeconfig}\"\n  }}\n}}\n",
-        required_providers()
-    )
-}
 
 /// The green root: green's weighted record gated on green's readiness, with both the hub and
 /// Route53 configured.
@@ -72,45 +45,26 @@ resource "gitopsbridge_weighted_route" "green" {{
     )
 }
 
-/// Terraform wraps diagnostics at 80 columns: compare text with every run of whitespace as one space.
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+/// The hub with eks-green (its Applications following a script) and Route53 with the zone.
+type Setup = GreenHub;
 
-struct Setup {
-    hub: Hub,
-    moto: Moto,
-    double: Route53Double,
-    zone: String,
-    _hub_root: Workspace,
-}
-
-/// The hub with eks-green, its Applications following `script`, and Route53 with the zone.
 fn setup(script: AppScript) -> Setup {
-    let hub = Hub::start();
-    hub.server().script_applications("*-eks-green", script);
-    let hub_root = Workspace::new(&(hub_provider(&hub.kubeconfig().display().to_string()) + HUB_ROOT));
-    hub_root.apply();
-    let moto = Moto::start();
-    let double = Route53Double::start(&moto.endpoint());
-    let zone = moto.create_zone("example.com");
-    Setup { hub, moto, double, zone, _hub_root: hub_root }
+    GreenHub::start(script)
 }
 
-impl Setup {
+trait Green {
+    fn green(&self, weight: u32) -> Workspace;
+    fn green_weight(&self) -> Option<i64>;
+}
+
+impl Green for GreenHub {
     fn green(&self, weight: u32) -> Workspace {
         let kubeconfig = self.hub.kubeconfig().display().to_string();
         moto::aws_workspace(&green_root(&kubeconfig, &self.double.endpoint(), weight))
     }
 
-    fn weight(&self) -> Option<i64> {
-        weight_of(&self.moto.endpoint(), &self.zone, SERVICE, "green")
-    }
-
-    /// Green's Applications follow `script` from now (Argo CD compares them again).
-    fn make_green(&self, script: AppScript) {
-        self.hub.server().script_applications("*-eks-green", script);
-        self.hub.server().refresh_application("argocd", "workloads-eks-green").expect("refresh");
+    fn green_weight(&self) -> Option<i64> {
+        self.weight(SERVICE, "green")
     }
 }
 
@@ -120,7 +74,7 @@ fn a_raise_is_refused_while_the_cluster_is_degraded_and_accepted_once_healthy() 
     // Weight 0 moves no traffic: never gated.
     let ws = s.green(0);
     ws.apply();
-    assert_eq!(s.weight(), Some(0));
+    assert_eq!(s.green_weight(), Some(0));
 
     ws.write("main.tf", &green_root(&s.hub.kubeconfig().display().to_string(), &s.double.endpoint(), 100));
     // The plan warns (and does not fail): the cluster may be ready by the apply.
@@ -139,7 +93,7 @@ fn a_raise_is_refused_while_the_cluster_is_degraded_and_accepted_once_healthy() 
     assert!(out.contains("argocd/workloads-eks-green: Degraded: 0 of 2 replicas ready"), "{out}");
     assert!(out.contains("The weight 0 -> 100 of weighted record burnham.example.com CNAME green"), "{out}");
     assert_eq!(s.double.writes(), 0, "a refused raise writes nothing");
-    assert_eq!(s.weight(), Some(0));
+    assert_eq!(s.green_weight(), Some(0));
     assert_eq!(ws.resource("gitopsbridge_weighted_route.green")["weight"], 0, "state keeps the live weight");
 
     // Once Argo CD reports green Healthy, the same apply goes through, with no warning.
@@ -149,7 +103,7 @@ fn a_raise_is_refused_while_the_cluster_is_degraded_and_accepted_once_healthy() 
         PlanOutcome::NoChanges => panic!("the raise is still to do"),
     }
     ws.apply();
-    assert_eq!(s.weight(), Some(100));
+    assert_eq!(s.green_weight(), Some(100));
     ws.assert_plan_empty();
 }
 
@@ -163,7 +117,7 @@ fn a_create_with_weight_is_gated_and_names_a_missing_cluster() {
     let out = flat(&ws.apply_err());
     assert!(out.contains("cluster eks-teal: no Argo CD cluster Secret in namespace argocd has this name"), "{out}");
     assert_eq!(s.double.writes(), 0);
-    assert_eq!(s.weight(), None);
+    assert_eq!(s.green_weight(), None);
 }
 
 #[test]
@@ -171,7 +125,7 @@ fn lowering_is_never_gated_even_with_the_hub_unreachable() {
     let s = setup(AppScript::healthy());
     let ws = s.green(100);
     ws.apply();
-    assert_eq!(s.weight(), Some(100));
+    assert_eq!(s.green_weight(), Some(100));
 
     // The hub goes away: a kubeconfig whose server listens nowhere.
     let kubeconfig = std::fs::read_to_string(s.hub.kubeconfig()).unwrap();
@@ -182,7 +136,7 @@ fn lowering_is_never_gated_even_with_the_hub_unreachable() {
 
     ws.write("main.tf", &green_root(&dead, &s.double.endpoint(), 0));
     ws.apply();
-    assert_eq!(s.weight(), Some(0), "traffic leaves green without the hub");
+    assert_eq!(s.green_weight(), Some(0), "traffic leaves green without the hub");
     ws.assert_plan_empty();
 
     // Raising it again needs the hub: refused, nothing written.
@@ -191,11 +145,11 @@ fn lowering_is_never_gated_even_with_the_hub_unreachable() {
     let out = flat(&ws.apply_err());
     assert!(out.contains("cluster eks-green: cannot read its status from the hub"), "{out}");
     assert_eq!(s.double.writes(), 0);
-    assert_eq!(s.weight(), Some(0));
+    assert_eq!(s.green_weight(), Some(0));
 
     // Deleting is never gated either.
     ws.destroy();
-    assert_eq!(s.weight(), None);
+    assert_eq!(s.green_weight(), None);
 }
 
 #[test]
@@ -255,52 +209,13 @@ fn a_health_check_gate_names_the_failing_regions() {
     assert_eq!(weight_of(&moto.endpoint(), &zone, SERVICE, "green"), Some(100));
 }
 
-/// A split with blue and green, green's member gated on eks-green.
-fn split_root(kubeconfig: &str, route53: &str, blue: u32, green: u32) -> String {
-    format!(
-        r#"{}
-provider "gitopsbridge" {{
-  hub {{
-    config_path = "{kubeconfig}"
-  }}
-  route53 {{
-    endpoint = "{route53}"
-  }}
-}}
-
-resource "gitopsbridge_traffic_split" "burnham" {{
-  zone_name = "example.com"
-  name      = "{SERVICE}"
-  type      = "CNAME"
-  ttl       = 60
-
-  route {{
-    set_identifier = "blue"
-    weight         = {blue}
-    records        = ["blue-ingress.elb.amazonaws.com"]
-  }}
-  route {{
-    set_identifier = "green"
-    weight         = {green}
-    records        = ["green-ingress.elb.amazonaws.com"]
-    require_ready {{
-      cluster_name = "eks-green"
-    }}
-  }}
-}}
-"#,
-        required_providers()
-    )
-}
-
 #[test]
 fn a_split_refuses_the_whole_flip_while_a_gaining_member_is_not_ready() {
     let s = setup(AppScript::degraded("CrashLoopBackOff"));
-    let kubeconfig = s.hub.kubeconfig().display().to_string();
-    let ws = moto::aws_workspace(&split_root(&kubeconfig, &s.double.endpoint(), 100, 0));
+    let ws = moto::aws_workspace(&s.split(100, 0, ""));
     ws.apply();
 
-    ws.write("main.tf", &split_root(&kubeconfig, &s.double.endpoint(), 0, 100));
+    ws.write("main.tf", &s.split(0, 100, ""));
     s.double.reset_counts();
     let out = flat(&ws.apply_err());
     assert!(out.contains("The weight 0 -> 100 of route green of weighted set"), "{out}");
@@ -310,11 +225,11 @@ fn a_split_refuses_the_whole_flip_while_a_gaining_member_is_not_ready() {
     assert_eq!(weight_of(&s.moto.endpoint(), &s.zone, SERVICE, "blue"), Some(100));
 
     // Moving traffic back to blue (green loses) is never gated.
-    ws.write("main.tf", &split_root(&kubeconfig, &s.double.endpoint(), 100, 0));
+    ws.write("main.tf", &s.split(100, 0, ""));
     ws.assert_plan_empty();
 
     s.make_green(AppScript::healthy());
-    ws.write("main.tf", &split_root(&kubeconfig, &s.double.endpoint(), 0, 100));
+    ws.write("main.tf", &s.split(0, 100, ""));
     ws.apply();
     assert_eq!(weight_of(&s.moto.endpoint(), &s.zone, SERVICE, "green"), Some(100));
     assert_eq!(weight_of(&s.moto.endpoint(), &s.zone, SERVICE, "blue"), Some(0));

@@ -23,6 +23,7 @@ use crate::protocol::{
 use crate::route53::dns_names;
 use crate::route53::weighted_set;
 use crate::route53::{Change, LiveRecord, RecordSet, Route53, Route53Error, Route53Source, bare_zone_id};
+use crate::tf::rollout::{self, Ended, Live, Run, Stepped};
 use crate::tf::route53_records::{
     Apply, Failure, RouteError, TIMEOUTS, TRAFFIC_SPLIT_TYPE_NAME, check_cname_at_apex, check_in_zone, check_member,
     check_ttl, check_type, check_zone_and_name, member_attributes, member_has_records, member_record,
@@ -156,7 +157,9 @@ fn schema() -> Schema {
             Type::map(Type::Number),
             "Each member's share of the answers in percent, by set identifier (equal shares when every weight is 0).",
         ))
+        .attribute(rollout::plan_attribute())
         .block(routes)
+        .block(rollout::block())
         .block(timeouts::block(TIMEOUTS)),
     )
 }
@@ -195,6 +198,7 @@ fn validate_config(config: &Value) -> Diagnostics {
         check_ttl(config.get("ttl"), any_records, AttributePath::root("ttl"), &mut diags);
     }
     timeouts::validate(config, TIMEOUTS, &mut diags);
+    rollout::validate(config, TIMEOUTS, &mut diags);
     diags
 }
 
@@ -245,6 +249,35 @@ fn prior_weight(prior: Option<&Value>, set_identifier: &Value) -> Option<i64> {
     routes.iter().find(|r| r.get("set_identifier") == set_identifier).and_then(|r| r.get("weight").as_i64())
 }
 
+/// The gate of each gated route of `planned`: its set identifier, where it is, the gate.
+fn gates(planned: &Value) -> Vec<(String, AttributePath, traffic_gate::Gate)> {
+    routes(planned)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, route)| {
+            let id = route.get("set_identifier").as_str()?.to_string();
+            Some((id, AttributePath::root("route").index(i).attr(traffic_gate::BLOCK), traffic_gate::gate(route)?))
+        })
+        .collect()
+}
+
+/// The failure of a rollout that ended early, with the state of what is live: the prior state
+/// at the start, the step's weights between steps, the plan at the end.
+fn ended_state(run: &Run<'_>, prior: &Value, planned: Value, ended: Ended) -> Failure {
+    let state = match ended.live {
+        Live::Start => prior.clone(),
+        Live::Step(i) => {
+            let route_values = rollout::routes_at(prior, &planned, &run.stepped.steps[i].weights);
+            let mut state = planned;
+            state.set("traffic_shares", shares_value(&route_values));
+            state.set("route", Value::List(route_values));
+            state
+        }
+        Live::Target => planned,
+    };
+    Failure::with_state(ended.error, state)
+}
+
 impl TrafficSplitResource {
     pub fn new<S: Route53Source + ReadinessSource + 'static>(source: Arc<S>) -> Self {
         TrafficSplitResource { source: source.clone(), readiness: source }
@@ -268,25 +301,9 @@ impl TrafficSplitResource {
         Ok(())
     }
 
-    /// The changes that turn the live set into `split`: members not wanted go exactly as read,
-    /// new ones are created, changed ones upserted, unchanged ones left alone.
+    /// The changes that turn the live set into `split`.
     fn changes(split: &Split, live: &[LiveRecord]) -> Vec<Change> {
-        let live_members: Vec<&LiveRecord> = split.live_members(live).collect();
-        let wanted = split.set_identifiers();
-        let mut changes: Vec<Change> = live_members
-            .iter()
-            .filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| !wanted.contains(&id)))
-            .map(|l| Change::Delete(Box::new((*l).clone())))
-            .collect();
-        for member in &split.members {
-            let current = live_members.iter().find(|l| l.set.set_identifier == member.set_identifier);
-            match current {
-                Some(l) if weighted_set::same_record(member, &l.set) => {}
-                Some(_) => changes.push(Change::Upsert(member.clone())),
-                None => changes.push(Change::Create(member.clone())),
-            }
-        }
-        changes
+        weighted_set::changes_to(&split.name, &split.record_type, &split.members, live)
     }
 
     async fn create_split(&self, op: &Apply<'_>, planned: Value) -> Result<Value, Failure> {
@@ -395,6 +412,31 @@ impl TrafficSplitResource {
         state.set("id", Value::from(split_id(&zone_id, &new.name, &new.record_type)));
         if !changes.is_empty() {
             self.gate_raises(op, &r53, Some(&prior), &state).await?;
+            if old.record_type == new.record_type
+                && let Ok(Some(settings)) = rollout::settings(&state)
+            {
+                let start: Vec<RecordSet> = new.live_members(&live).map(|l| l.set.clone()).collect();
+                let stepped = Stepped::new(&rollout::weights(&start), &rollout::weights(&new.members), &settings.steps);
+                if !start.is_empty() && !stepped.is_single() {
+                    let run = Run {
+                        r53: &r53,
+                        readiness: self.readiness.as_ref(),
+                        zone_id: &zone_id,
+                        name: &new.name,
+                        record_type: &new.record_type,
+                        wait: new.wait_for_sync,
+                        pause: settings.pause,
+                        start,
+                        target: new.members.clone(),
+                        gates: gates(&state),
+                        stepped,
+                    };
+                    return match run.run(op).await {
+                        Ok(()) => Ok(state),
+                        Err(ended) => Err(ended_state(&run, &prior, state, ended)),
+                    };
+                }
+            }
             let comment = "gitopsbridge_traffic_split update";
             let sent = op.send(&r53, &zone_id, comment, &changes, new.wait_for_sync).await;
             sent.map_err(|e| e.recording(state.clone()))?;
@@ -441,7 +483,10 @@ impl Resource for TrafficSplitResource {
     async fn plan(&self, ctx: &Context, request: PlanRequest<'_>) -> Result<Plan, Diagnostics> {
         validate_config(request.config).into_result()?;
         let prior = request.prior_state.clone();
-        let plan = plan_split(ctx, request);
+        let mut plan = plan_split(ctx, request);
+        if !plan.planned_state.is_null() {
+            rollout::plan(&prior, &mut plan.planned_state, TIMEOUTS).into_result()?;
+        }
         if routes(&plan.planned_state).iter().any(|r| traffic_gate::gate(r).is_some()) {
             let r53 = self.source.route53().await.ok();
             for (i, route) in routes(&plan.planned_state).iter().enumerate() {

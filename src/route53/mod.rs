@@ -1,6 +1,7 @@
 //! Route53, with no Terraform in it: the rules of weighted record sets ([`weighted_set`]), DNS
-//! names ([`dns_names`]), the records Route53 holds ([`records`]) and the client that reads and
-//! changes them ([`client`], with the fresh listings writes share in `client/live.rs`).
+//! names ([`dns_names`]), the weights of a stepped shift ([`rollout`]), the records Route53
+//! holds ([`records`]) and the client that reads and changes them ([`client`], with the fresh
+//! listings writes share in `client/live.rs`).
 //!
 //! May import: `crate::halt`, `crate::unanswered`. Never `protocol`, `provider`, `resources`,
 //! `data_sources`, `tf`, `argocd` or `hub`.
@@ -10,6 +11,7 @@ pub mod dns_names;
 pub mod error;
 pub mod health;
 pub mod records;
+pub mod rollout;
 pub mod weighted_set;
 
 pub use client::{CallCounts, Changed, DEFAULT_MAX_ATTEMPTS, Route53, Route53Settings, Route53Source};

@@ -5,7 +5,7 @@
 //! others (all weights 0, external-dns ownership) are not errors to Route53 but surprise users.
 
 use super::dns_names;
-use super::records::{LiveRecord, RecordSet, bare_zone_id};
+use super::records::{Change, LiveRecord, RecordSet, bare_zone_id};
 
 /// The members of the weighted set `(name, record_type)` among `records` (which may hold other
 /// names and types), skipping the set identifiers in `except`.
@@ -101,6 +101,35 @@ pub fn same_record(planned: &RecordSet, live: &RecordSet) -> bool {
         && planned.health_check_id == live.health_check_id
         && same_values(&planned.record_type, &planned.values, &live.values)
         && same_alias
+}
+
+/// The changes that turn the live weighted members of `name` `record_type` into `members`:
+/// members not wanted go exactly as read, new ones are created, changed ones upserted,
+/// unchanged ones left alone.
+pub fn changes_to(name: &str, record_type: &str, members: &[RecordSet], live: &[LiveRecord]) -> Vec<Change> {
+    let live_members: Vec<&LiveRecord> = live
+        .iter()
+        .filter(|l| {
+            dns_names::same_name(&l.set.name, name)
+                && l.set.record_type == record_type
+                && l.set.set_identifier.is_some()
+        })
+        .collect();
+    let wanted: Vec<&str> = members.iter().filter_map(|m| m.set_identifier.as_deref()).collect();
+    let mut changes: Vec<Change> = live_members
+        .iter()
+        .filter(|l| l.set.set_identifier.as_deref().is_some_and(|id| !wanted.contains(&id)))
+        .map(|l| Change::Delete(Box::new((*l).clone())))
+        .collect();
+    for member in members {
+        let current = live_members.iter().find(|l| l.set.set_identifier == member.set_identifier);
+        match current {
+            Some(l) if same_record(member, &l.set) => {}
+            Some(_) => changes.push(Change::Upsert(member.clone())),
+            None => changes.push(Change::Create(member.clone())),
+        }
+    }
+    changes
 }
 
 /// Each weight's share of the traffic in percent, rounded to two decimals. All zero means an

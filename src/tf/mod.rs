@@ -9,6 +9,7 @@ pub mod adoption;
 pub mod cluster_state;
 pub mod credential_plugin;
 pub mod hub_errors;
+pub mod rollout;
 pub mod route53_records;
 pub mod selection_hints;
 pub mod timeouts;

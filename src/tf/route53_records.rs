@@ -140,6 +140,33 @@ pub enum RouteError {
     /// The operation's deadline passed with `unfinished` still to do.
     #[error("{expired}")]
     TimedOut { expired: Expired, unfinished: Unfinished },
+    /// A readiness gate closed during a rollout (`at` names the gate, `step` the step reached);
+    /// `restored` says how the rollback to the starting weights went.
+    #[error("The readiness gate closed after {step}:\n{}\n{restored}", closed.join("\n"))]
+    RolledBack { at: AttributePath, step: String, closed: Vec<String>, restored: String },
+    /// A rollout ended before its last step: the stop or the deadline (`halt`), or a failure
+    /// (`cause`). `live` names the weights Route53 holds, which the state records.
+    #[error(
+        "{}{live} is live and the state records it; no further step was started. Run terraform apply again to \
+         continue from there: the next plan shows the steps left.{}",
+        rollout_halt(halt, cause.as_deref()),
+        if matches!(halt, Some(Halt::Deadline(_))) { " Raise timeouts.update if the rollout needs more time." } else { "" }
+    )]
+    RolloutHalted { live: String, halt: Option<Halt>, cause: Option<String> },
+}
+
+/// How the message of a rollout that ended early begins.
+fn rollout_halt(halt: &Option<Halt>, cause: Option<&str>) -> String {
+    let cause = cause.map_or_else(String::new, |c| format!(" ({c})"));
+    match halt {
+        Some(Halt::Stop) => format!("Terraform asked the provider to stop during the rollout{cause}: "),
+        Some(Halt::Deadline(expired)) => format!(
+            "The rollout did not finish within {} (timeouts.{}){cause}: ",
+            timeouts::format_duration(expired.limit),
+            expired.operation.attribute()
+        ),
+        None => format!("The rollout stopped{cause}: "),
+    }
 }
 
 /// A read cut short by the deadline.
@@ -190,6 +217,17 @@ impl RouteError {
                 return Diagnostics::error_at(at.clone(), summary, self.to_string());
             }
             RouteError::TimedOut { .. } => return self.diagnostics_for("the weighted records"),
+            RouteError::RolledBack { at, .. } => {
+                return Diagnostics::error_at(at.clone(), "Rollout rolled back", self.to_string());
+            }
+            RouteError::RolloutHalted { halt, .. } => {
+                let summary = match halt {
+                    Some(Halt::Stop) => "Rollout interrupted",
+                    Some(Halt::Deadline(_)) => "Rollout timed out",
+                    None => "Rollout stopped",
+                };
+                return Diagnostics::error(summary, self.to_string());
+            }
         };
         let detail = match &self {
             RouteError::Route53(e) if e.uncertain() => format!("{self}. {}", ApplyError::UNCERTAIN),
@@ -215,7 +253,7 @@ impl RouteError {
     pub fn diagnostics_for(self, object: &str) -> Diagnostics {
         match self {
             RouteError::TimedOut { expired, unfinished } => expired.diagnostics(object, "Route53", &unfinished),
-            RouteError::Route53(_) => {
+            RouteError::Route53(_) | RouteError::RolledBack { .. } | RouteError::RolloutHalted { .. } => {
                 let mut diags = self.into_diagnostics();
                 for d in &mut diags.0 {
                     d.detail = format!("{object}: {}", d.detail);
@@ -550,6 +588,13 @@ pub struct Failure {
     planned: bool,
 }
 
+impl Failure {
+    /// A failure after writes: `state` is what Route53 holds now.
+    pub fn with_state(error: RouteError, state: Value) -> Failure {
+        Failure { error, state: Some(state), planned: false }
+    }
+}
+
 impl From<RouteError> for Failure {
     fn from(error: RouteError) -> Self {
         Failure { error, state: None, planned: false }
@@ -633,6 +678,20 @@ impl Apply<'_> {
         changes: &[Change],
         wait: bool,
     ) -> Result<(), SendError> {
+        self.send_batch(r53, zone_id, comment, changes, wait, true).await
+    }
+
+    /// [`Apply::send`]; `warn_late: false` for one batch of several, which says nothing when it
+    /// finished after the deadline because the caller reports the whole operation's end.
+    pub async fn send_batch(
+        &self,
+        r53: &Route53,
+        zone_id: &str,
+        comment: &str,
+        changes: &[Change],
+        wait: bool,
+        warn_late: bool,
+    ) -> Result<(), SendError> {
         let changed =
             r53.change_within(zone_id, comment, changes, self.ctx, Some(&self.deadline)).await.map_err(|e| {
                 let uncertain = e.uncertain();
@@ -655,7 +714,9 @@ impl Apply<'_> {
                 return Ok(());
             }
             _ => {
-                self.deadline.warn_if_passed(self.ctx, &self.object);
+                if warn_late {
+                    self.deadline.warn_if_passed(self.ctx, &self.object);
+                }
                 return Ok(());
             }
         };

@@ -8,6 +8,7 @@
 
 pub mod corpus;
 pub mod fleet;
+pub mod green;
 pub mod hub;
 pub mod interrupt;
 pub mod leaks;

@@ -190,6 +190,13 @@ pub fn route53_workspace(endpoint: &str, body: &str) -> super::Workspace {
 /// nothing from the machine's AWS configuration.
 pub fn aws_workspace(main_tf: &str) -> super::Workspace {
     let mut ws = super::Workspace::new(main_tf);
+    use_moto_credentials(&mut ws);
+    ws
+}
+
+/// Gives every later terraform run in `ws` moto's credentials and nothing from the machine's
+/// AWS configuration.
+pub fn use_moto_credentials(ws: &mut super::Workspace) {
     for (key, value) in [
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
@@ -199,7 +206,6 @@ pub fn aws_workspace(main_tf: &str) -> super::Workspace {
     ] {
         ws.env(key, value);
     }
-    ws
 }
 
 /// The whole `main.tf`: required providers, a provider block for `endpoint`, then `body`. No

@@ -22,14 +22,14 @@ struct Named {
 }
 
 /// The text between `<tag>` and `</tag>` in `xml`, first occurrence.
-fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+pub fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = xml[start..].find(&format!("</{tag}>"))? + start;
     Some(&xml[start..end])
 }
 
 /// Every `<tag>…</tag>` of `xml`, in order.
-fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+pub fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
     let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
     xml.split(&open).skip(1).filter_map(|part| part.split(&close).next()).collect()
 }

@@ -143,6 +143,8 @@ struct State {
     holds: HashMap<&'static str, usize>,
     /// Record changes in the change batches moto accepted.
     changes_accepted: u64,
+    /// Each accepted change batch, as [`batch_summary`] writes it.
+    batches: Vec<Vec<String>>,
     /// Scripted `GetHealthCheckStatus` answers by health check id: each checker's region and
     /// status report (moto always reports success).
     health: HashMap<String, Vec<(String, String)>>,
@@ -240,6 +242,11 @@ impl Route53Double {
         self.held.wait_for_held(count, timeout)
     }
 
+    /// How many requests are held now.
+    pub fn held(&self) -> usize {
+        self.held.held()
+    }
+
     /// Lets every held request go on.
     pub fn release_held(&self) {
         self.held.release();
@@ -258,11 +265,23 @@ impl Route53Double {
         self.state.lock().expect("double state").health.insert(id.to_string(), observations);
     }
 
-    /// Forgets the counts.
+    /// Every change batch moto accepted since the counts were last reset, in order: each change
+    /// as `UPSERT blue=90`, `CREATE green=10` or `DELETE old=5` (set identifier and weight).
+    pub fn batches(&self) -> Vec<Vec<String>> {
+        self.state.lock().expect("double state").batches.clone()
+    }
+
+    /// Blocks until at least `count` change batches were accepted; false on timeout.
+    pub fn wait_for_batches(&self, count: usize, timeout: Duration) -> bool {
+        super::interrupt::wait_until(timeout, || self.batches().len() >= count)
+    }
+
+    /// Forgets the counts and the batches.
     pub fn reset_counts(&self) {
         let mut state = self.state.lock().expect("double state");
         state.counts.clear();
         state.changes_accepted = 0;
+        state.batches.clear();
     }
 }
 
@@ -350,6 +369,7 @@ async fn handle(
         Some(error) => return Ok(error.error_response().expect("an error answer")),
     }
     let in_turn = if op == "ChangeResourceRecordSets" { Some(changes.lock().await) } else { None };
+    let summary = batch_summary(&String::from_utf8_lossy(&body));
     let body = if op == "ChangeResourceRecordSets" {
         match moto_changes::as_route53(body, &parts, &client, &upstream).await {
             Ok(body) => body,
@@ -369,7 +389,9 @@ async fn handle(
         && op == "ChangeResourceRecordSets"
         && answer.status().is_success()
     {
-        state.lock().expect("double state").changes_accepted += changes;
+        let mut state = state.lock().expect("double state");
+        state.changes_accepted += changes;
+        state.batches.push(summary);
     }
     if matches!(fault, Some(Fault::DropAnswer)) {
         return Err(dropped());
@@ -395,6 +417,17 @@ async fn handle(
             .body(Full::new(Bytes::from(format!("double could not reach moto: {e}"))))
             .expect("static response")
     }))
+}
+
+/// The changes of a ChangeResourceRecordSets body: `UPSERT blue=90`, one per change.
+fn batch_summary(body: &str) -> Vec<String> {
+    moto_changes::elements(body, "Change")
+        .into_iter()
+        .map(|change| {
+            let part = |tag| moto_changes::element(change, tag).unwrap_or("?");
+            format!("{} {}={}", part("Action"), part("SetIdentifier"), part("Weight"))
+        })
+        .collect()
 }
 
 /// Route53's `GetHealthCheckStatus` answer with these observations.
