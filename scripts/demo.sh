@@ -5,7 +5,9 @@
 #   2. blue/green: blue at weight 100, green at 0 with blue's metadata (examples/blue-green)
 #   3. the flip: edit green's main.tf to 100 and blue's to 0, apply each, watch the split; the
 #      raise to green is refused while Argo CD reports green Degraded, accepted once it is Healthy
-#   4. destroy everything and show that nothing is left
+#   4. a canary (examples/canary): 10 % -> 50 % -> 100 % to green, rolled back when green turns
+#      Degraded halfway, then carried through once it is Healthy again
+#   5. destroy everything and show that nothing is left
 #
 # Local stand-ins are started for what is not given: the project's Kubernetes API test server
 # for the hub (unless HUB_KUBECONFIG is set) and moto for Route53 (unless ROUTE53_ZONE_ID is
@@ -73,6 +75,7 @@ fi
 if [ -n "${ROUTE53_ZONE_ID:-}" ]; then
   step "Using Route53 hosted zone $ROUTE53_ZONE_ID"
   zone_id="$ROUTE53_ZONE_ID"
+  canary_zone_id="$ROUTE53_ZONE_ID" canary_service="canary.$service"
   route53_endpoint=""
 else
   step "Starting a local Route53 stand-in (moto)"
@@ -83,14 +86,18 @@ else
   wait_for "$work/moto.log" 'Running on'
   route53_endpoint="http://127.0.0.1:$port"
   export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=ap-northeast-2
-  zone_id=$(python3 - "$route53_endpoint" <<'PY'
+  # The canary gets a zone of its own: moto (unlike Route53) deletes a weighted record by its
+  # set identifier in every name of the zone, and both services have a "blue" and a "green".
+  read -r zone_id canary_zone_id < <(python3 - "$route53_endpoint" <<'PY'
 import sys, boto3
 r53 = boto3.client("route53", endpoint_url=sys.argv[1])
-zone = r53.create_hosted_zone(Name="example.com", CallerReference="gitopsbridge-demo")
-print(zone["HostedZone"]["Id"].split("/")[-1])
+ids = [r53.create_hosted_zone(Name=name, CallerReference=f"gitopsbridge-demo-{name}")["HostedZone"]["Id"]
+       for name in ("example.com", "example.net")]
+print(*(i.split("/")[-1] for i in ids))
 PY
 )
-  echo "    Route53 API at $route53_endpoint, hosted zone example.com = $zone_id"
+  canary_service="canary.example.net"
+  echo "    Route53 API at $route53_endpoint, hosted zones example.com = $zone_id, example.net = $canary_zone_id"
 fi
 
 vars=(-var "hub_kubeconfig=$kubeconfig")
@@ -165,6 +172,44 @@ set_weight eks-blue 100 0
 tf eks-blue plan -input=false "${bg_vars[@]}" | grep -E '~ weight|Plan:'
 quiet_apply eks-blue "${bg_vars[@]}"
 split
+
+step "A canary on $canary_service: green's share 10 % -> 50 % -> 100 %, gated on green's readiness"
+init canary
+canary_vars=("${vars[@]}" -var "hosted_zone_id=$canary_zone_id" -var "service_name=$canary_service" -var "step_pause=5s")
+[ -n "$route53_endpoint" ] && canary_vars+=(-var "route53_endpoint=$route53_endpoint")
+quiet_apply canary "${canary_vars[@]}"
+echo "    blue 100 / green 0; now -var green_weight=100, whose plan lists the steps:"
+tf canary plan -input=false "${canary_vars[@]}" -var green_weight=100 | grep -oE '"step [0-9][^"]*"' | awk '!seen[$0]++' | sed 's/^/      /'
+if [ -n "$route53_endpoint" ] && [ -z "${HUB_KUBECONFIG:-}" ]; then
+  # While the second step (50 %) holds, the stand-in Argo CD reports green Degraded: the gate is
+  # checked again before the next step, and the apply puts blue 100 / green 0 back in one change.
+  apply canary "${canary_vars[@]}" -var green_weight=100 > "$work/canary.out" 2>&1 &
+  canary=$!
+  python3 - "$route53_endpoint" "$canary_zone_id" "$canary_service" <<'PY'
+import sys, time, boto3
+r53 = boto3.client("route53", endpoint_url=sys.argv[1])
+for _ in range(600):
+    sets = r53.list_resource_record_sets(HostedZoneId=sys.argv[2], StartRecordName=sys.argv[3])
+    weights = {r["SetIdentifier"]: r["Weight"] for r in sets["ResourceRecordSets"]
+               if r["Name"] == sys.argv[3] + "." and "SetIdentifier" in r}
+    if weights.get("green") == 50:
+        print("    step 2 is live: blue 50 / green 50")
+        break
+    time.sleep(0.1)
+else:
+    sys.exit("step 2 never went live")
+PY
+  python3 "$root/scripts/argocd_stand_in.py" "$kubeconfig" '*-eks-green' Degraded "Readiness probe failed: HTTP 503"
+  if wait "$canary"; then fail "the canary went on to a Degraded green"; fi
+  echo "    rolled back:"
+  sed -n '/^Error: /,$p' "$work/canary.out" | grep -vE '^(  with | *on main.tf| *[0-9]+: |$)' | sed 's/^/      /'
+  python3 "$root/scripts/argocd_stand_in.py" "$kubeconfig" '*-eks-green' Healthy
+fi
+apply canary "${canary_vars[@]}" -var green_weight=100 | grep -E '^Apply complete' || fail "the canary did not finish"
+tf canary output -json traffic_shares | python3 -c '
+import json, sys
+print("    " + sys.argv[1] + ":", ", ".join(f"{k} {v:.0f} %" for k, v in sorted(json.load(sys.stdin).items())))' "$canary_service"
+tf canary destroy -auto-approve -input=false "${canary_vars[@]}" -var green_weight=100 | tail -n 1
 
 step "terraform destroy of blue: its record goes, Argo CD drains blue, then blue's Secret goes"
 # The drain's progress is in the provider's log: workload Applications, then addons, then the rest.
