@@ -738,6 +738,7 @@ pub struct HubClient {
     secret_listings: Arc<listing::Listings<Secret>>,
     set_listings: Arc<listing::Listings<DynamicObject>>,
     application_listings: Arc<listing::Listings<crate::argocd::application::Application>>,
+    fresh_applications: Arc<applications::FreshListings>,
 }
 
 impl HubClient {
@@ -792,6 +793,7 @@ impl HubClient {
             secret_listings: Arc::default(),
             set_listings: Arc::default(),
             application_listings: Arc::default(),
+            fresh_applications: Arc::default(),
         }
     }
 
