@@ -220,6 +220,8 @@ fn a_listing_longer_than_a_page_is_read_page_by_page() {
     for name in &names {
         cluster_secret(&hub, name);
     }
+    let apps = names.iter().map(|name| application(&format!("app-{name}"), name)).collect();
+    hub.server().seed(Resource::Application, apps).expect("seed");
     hub.server().reset_requests();
     block_on(async {
         let hub_client = client(&hub).await;
@@ -228,8 +230,11 @@ fn a_listing_longer_than_a_page_is_read_page_by_page() {
         for name in &names {
             assert!(secrets.get_listed(&ctx, name, CLUSTERS).await.expect("read").is_some(), "{name}");
         }
+        let listed = hub_client.applications("argocd").all_listed(&ctx).await.expect("listing");
+        assert_eq!(listed.len(), 250);
     });
-    assert_eq!((count(&hub, "list"), count(&hub, "get")), (3, 0), "pages of 100");
+    assert_eq!((count(&hub, "list"), count(&hub, "get")), (1, 0), "Secrets in pages of 500");
+    assert_eq!(hub.server().request_count("list", "applications"), 3, "Applications in pages of 100");
 }
 
 fn application(name: &str, cluster: &str) -> serde_json::Value {

@@ -100,6 +100,9 @@ impl HubClient {
             {
                 return Ok(apps.clone());
             }
+            // Nobody asking from now on can take the older listing: let it go before the new
+            // one is read, so that one copy of the namespace is kept, not two.
+            state.last = None;
             state.started += 1;
             state.started - 1
         };
