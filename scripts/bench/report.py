@@ -156,7 +156,9 @@ def write(results, path):
         "Written by `make bench` (scripts/bench): it builds the release provider, starts the Kubernetes API test "
         "server (hub), `moto_server` (Route53) behind a counting proxy, and runs `terraform` on N resources of each "
         "type beside N `terraform_data` whose `input` holds the same values (Terraform tracking the same data "
-        "without a plugin). Every operation alternates between the two roots; the first cycle of each "
+        "without a plugin), and beside N `terraform_data` holding them in the resource's schema shape (every "
+        "attribute and block, unset ones null or empty: Terraform's cost per attribute without a plugin). Every "
+        "operation alternates between the roots; the first cycle of each "
         "type and N is an untimed probe that counts API requests, plugin RPCs, CPU time per process and peak RSS. "
         "The machine is whatever ran it: compare ratios, not seconds, across machines.",
         "",
