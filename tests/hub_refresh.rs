@@ -1,13 +1,18 @@
 //! Coalesced refresh reads from the hub: one LIST per namespace and kind serves every refresh of
-//! one provider process, while drift, out-of-band deletes and our own writes are still seen.
+//! one provider process, while drift, out-of-band deletes and our own writes are still seen; and
+//! waits polling Applications at the same time share fresh listings.
 
 mod support;
 
-use kube_test_server::{FaultRule, Options};
+use std::time::Duration;
+
+use kube_test_server::{FaultRule, Options, Resource};
 use serde_json::json;
 use support::hub::Hub;
 use support::moto::block_on;
 use support::{Workspace, required_providers};
+use terraform_provider_gitopsbridge::argocd::application::ClusterRef;
+use terraform_provider_gitopsbridge::halt::{Deadline, Operation};
 use terraform_provider_gitopsbridge::hub::{HubClient, HubSettings};
 use terraform_provider_gitopsbridge::protocol::Context;
 
@@ -215,6 +220,8 @@ fn a_listing_longer_than_a_page_is_read_page_by_page() {
     for name in &names {
         cluster_secret(&hub, name);
     }
+    let apps = names.iter().map(|name| application(&format!("app-{name}"), name)).collect();
+    hub.server().seed(Resource::Application, apps).expect("seed");
     hub.server().reset_requests();
     block_on(async {
         let hub_client = client(&hub).await;
@@ -223,6 +230,63 @@ fn a_listing_longer_than_a_page_is_read_page_by_page() {
         for name in &names {
             assert!(secrets.get_listed(&ctx, name, CLUSTERS).await.expect("read").is_some(), "{name}");
         }
+        let listed = hub_client.applications("argocd").all_listed(&ctx).await.expect("listing");
+        assert_eq!(listed.len(), 250);
     });
-    assert_eq!((count(&hub, "list"), count(&hub, "get")), (3, 0), "pages of 100");
+    assert_eq!((count(&hub, "list"), count(&hub, "get")), (1, 0), "Secrets in pages of 500");
+    assert_eq!(hub.server().request_count("list", "applications"), 3, "Applications in pages of 100");
+}
+
+fn application(name: &str, cluster: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": { "name": name, "namespace": "argocd" },
+        "spec": { "project": "default", "destination": { "name": cluster, "namespace": "apps" } },
+        "status": { "sync": { "status": "Synced" }, "health": { "status": "Healthy" } }
+    })
+}
+
+#[test]
+fn waits_that_ask_while_a_listing_runs_share_the_next_one_and_none_reuses_an_older_one() {
+    let hub = Hub::start();
+    let apps = ["green", "blue", "green", "blue"].iter().enumerate().map(|(i, c)| application(&format!("a{i}"), c));
+    hub.server().seed(Resource::Application, apps.collect()).expect("seed");
+    hub.server().reset_requests();
+    // The first listing waits at the hub until released.
+    hub.server().add_fault(FaultRule::hold().method("GET").path_ends_with("/applications"));
+    let lists = || hub.server().request_count("list", "applications");
+    block_on(async {
+        let hub_client = std::sync::Arc::new(client(&hub).await);
+        let ctx = Context::default();
+        let deadline = Deadline::after(Operation::Create, Duration::from_secs(60));
+        let first = tokio::spawn({
+            let (hub_client, ctx) = (hub_client.clone(), ctx.clone());
+            async move { hub_client.applications_now(&ctx, &deadline, "argocd").await.map(|apps| apps.len()) }
+        });
+        let started = std::time::Instant::now();
+        while hub.server().held() < 1 {
+            assert!(started.elapsed() < Duration::from_secs(30), "the first listing never reached the hub");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        // Three waits ask while it runs: it started before they asked, so they queue for the next.
+        let green = ClusterRef { name: "green".into(), server: String::new() };
+        let namespaces = ["argocd".to_string()];
+        let mut queued = Box::pin(futures::future::join_all(
+            (0..3).map(|_| hub_client.cluster_applications_now(&ctx, &deadline, &namespaces, &green)),
+        ));
+        assert!(futures::poll!(&mut queued).is_pending());
+        hub.server().release_held();
+        let found = queued.await;
+        assert_eq!(first.await.expect("first wait").expect("first listing"), 4);
+        for apps in found {
+            let names: Vec<String> = apps.expect("listing").iter().map(|a| a.name().to_string()).collect();
+            assert_eq!(names, ["a0", "a2"]);
+        }
+        assert_eq!(lists(), 2, "the held listing, and one shared by the three that asked meanwhile");
+
+        // A wait that asks after a listing finished gets a new one.
+        hub_client.applications_now(&ctx, &deadline, "argocd").await.expect("listing");
+        assert_eq!(lists(), 3);
+    });
 }

@@ -2,12 +2,15 @@
 BENCHMARKS.md and BENCHMARKS.svg.
 
     python3 scripts/bench [--n 10,100,500] [--runs 5] [--largest-runs 3]
-                          [--types cluster_metadata,...] [--no-build | --binary PATH] [--report-only]
+                          [--types cluster_metadata,...] [--ops plan,...]
+                          [--no-build | --binary PATH] [--report-only]
 
 Builds the release provider and the hub test server (unless --no-build), starts the hub test
 server, moto_server and a counting proxy in front of moto, measures the handshake, runs the
 matrix (see matrix.py), keeps the raw results in target/bench/results.json and writes the
-report and the plot from them.
+report and the plot from them. With --ops (some of plan, apply, refresh_plan, update, destroy)
+it runs only those rows, prints them and keeps them in target/bench/partial.json: BENCHMARKS.md
+is written from complete runs only.
 """
 import argparse
 import datetime
@@ -33,6 +36,7 @@ import stand_ins  # noqa: E402
 
 ROOT = stand_ins.ROOT
 RESULTS = ROOT / "target/bench/results.json"
+PARTIAL = ROOT / "target/bench/partial.json"
 MIRROR = ROOT / "target/bench/mirror"
 
 
@@ -87,6 +91,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="timed runs per type and N")
     parser.add_argument("--largest-runs", type=int, default=3, help="timed runs at the largest N")
     parser.add_argument("--types", default=",".join(roots.TYPES))
+    parser.add_argument("--ops", help="run only these operations (comma-separated); BENCHMARKS.md stays as it is")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--binary", help="measure this provider binary instead of building one")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
@@ -102,6 +107,12 @@ def main():
         elif not args.no_build:
             build()
         results = run(args)
+        if args.ops:
+            PARTIAL.parent.mkdir(parents=True, exist_ok=True)
+            PARTIAL.write_text(json.dumps(results, indent=1))
+            print(report.partial(results))
+            progress(f"wrote {PARTIAL.relative_to(ROOT)}; BENCHMARKS.md left as it is")
+            return
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1))
     report.write(results, ROOT / "BENCHMARKS.md")
@@ -125,7 +136,11 @@ def run(args):
     moto = stand_ins.Moto(work)
     proxy = stand_ins.CountingProxy(moto.port)
     try:
-        bench = matrix.Bench(work, env, hub, moto, proxy, progress)
+        ops = args.ops.split(",") if args.ops else matrix.OPERATIONS
+        unknown = set(ops) - set(matrix.OPERATIONS)
+        if unknown:
+            sys.exit(f"unknown operations {sorted(unknown)}; known: {', '.join(matrix.OPERATIONS)}")
+        bench = matrix.Bench(work, env, hub, moto, proxy, progress, ops)
         results["matrix"] = {}
         for kind in kinds:
             for n in sizes:

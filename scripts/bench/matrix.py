@@ -1,8 +1,10 @@
 """The timing matrix: for each resource type and N, five Terraform operations on our resources
-and on as many `terraform_data`, interleaved, several runs each (wall time, and CPU time of
-terraform with its plugins). Before the timed runs one untimed probe cycle of our resources
-counts API requests (at the hub test server and at the proxy in front of moto), plugin RPCs,
-CPU time per process and peak RSS."""
+and on as many `terraform_data` of each floor (our configuration's values; the same in our
+schema's shape), interleaved, several runs each (wall time, and CPU time of terraform with its
+plugins). Before the timed runs one untimed probe cycle of our resources counts API requests (at
+the hub test server and at the proxy in front of moto), plugin RPCs, CPU time per process and
+peak RSS. A subset of the operations may be run (`ops`); any but `plan` brings apply and destroy
+along, since it needs the state they make and remove."""
 import collections
 import re
 import time
@@ -54,9 +56,13 @@ def rpc_stats(log_path):
 
 
 class Bench:
-    def __init__(self, work, env, hub, moto, proxy, progress):
+    def __init__(self, work, env, hub, moto, proxy, progress, ops=OPERATIONS):
         self.work, self.env, self.hub, self.moto, self.proxy = work, env, hub, moto, proxy
         self.progress = progress
+        wanted = set(ops)
+        if wanted - {"plan"}:
+            wanted |= {"apply", "destroy"}
+        self.ops = [op for op in OPERATIONS if op in wanted]
         self.zone_id = None
 
     def _ours_args(self, kind, op):
@@ -79,7 +85,7 @@ class Bench:
     def probe_cycle(self, kind, n, ours_root):
         """One untimed cycle with every counter on."""
         found = {}
-        for op in OPERATIONS:
+        for op in self.ops:
             log = self.work / "logs" / f"{kind}-{n}-{op}.log"
             log.parent.mkdir(exist_ok=True)
             env = dict(self.env, TF_LOG_PROVIDER="debug", TF_LOG_PATH=str(log))
@@ -114,23 +120,26 @@ class Bench:
             self.work, f"{kind}-{n}", roots.ours(kind, n, self.hub.kubeconfig), self.env
         )
         floor_root = roots.setup(self.work, f"floor-{kind}-{n}", roots.floor(kind, n), self.env)
+        schema = roots.resource_schema(ours_root, self.env, kind)
+        shaped_root = roots.setup(self.work, f"shaped-{kind}-{n}", roots.shaped_floor(kind, n, schema), self.env)
         started = time.monotonic()
         probe = self.probe_cycle(kind, n, ours_root)
         self.progress(f"{kind} N={n}: probe cycle {time.monotonic() - started:.0f}s")
-        times = {op: {"ours": [], "floor": []} for op in OPERATIONS}
-        cpu = {op: {"ours": [], "floor": []} for op in OPERATIONS}
+        roots_by_who = [("ours", ours_root), ("floor", floor_root), ("shaped", shaped_root)]
+        times = {op: {who: [] for who, _ in roots_by_who} for op in self.ops}
+        cpu = {op: {who: [] for who, _ in roots_by_who} for op in self.ops}
         for run in range(runs):
-            for op in OPERATIONS:
-                order = [("ours", ours_root), ("floor", floor_root)]
-                if run % 2:
-                    order.reverse()
+            for op in self.ops:
+                # Each root goes first, second and last in turn.
+                order = roots_by_who[run % 3:] + roots_by_who[:run % 3]
                 for who, root in order:
                     args = self._ours_args(kind, op) if who == "ours" else arguments(op)
                     wall, used, _ = self._run(root, args)
                     times[op][who].append(wall)
                     cpu[op][who].append(used)
             self.progress(
-                f"{kind} N={n}: run {run + 1}/{runs} "
-                + " ".join(f"{op}={times[op]['ours'][-1]:.2f}/{times[op]['floor'][-1]:.2f}s" for op in OPERATIONS)
+                f"{kind} N={n}: run {run + 1}/{runs} (ours/floor/shaped) "
+                + " ".join(f"{op}={times[op]['ours'][-1]:.2f}/{times[op]['floor'][-1]:.2f}/{times[op]['shaped'][-1]:.2f}s"
+                           for op in self.ops)
             )
         return {"probe": probe, "times": times, "cpu": cpu}

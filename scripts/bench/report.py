@@ -72,14 +72,28 @@ def targets(results):
     return "\n".join(out)
 
 
-def timings(results, kind):
-    out = ["| N | operation | gitopsbridge (s) | terraform_data (s) | ratio |", "|---:|---|---:|---:|---:|"]
+def timings(results, kind, ops=OPERATIONS):
+    """Medians per N and operation: ours, each floor, ours against terraform_data, and the
+    schema-shaped terraform_data against ours (how much of our time Terraform spends on a value
+    of our schema's shape anyway)."""
+    out = ["| N | operation | gitopsbridge (s) | terraform_data (s) | ratio | schema-shaped terraform_data (s) | "
+           "shaped / ours |", "|---:|---|---:|---:|---:|---:|---:|"]
     for n in results["sizes"]:
-        for op in OPERATIONS:
+        for op in ops:
             times = results["matrix"][kind][str(n)]["times"][op]
-            ours, floor = _median(times["ours"]), _median(times["floor"])
-            out.append(f"| {n} | {LABELS[op]} | {ours:.2f} | {floor:.2f} | {ours / floor:.2f}× |")
+            ours, floor, shaped = (_median(times.get(who, [])) for who in ("ours", "floor", "shaped"))
+            out.append(f"| {n} | {LABELS[op]} | {ours:.2f} | {floor:.2f} | {ours / floor:.2f}× | "
+                       + (f"{shaped:.2f} | {shaped / ours:.2f}× |" if times.get("shaped") else "- | - |"))
     return "\n".join(out)
+
+
+def partial(results):
+    """The rows a run limited to some operations measured, with the machine they ran on."""
+    parts = []
+    for kind in [k for k in results["types"] if k in results["matrix"]]:
+        ops = [op for op in OPERATIONS if op in next(iter(results["matrix"][kind].values()))["times"]]
+        parts += [f"### {kind}", "", timings(results, kind, ops), ""]
+    return "\n".join(parts + [_caption(results)])
 
 
 def api_calls(results, kind):
@@ -142,7 +156,9 @@ def write(results, path):
         "Written by `make bench` (scripts/bench): it builds the release provider, starts the Kubernetes API test "
         "server (hub), `moto_server` (Route53) behind a counting proxy, and runs `terraform` on N resources of each "
         "type beside N `terraform_data` whose `input` holds the same values (Terraform tracking the same data "
-        "without a plugin). Every operation alternates between the two roots; the first cycle of each "
+        "without a plugin), and beside N `terraform_data` holding them in the resource's schema shape (every "
+        "attribute and block, unset ones null or empty: Terraform's cost per attribute without a plugin). Every "
+        "operation alternates between the roots; the first cycle of each "
         "type and N is an untimed probe that counts API requests, plugin RPCs, CPU time per process and peak RSS. "
         "The machine is whatever ran it: compare ratios, not seconds, across machines.",
         "",

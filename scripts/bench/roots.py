@@ -1,6 +1,8 @@
 """Terraform roots for the benchmark: N resources of one of our types, and N `terraform_data`
-beside them (the floor: built into Terraform, no plugin). A variable `rev` changes every
-resource, so one apply with another `rev` updates all of them."""
+beside them (the floor: built into Terraform, no plugin) twice: holding the values our
+configuration sets, and holding them in our resource's schema shape. A variable `rev` changes
+every resource, so one apply with another `rev` updates all of them."""
+import json
 import os
 import pathlib
 import resource
@@ -57,7 +59,52 @@ def ours(kind, n, hub_kubeconfig):
 def floor(kind, n):
     """main.tf with n terraform_data whose `input` holds the values our resource's configuration
     sets: Terraform tracking the same data without a plugin."""
-    values = {
+    return REV + f'resource "terraform_data" "d" {{\n  count = {n}\n  input = {{ {_values(kind)} }}\n}}\n'
+
+
+def shaped_floor(kind, n, block):
+    """main.tf with n terraform_data whose `input` has every attribute and block of our resource's
+    schema (`block`, as `terraform providers schema -json` gives it): the values our
+    configuration sets, every other attribute null, every block empty. Terraform then carries
+    as many values per resource as for ours, without a plugin."""
+    set_here = _values(kind)
+    names = {part.split("=", 1)[0].strip() for part in _top_level(set_here)}
+    fields = [set_here]
+    for name in sorted(block.get("attributes", {})):
+        if name not in names:
+            fields.append(f"{name} = null")
+    for name, nested in sorted(block.get("block_types", {}).items()):
+        if name not in names:
+            fields.append(f"{name} = " + ("[]" if nested.get("nesting_mode") in ("list", "set") else "null"))
+    return REV + f'resource "terraform_data" "d" {{\n  count = {n}\n  input = {{ {", ".join(fields)} }}\n}}\n'
+
+
+def _top_level(values):
+    """The `name = value` parts of an object's body, split at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(values):
+        if c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(values[start:i])
+            start = i + 1
+    parts.append(values[start:])
+    return [p for p in (p.strip() for p in parts) if p]
+
+
+def resource_schema(root, env, kind):
+    """Our resource's schema block, from the provider as Terraform sees it in `root`."""
+    out = subprocess.run(["terraform", "providers", "schema", "-json"], cwd=root, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    providers = json.loads(out)["provider_schemas"]
+    return providers[f"{SOURCE}"]["resource_schemas"][f"gitopsbridge_{kind}"]["block"]
+
+
+def _values(kind):
+    """The values each resource of `kind` sets, as the body of an HCL object."""
+    return {
         "cluster_metadata": (
             'cluster_name = "cluster-${count.index}", environment = "bench", '
             'server = "https://cluster-${count.index}.example.internal", '
@@ -75,7 +122,6 @@ def floor(kind, n):
             'records = ["lb-${count.index}.elb.example.net"]'
         ),
     }[kind]
-    return REV + f'resource "terraform_data" "d" {{\n  count = {n}\n  input = {{ {values} }}\n}}\n'
 
 
 def cli_config(work, mirror):

@@ -25,14 +25,15 @@ def free_port():
 
 
 class Hub:
-    """kube-test-server (release build) with the ApplicationSet CRD, and its control API."""
+    """kube-test-server (the release build, or $KUBE_TEST_SERVER) with Argo CD's CRDs, and its
+    control API."""
 
     def __init__(self, work):
         self.kubeconfig = work / "hub.kubeconfig"
         # Argo CD's CRDs as the test server finds them (see scripts/argocd_crds.py).
         subprocess.run([sys.executable, str(ROOT / "scripts/argocd_crds.py")], check=False)
         self.proc = subprocess.Popen(
-            [str(ROOT / "target/release/kube-test-server"), "--argocd", "--kubeconfig", str(self.kubeconfig)],
+            [os.environ.get("KUBE_TEST_SERVER", str(ROOT / "target/release/kube-test-server")), "--argocd", "--kubeconfig", str(self.kubeconfig)],
             stdout=subprocess.PIPE, text=True,
         )
         line = self.proc.stdout.readline()

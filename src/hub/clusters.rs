@@ -38,12 +38,13 @@ impl HubObjects<Secret> {
         let found = match lookup {
             ClusterLookup::SecretName(name) => self.get_listed(ctx, name, SECRET_TYPE_SELECTOR).await?,
             ClusterLookup::ClusterName(cluster) => {
-                let all = match self.listed(ctx, SECRET_TYPE_SELECTOR).await? {
-                    Some(listed) => listed.values().cloned().collect(),
-                    None => self.list(ctx, SECRET_TYPE_SELECTOR).await?,
+                // Only the matches are copied out of the shared listing: a plan reading every
+                // cluster of a fleet would otherwise copy the whole fleet once per cluster.
+                let named = |secret: &Secret| data_bytes(secret, "name") == Some(cluster.as_bytes());
+                let mut matches: Vec<Secret> = match self.listed(ctx, SECRET_TYPE_SELECTOR).await? {
+                    Some(listed) => listed.values().filter(|secret| named(secret)).cloned().collect(),
+                    None => self.list(ctx, SECRET_TYPE_SELECTOR).await?.into_iter().filter(named).collect(),
                 };
-                let mut matches: Vec<Secret> =
-                    all.into_iter().filter(|secret| data_field(secret, "name").as_deref() == Some(cluster)).collect();
                 if matches.len() > 1 {
                     let names = matches.iter().filter_map(|s| s.metadata.name.clone()).collect();
                     return Ok(FoundCluster::Several(names));
@@ -64,6 +65,9 @@ pub fn cluster_ref(secret: &Secret) -> ClusterRef {
 }
 
 fn data_field(secret: &Secret, key: &str) -> Option<String> {
-    let bytes = secret.data.as_ref()?.get(key)?;
-    String::from_utf8(bytes.0.clone()).ok()
+    String::from_utf8(data_bytes(secret, key)?.to_vec()).ok()
+}
+
+fn data_bytes<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
+    Some(&secret.data.as_ref()?.get(key)?.0)
 }

@@ -31,11 +31,11 @@ use tokio::sync::OnceCell;
 use super::{HubError, HubObjects, Request};
 use crate::halt::Stop;
 
-/// Objects per LIST page: bounds what is parsed at once.
-const PAGE_SIZE: u32 = 100;
-
 /// How a listing keeps the objects of a kind between reads.
 pub trait Kept: Sized {
+    /// Objects per LIST page: bounds what is read and parsed at once, by the size objects of the
+    /// kind usually have.
+    const PAGE_SIZE: u32 = 100;
     /// The form kept in the listing.
     type Form: Send + Sync;
     fn keep(self) -> Self::Form;
@@ -45,6 +45,10 @@ pub trait Kept: Sized {
 
 impl Kept for Secret {
     type Form = Secret;
+
+    /// Cluster Secrets are a few kilobytes: 500 (kubectl's chunk size) is about what a page of
+    /// 100 Applications weighs, and a fleet of 500 clusters is one request.
+    const PAGE_SIZE: u32 = 500;
 
     fn keep(self) -> Secret {
         self
@@ -176,7 +180,7 @@ where
     ) -> Result<BTreeMap<String, K::Form>, HubError> {
         let object = format!("{} in namespace {}", self.kind, self.namespace);
         let mut by_name = BTreeMap::new();
-        let mut params = ListParams::default().labels(label_selector).limit(PAGE_SIZE);
+        let mut params = ListParams::default().labels(label_selector).limit(K::PAGE_SIZE);
         loop {
             let page = self.call(ctx, &object, Request::Read, || self.api.list(&params)).await?;
             let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());

@@ -739,6 +739,7 @@ pub struct HubClient {
     secret_listings: Arc<listing::Listings<Secret>>,
     set_listings: Arc<listing::Listings<DynamicObject>>,
     application_listings: Arc<listing::Listings<crate::argocd::application::Application>>,
+    fresh_applications: Arc<applications::FreshListings>,
 }
 
 impl HubClient {
@@ -793,6 +794,7 @@ impl HubClient {
             secret_listings: Arc::default(),
             set_listings: Arc::default(),
             application_listings: Arc::default(),
+            fresh_applications: Arc::default(),
         }
     }
 

@@ -83,25 +83,6 @@ impl fmt::Display for ReadyWait {
 }
 
 impl HubClient {
-    /// The Applications of `namespaces` that target `cluster`, as they are now.
-    ///
-    /// # Errors
-    /// The LISTs'.
-    pub async fn cluster_applications_now(
-        &self,
-        ctx: &Stop,
-        deadline: &Deadline,
-        namespaces: &[String],
-        cluster: &ClusterRef,
-    ) -> Result<Vec<Application>, HubError> {
-        let mut targeting = Vec::new();
-        for namespace in namespaces {
-            let apps = self.applications(namespace).until(*deadline).all_now(ctx).await?;
-            targeting.extend(apps.into_iter().filter(|app| app.targets(cluster)));
-        }
-        Ok(targeting)
-    }
-
     /// Waits until the cluster is ready, it fails, or `deadline` (or StopProvider) ends the wait.
     ///
     /// # Errors
