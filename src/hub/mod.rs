@@ -333,3 +333,39 @@ enum Request {
     /// leave an object on the hub that Terraform never hears of.
     Write,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (kubeconfig target): a token with a line break made kube panic while
+    /// building the client.
+    #[tokio::test]
+    async fn a_token_with_a_line_break_is_trimmed_or_refused_not_a_panic() {
+        // As `protocol::tls::install_crypto_provider` does; the client needs nothing from `protocol`.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let settings = HubSettings {
+            host: Some("https://10.0.0.1:6443".into()),
+            token: Some("tok-1e5-from-a-file\n".into()),
+            ..Default::default()
+        };
+        let (kubeconfig, options) = kubeconfig_for(&settings).unwrap();
+        let token =
+            serde_json::to_value(kubeconfig.auth_infos[0].auth_info.as_ref().unwrap()).unwrap()["token"].clone();
+        assert_eq!(token, "tok-1e5-from-a-file");
+        HubClient::from_kubeconfig(kubeconfig, &options).await.expect("a trimmed token is sent");
+
+        // The fuzzer's input: `host` "\n", `token` ": Co" and so on; here the token keeps an
+        // inner line break, as a kubeconfig file can spell it.
+        let kubeconfig = Kubeconfig::from_yaml(
+            "clusters:\n- name: c\n  cluster:\n    server: https://a:6443\ncontexts:\n- name: a\n  context:\n    cluster: c\n    user: u\ncurrent-context: a\nusers:\n- name: u\n  user:\n    token: \"tok-1e5\\nsecond-line\"\n",
+        )
+        .unwrap();
+        let (kubeconfig, options) = select_context(kubeconfig, &HubSettings::default()).unwrap();
+        match HubClient::from_kubeconfig(kubeconfig, &options).await {
+            Err(HubError::Config(HubConfigError::UnsendableToken)) => {}
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a token with a line break was accepted"),
+        }
+    }
+}
