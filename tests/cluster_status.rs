@@ -239,7 +239,10 @@ fn many_readers_share_one_listing() {
     let readers: String = (0..20)
         .map(|i| {
             let cluster = if i % 2 == 0 { "eks-green" } else { "eks-blue" };
-            format!("data \"gitopsbridge_cluster_status\" \"s{i}\" {{\n  cluster_name = \"{cluster}\"\n}}\n")
+            format!(
+                "data \"gitopsbridge_cluster_status\" \"s{i}\" {{\n  cluster_name = \"{cluster}\"\n}}\n\
+                 data \"gitopsbridge_cluster_metadata\" \"m{i}\" {{\n  cluster_name = \"{cluster}\"\n}}\n"
+            )
         })
         .collect();
     ws.write("status.tf", &readers);
@@ -247,8 +250,10 @@ fn many_readers_share_one_listing() {
     ws.run_ok(&["plan", "-input=false", "-no-color", "-refresh=false"]);
     let stats = hub.server().requests();
     let count = |key: &str| stats.counts.get(key).copied().unwrap_or(0);
-    // One listing of cluster Secrets and one of Applications for all twenty readers.
+    // One listing of cluster Secrets and one of Applications for all twenty status readers and
+    // the twenty metadata readers beside them.
     assert_eq!(count("list applications"), 1, "{:?}", stats.counts);
     assert_eq!(count("list secrets"), 1, "{:?}", stats.counts);
     assert_eq!(count("get applications"), 0, "{:?}", stats.counts);
+    assert_eq!(count("get secrets"), 0, "{:?}", stats.counts);
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::argocd::cluster_secret::{LiveSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL};
+use crate::argocd::cluster_secret::LiveSecret;
 use crate::data_sources::{check_cluster_lookup, provider_setting_unknown};
 use crate::hub::HubError;
+use crate::hub::clusters::{ClusterLookup, FoundCluster};
 use crate::protocol::schema::Block;
 use crate::protocol::{Attribute, AttributePath, Context, DataSource, Diagnostics, Schema, Type, Value};
 use crate::provider::state::{Configured, ProviderState};
@@ -194,50 +195,45 @@ impl DataSource for ClusterMetadataDataSource {
         let secrets = hub.secrets(&namespace).until(Deadline::start(config, TIMEOUTS, Operation::Read));
         let may_be_missing = config.get("must_exist").as_bool() == Some(false);
 
-        let secret = if let Some(name) = config.get("secret_name").as_str() {
-            match secrets.get(ctx, name).await.map_err(|e| hub_diagnostics(&e))? {
-                Some(secret) => secret,
-                None if may_be_missing => return Ok(absent_state(config, &namespace)),
-                None => {
-                    return Err(Diagnostics::error_at(
-                        AttributePath::root("secret_name"),
-                        "Cluster Secret not found",
-                        format!("There is no Secret {namespace}/{name} on the hub."),
-                    ));
-                }
+        // By cluster name, every data source of a plan reads through one shared listing of the
+        // cluster Secrets; by Secret name, one GET (the Secret need not carry Argo CD's label).
+        let (lookup, at) = match config.get("secret_name").as_str() {
+            Some(name) => (ClusterLookup::SecretName(name), "secret_name"),
+            None => {
+                (ClusterLookup::ClusterName(config.get("cluster_name").as_str().unwrap_or_default()), "cluster_name")
             }
-        } else {
-            let cluster_name = tf_values::string(config.get("cluster_name")).unwrap_or_default();
-            let selector = format!("{SECRET_TYPE_LABEL}={SECRET_TYPE_CLUSTER}");
-            let all = secrets.list(ctx, &selector).await.map_err(|e| hub_diagnostics(&e))?;
-            let mut matches: Vec<Secret> = all
-                .into_iter()
-                .filter(|s| s.data.as_ref().and_then(|d| d.get("name")).is_some_and(|n| n.0 == cluster_name.as_bytes()))
-                .collect();
-            match matches.len() {
-                1 => matches.remove(0),
-                0 if may_be_missing => return Ok(absent_state(config, &namespace)),
-                0 => {
-                    return Err(Diagnostics::error_at(
-                        AttributePath::root("cluster_name"),
-                        "Cluster not found",
-                        format!(
-                            "No Argo CD cluster Secret in namespace {namespace} has the name {cluster_name:?}. \
-                             Set must_exist = false if the root should work without it."
-                        ),
-                    ));
-                }
-                _ => {
-                    let names: Vec<String> = matches.iter().filter_map(|s| s.metadata.name.clone()).collect();
-                    return Err(Diagnostics::error_at(
-                        AttributePath::root("cluster_name"),
-                        "Several clusters match",
-                        format!(
-                            "The cluster Secrets {} in namespace {namespace} all have the name {cluster_name:?}; use secret_name.",
-                            names.join(", ")
-                        ),
-                    ));
-                }
+        };
+        let found = match lookup {
+            ClusterLookup::SecretName(name) => secrets
+                .get(ctx, name)
+                .await
+                .map(|secret| secret.map_or(FoundCluster::Missing, |one| FoundCluster::One(Box::new(one)))),
+            ClusterLookup::ClusterName(_) => secrets.find_cluster(ctx, lookup).await,
+        };
+        let secret = match found.map_err(|e| hub_diagnostics(&e))? {
+            FoundCluster::One(secret) => secret,
+            FoundCluster::Missing if may_be_missing => return Ok(absent_state(config, &namespace)),
+            FoundCluster::Missing => {
+                let detail = match lookup {
+                    ClusterLookup::SecretName(name) => format!("There is no Secret {namespace}/{name} on the hub."),
+                    ClusterLookup::ClusterName(cluster_name) => format!(
+                        "No Argo CD cluster Secret in namespace {namespace} has the name {cluster_name:?}. \
+                         Set must_exist = false if the root should work without it."
+                    ),
+                };
+                let summary = if at == "secret_name" { "Cluster Secret not found" } else { "Cluster not found" };
+                return Err(Diagnostics::error_at(AttributePath::root(at), summary, detail));
+            }
+            FoundCluster::Several(names) => {
+                let cluster_name = config.get("cluster_name").as_str().unwrap_or_default();
+                return Err(Diagnostics::error_at(
+                    AttributePath::root("cluster_name"),
+                    "Several clusters match",
+                    format!(
+                        "The cluster Secrets {} in namespace {namespace} all have the name {cluster_name:?}; use secret_name.",
+                        names.join(", ")
+                    ),
+                ));
             }
         };
         Ok(metadata_state(config, &namespace, &secret))
